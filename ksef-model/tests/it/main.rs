@@ -1,0 +1,1 @@
+mod generated_dispatch;
