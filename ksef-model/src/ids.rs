@@ -373,7 +373,9 @@ fn vat_ue_number(v: &str) -> bool {
                     && letter(b[7]))
         }
         "LT" => d(n, 9) || d(n, 12),
-        "NL" => n.len() == 12 && n.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'*'),
+        "NL" => {
+            n.len() == 12 && n.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'*')
+        }
         "RO" => (2..=10).contains(&n.len()) && all_digits(n),
         "SE" => d(n, 12),
         "SK" => d(n, 10),

@@ -2,8 +2,7 @@
 // KSeF API 2.9.0 (build 2.9.0-te-20261014.1+9ffc823fec7307d6f1ad739ae3b7b022beab9431) (OpenAPI 3.0.4), spec sha256 981a86b6950ba0f68357d65d37f42e2a619e04ec15fb4bd7870cca45f110b702.
 
 use crate::{
-    BodySpec, Method, OperationSpec, ParamLocation, ParamSpec, RateLimits, ResponseSpec,
-    SortDirection, SortSpec,
+    BodySpec, Method, OperationSpec, ParamLocation, ParamSpec, RateLimits, ResponseSpec, SortDirection, SortSpec,
 };
 /// `GET /auth/sessions`: Pobranie listy aktywnych sesji
 pub const LIST_AUTH_SESSIONS: OperationSpec = OperationSpec {
@@ -13,34 +12,30 @@ pub const LIST_AUTH_SESSIONS: OperationSpec = OperationSpec {
     tag: "Aktywne sesje",
     summary: "Pobranie listy aktywnych sesji",
     path_params: &[],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(100i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(100i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -50,19 +45,10 @@ pub const LIST_AUTH_SESSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
-    sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-    ],
+    sort: &[SortSpec { field: "startDate", direction: SortDirection::Desc }],
 };
 /// `DELETE /auth/sessions/current`: Unieważnienie aktualnej sesji uwierzytelnienia
 pub const REVOKE_CURRENT_AUTH_SESSION: OperationSpec = OperationSpec {
@@ -75,19 +61,10 @@ pub const REVOKE_CURRENT_AUTH_SESSION: OperationSpec = OperationSpec {
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -99,36 +76,25 @@ pub const REVOKE_AUTH_SESSION: OperationSpec = OperationSpec {
     path: "/auth/sessions/{referenceNumber}",
     tag: "Aktywne sesje",
     summary: "Unieważnienie sesji uwierzytelnienia",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -152,11 +118,7 @@ pub const GET_CERTIFICATE_LIMITS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -180,11 +142,7 @@ pub const GET_CERTIFICATE_ENROLLMENT_DATA: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -212,11 +170,7 @@ pub const ENROLL_CERTIFICATE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -230,20 +184,18 @@ pub const GET_CERTIFICATE_ENROLLMENT_STATUS: OperationSpec = OperationSpec {
     path: "/certificates/enrollments/{referenceNumber}",
     tag: "Certyfikaty",
     summary: "Pobranie statusu przetwarzania wniosku certyfikacyjnego\n\nStatus wniosku jest dostępny przez 30 dni.",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -255,11 +207,7 @@ pub const GET_CERTIFICATE_ENROLLMENT_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[410u16, 400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -287,11 +235,7 @@ pub const RETRIEVE_CERTIFICATES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -303,20 +247,18 @@ pub const REVOKE_CERTIFICATE: OperationSpec = OperationSpec {
     path: "/certificates/{certificateSerialNumber}/revoke",
     tag: "Certyfikaty",
     summary: "Unieważnienie certyfikatu",
-    path_params: &[
-        ParamSpec {
-            name: "certificateSerialNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(16u64),
-            max_length: Some(16u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "certificateSerialNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(16u64),
+        max_length: Some(16u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: Some(BodySpec {
@@ -324,19 +266,10 @@ pub const REVOKE_CERTIFICATE: OperationSpec = OperationSpec {
         type_name: "RevokeCertificateRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -389,19 +322,10 @@ pub const QUERY_CERTIFICATES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
-    sort: &[
-        SortSpec {
-            field: "requestDate",
-            direction: SortDirection::Desc,
-        },
-    ],
+    sort: &[SortSpec { field: "requestDate", direction: SortDirection::Desc }],
 };
 /// `PUT /testdata/certificates/{serialNumber}`: Aktualizacja certyfikatu
 pub const TESTDATA_UPDATE_CERTIFICATE: OperationSpec = OperationSpec {
@@ -410,20 +334,18 @@ pub const TESTDATA_UPDATE_CERTIFICATE: OperationSpec = OperationSpec {
     path: "/testdata/certificates/{serialNumber}",
     tag: "Certyfikaty",
     summary: "Aktualizacja certyfikatu",
-    path_params: &[
-        ParamSpec {
-            name: "serialNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(16u64),
-            max_length: Some(16u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "serialNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(16u64),
+        max_length: Some(16u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: Some(BodySpec {
@@ -431,19 +353,10 @@ pub const TESTDATA_UPDATE_CERTIFICATE: OperationSpec = OperationSpec {
         type_name: "TestDataUpdateCertificateRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -467,11 +380,7 @@ pub const GET_PUBLIC_KEY_CERTIFICATES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -491,19 +400,10 @@ pub const TESTDATA_CREATE_SUBJECT: OperationSpec = OperationSpec {
         type_name: "SubjectCreateRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -523,19 +423,10 @@ pub const TESTDATA_REMOVE_SUBJECT: OperationSpec = OperationSpec {
         type_name: "SubjectRemoveRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -555,19 +446,10 @@ pub const TESTDATA_CREATE_PERSON: OperationSpec = OperationSpec {
         type_name: "PersonCreateRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -587,19 +469,10 @@ pub const TESTDATA_REMOVE_PERSON: OperationSpec = OperationSpec {
         type_name: "PersonRemoveRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -619,19 +492,10 @@ pub const TESTDATA_GRANT_PERMISSIONS: OperationSpec = OperationSpec {
         type_name: "TestDataPermissionsGrantRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -651,19 +515,10 @@ pub const TESTDATA_REVOKE_PERMISSIONS: OperationSpec = OperationSpec {
         type_name: "TestDataPermissionsRevokeRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -683,19 +538,10 @@ pub const TESTDATA_ALLOW_ATTACHMENTS: OperationSpec = OperationSpec {
         type_name: "AttachmentPermissionGrantRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -715,19 +561,10 @@ pub const TESTDATA_REVOKE_ATTACHMENTS: OperationSpec = OperationSpec {
         type_name: "AttachmentPermissionRevokeRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -747,19 +584,10 @@ pub const TESTDATA_BLOCK_CONTEXT: OperationSpec = OperationSpec {
         type_name: "BlockContextAuthenticationRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -779,19 +607,10 @@ pub const TESTDATA_UNBLOCK_CONTEXT: OperationSpec = OperationSpec {
         type_name: "UnblockContextAuthenticationRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -819,11 +638,7 @@ pub const CREATE_COLLECTIVE_IDENTIFIER: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(120u32),
-        per_hour: Some(240u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(120u32), per_hour: Some(240u32) },
     rate_limit_group: "collectiveIdentifier",
     required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
     sort: &[],
@@ -836,34 +651,30 @@ pub const QUERY_COLLECTIVE_IDENTIFIERS: OperationSpec = OperationSpec {
     tag: "Identyfikatory zbiorcze",
     summary: "Pobranie listy identyfikatorów zbiorczych powiązanych z kontekstem",
     path_params: &[],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(200i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(200i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: Some(BodySpec {
         content_type: "application/json",
         type_name: "CollectiveIdentifiersQueryRequest",
@@ -877,22 +688,12 @@ pub const QUERY_COLLECTIVE_IDENTIFIERS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(120u32),
-        per_hour: Some(240u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(120u32), per_hour: Some(240u32) },
     rate_limit_group: "collectiveIdentifier",
     required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
     sort: &[
-        SortSpec {
-            field: "dateCreated",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "collectiveIdentifierNumber",
-            direction: SortDirection::Desc,
-        },
+        SortSpec { field: "dateCreated", direction: SortDirection::Desc },
+        SortSpec { field: "collectiveIdentifierNumber", direction: SortDirection::Desc },
     ],
 };
 /// `POST /collective-identifiers/invoices`: Pobranie listy faktur wchodzących w skład identyfikatora zbiorczego
@@ -903,34 +704,30 @@ pub const QUERY_COLLECTIVE_IDENTIFIER_INVOICES: OperationSpec = OperationSpec {
     tag: "Identyfikatory zbiorcze",
     summary: "Pobranie listy faktur wchodzących w skład identyfikatora zbiorczego",
     path_params: &[],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(500i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(500i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: Some(BodySpec {
         content_type: "application/json",
         type_name: "CollectiveIdentifierInvoicesQueryRequest",
@@ -944,19 +741,10 @@ pub const QUERY_COLLECTIVE_IDENTIFIER_INVOICES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(120u32),
-        per_hour: Some(240u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(120u32), per_hour: Some(240u32) },
     rate_limit_group: "collectiveIdentifier",
     required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
-    sort: &[
-        SortSpec {
-            field: "ksefNumber",
-            direction: SortDirection::Desc,
-        },
-    ],
+    sort: &[SortSpec { field: "ksefNumber", direction: SortDirection::Desc }],
 };
 /// `GET /collective-identifiers/ksef/{ksefNumber}`: Pobranie listy identyfikatorów zbiorczych po numerze KSeF
 pub const GET_COLLECTIVE_IDENTIFIERS_BY_KSEF_NUMBER: OperationSpec = OperationSpec {
@@ -965,48 +753,42 @@ pub const GET_COLLECTIVE_IDENTIFIERS_BY_KSEF_NUMBER: OperationSpec = OperationSp
     path: "/collective-identifiers/ksef/{ksefNumber}",
     tag: "Identyfikatory zbiorcze",
     summary: "Pobranie listy identyfikatorów zbiorczych po numerze KSeF",
-    path_params: &[
-        ParamSpec {
-            name: "ksefNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(35u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(200i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "ksefNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(35u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(200i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -1016,22 +798,12 @@ pub const GET_COLLECTIVE_IDENTIFIERS_BY_KSEF_NUMBER: OperationSpec = OperationSp
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(120u32),
-        per_hour: Some(240u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(120u32), per_hour: Some(240u32) },
     rate_limit_group: "collectiveIdentifier",
     required_permissions: &["InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage"],
     sort: &[
-        SortSpec {
-            field: "dateCreated",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "collectiveIdentifierNumber",
-            direction: SortDirection::Desc,
-        },
+        SortSpec { field: "dateCreated", direction: SortDirection::Desc },
+        SortSpec { field: "collectiveIdentifierNumber", direction: SortDirection::Desc },
     ],
 };
 /// `GET /limits/context`: Pobranie limitów dla bieżącego kontekstu
@@ -1053,11 +825,7 @@ pub const GET_CONTEXT_LIMITS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1081,11 +849,7 @@ pub const GET_SUBJECT_LIMITS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1109,11 +873,7 @@ pub const GET_RATE_LIMITS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1133,19 +893,10 @@ pub const TESTDATA_SET_SESSION_LIMITS: OperationSpec = OperationSpec {
         type_name: "SetSessionLimitsRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1161,19 +912,10 @@ pub const TESTDATA_RESET_SESSION_LIMITS: OperationSpec = OperationSpec {
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1193,19 +935,10 @@ pub const TESTDATA_SET_CERTIFICATE_LIMITS: OperationSpec = OperationSpec {
         type_name: "SetSubjectLimitsRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1221,19 +954,10 @@ pub const TESTDATA_RESET_CERTIFICATE_LIMITS: OperationSpec = OperationSpec {
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1253,19 +977,10 @@ pub const TESTDATA_SET_RATE_LIMITS: OperationSpec = OperationSpec {
         type_name: "SetRateLimitsRequest",
         required: false,
     }),
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1281,19 +996,10 @@ pub const TESTDATA_RESET_RATE_LIMITS: OperationSpec = OperationSpec {
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1309,19 +1015,10 @@ pub const TESTDATA_SET_PRODUCTION_RATE_LIMITS: OperationSpec = OperationSpec {
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 200u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 200u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1349,11 +1046,7 @@ pub const GRANT_PERSON_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1381,11 +1074,7 @@ pub const GRANT_ENTITY_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1413,11 +1102,7 @@ pub const GRANT_AUTHORIZATION_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1445,11 +1130,7 @@ pub const GRANT_INDIRECT_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1477,11 +1158,7 @@ pub const GRANT_SUBUNIT_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["SubunitManage"],
     sort: &[],
@@ -1509,11 +1186,7 @@ pub const GRANT_EU_ENTITY_ADMINISTRATION_PERMISSIONS: OperationSpec = OperationS
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1541,11 +1214,7 @@ pub const GRANT_EU_ENTITY_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["VatUeManage"],
     sort: &[],
@@ -1557,20 +1226,18 @@ pub const REVOKE_COMMON_PERMISSION: OperationSpec = OperationSpec {
     path: "/permissions/common/grants/{permissionId}",
     tag: "Odbieranie uprawnień",
     summary: "Odebranie uprawnień",
-    path_params: &[
-        ParamSpec {
-            name: "permissionId",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "permissionId",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -1582,11 +1249,7 @@ pub const REVOKE_COMMON_PERMISSION: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "VatUeManage", "SubunitManage"],
     sort: &[],
@@ -1598,20 +1261,18 @@ pub const REVOKE_AUTHORIZATION_PERMISSION: OperationSpec = OperationSpec {
     path: "/permissions/authorizations/grants/{permissionId}",
     tag: "Odbieranie uprawnień",
     summary: "Odebranie uprawnień podmiotowych",
-    path_params: &[
-        ParamSpec {
-            name: "permissionId",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "permissionId",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -1623,11 +1284,7 @@ pub const REVOKE_AUTHORIZATION_PERMISSION: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage"],
     sort: &[],
@@ -1639,20 +1296,18 @@ pub const GET_PERMISSION_OPERATION_STATUS: OperationSpec = OperationSpec {
     path: "/permissions/operations/{referenceNumber}",
     tag: "Operacje",
     summary: "Pobranie statusu operacji",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -1664,11 +1319,7 @@ pub const GET_PERMISSION_OPERATION_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[410u16, 400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -1692,11 +1343,7 @@ pub const GET_ATTACHMENT_PERMISSION_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead"],
     sort: &[],
@@ -1708,20 +1355,18 @@ pub const GET_INVOICE: OperationSpec = OperationSpec {
     path: "/invoices/ksef/{ksefNumber}",
     tag: "Pobieranie faktur",
     summary: "Pobranie faktury po numerze KSeF",
-    path_params: &[
-        ParamSpec {
-            name: "ksefNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(35u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "ksefNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(35u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -1733,11 +1378,7 @@ pub const GET_INVOICE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 8u32,
-        per_minute: Some(16u32),
-        per_hour: Some(64u32),
-    },
+    rate_limits: RateLimits { per_second: 8u32, per_minute: Some(16u32), per_hour: Some(64u32) },
     rate_limit_group: "invoiceDownload",
     required_permissions: &["InvoiceRead"],
     sort: &[],
@@ -1802,19 +1443,10 @@ pub const QUERY_INVOICE_METADATA: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 8u32,
-        per_minute: Some(16u32),
-        per_hour: Some(20u32),
-    },
+    rate_limits: RateLimits { per_second: 8u32, per_minute: Some(16u32), per_hour: Some(20u32) },
     rate_limit_group: "invoiceMetadata",
     required_permissions: &["InvoiceRead"],
-    sort: &[
-        SortSpec {
-            field: "",
-            direction: SortDirection::Asc,
-        },
-    ],
+    sort: &[SortSpec { field: "", direction: SortDirection::Asc }],
 };
 /// `POST /invoices/exports`: Eksport paczki faktur
 pub const EXPORT_INVOICES: OperationSpec = OperationSpec {
@@ -1839,19 +1471,10 @@ pub const EXPORT_INVOICES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 8u32,
-        per_minute: Some(16u32),
-        per_hour: Some(20u32),
-    },
+    rate_limits: RateLimits { per_second: 8u32, per_minute: Some(16u32), per_hour: Some(20u32) },
     rate_limit_group: "invoiceExport",
     required_permissions: &["InvoiceRead"],
-    sort: &[
-        SortSpec {
-            field: "",
-            direction: SortDirection::Asc,
-        },
-    ],
+    sort: &[SortSpec { field: "", direction: SortDirection::Asc }],
 };
 /// `GET /invoices/exports/{referenceNumber}`: Pobranie statusu eksportu paczki faktur
 pub const GET_INVOICE_EXPORT_STATUS: OperationSpec = OperationSpec {
@@ -1860,20 +1483,18 @@ pub const GET_INVOICE_EXPORT_STATUS: OperationSpec = OperationSpec {
     path: "/invoices/exports/{referenceNumber}",
     tag: "Pobieranie faktur",
     summary: "Pobranie statusu eksportu paczki faktur",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -1885,19 +1506,10 @@ pub const GET_INVOICE_EXPORT_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[410u16, 400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(60u32),
-        per_hour: Some(600u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(60u32), per_hour: Some(600u32) },
     rate_limit_group: "invoiceExportStatus",
     required_permissions: &["InvoiceRead"],
-    sort: &[
-        SortSpec {
-            field: "",
-            direction: SortDirection::Asc,
-        },
-    ],
+    sort: &[SortSpec { field: "", direction: SortDirection::Asc }],
 };
 /// `GET /sessions`: Pobranie listy sesji
 pub const LIST_SESSIONS: OperationSpec = OperationSpec {
@@ -2029,20 +1641,18 @@ pub const LIST_SESSIONS: OperationSpec = OperationSpec {
             default: None,
         },
     ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -2052,19 +1662,10 @@ pub const LIST_SESSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 5u32,
-        per_minute: Some(10u32),
-        per_hour: Some(60u32),
-    },
+    rate_limits: RateLimits { per_second: 5u32, per_minute: Some(10u32), per_hour: Some(60u32) },
     rate_limit_group: "sessionList",
     required_permissions: &["InvoiceWrite", "Introspection", "EnforcementOperations"],
-    sort: &[
-        SortSpec {
-            field: "dateCreated",
-            direction: SortDirection::Desc,
-        },
-    ],
+    sort: &[SortSpec { field: "dateCreated", direction: SortDirection::Desc }],
 };
 /// `GET /sessions/{referenceNumber}`: Pobranie statusu sesji
 pub const GET_SESSION_STATUS: OperationSpec = OperationSpec {
@@ -2073,20 +1674,18 @@ pub const GET_SESSION_STATUS: OperationSpec = OperationSpec {
     path: "/sessions/{referenceNumber}",
     tag: "Status wysyłki i UPO",
     summary: "Pobranie statusu sesji",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -2098,18 +1697,9 @@ pub const GET_SESSION_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(120u32),
-        per_hour: Some(1200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(120u32), per_hour: Some(1200u32) },
     rate_limit_group: "sessionMisc",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/invoices`: Pobranie faktur sesji
@@ -2119,48 +1709,42 @@ pub const LIST_SESSION_INVOICES: OperationSpec = OperationSpec {
     path: "/sessions/{referenceNumber}/invoices",
     tag: "Status wysyłki i UPO",
     summary: "Pobranie faktur sesji",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(1000i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(1000i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -2170,18 +1754,9 @@ pub const LIST_SESSION_INVOICES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(20u32),
-        per_hour: Some(200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(20u32), per_hour: Some(200u32) },
     rate_limit_group: "sessionInvoiceList",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`: Pobranie statusu faktury z sesji
@@ -2228,18 +1803,9 @@ pub const GET_SESSION_INVOICE_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 30u32,
-        per_minute: Some(120u32),
-        per_hour: Some(1200u32),
-    },
+    rate_limits: RateLimits { per_second: 30u32, per_minute: Some(120u32), per_hour: Some(1200u32) },
     rate_limit_group: "invoiceStatus",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/invoices/failed`: Pobranie niepoprawnie przetworzonych faktur sesji
@@ -2249,48 +1815,42 @@ pub const LIST_FAILED_SESSION_INVOICES: OperationSpec = OperationSpec {
     path: "/sessions/{referenceNumber}/invoices/failed",
     tag: "Status wysyłki i UPO",
     summary: "Pobranie niepoprawnie przetworzonych faktur sesji",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
-    query_params: &[
-        ParamSpec {
-            name: "pageSize",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "i32",
-            array: false,
-            minimum: Some(10i64),
-            maximum: Some(1000i64),
-            min_length: None,
-            max_length: None,
-            default: Some("10"),
-        },
-    ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
+    query_params: &[ParamSpec {
+        name: "pageSize",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "i32",
+        array: false,
+        minimum: Some(10i64),
+        maximum: Some(1000i64),
+        min_length: None,
+        max_length: None,
+        default: Some("10"),
+    }],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -2300,18 +1860,9 @@ pub const LIST_FAILED_SESSION_INVOICES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(20u32),
-        per_hour: Some(200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(20u32), per_hour: Some(200u32) },
     rate_limit_group: "sessionInvoiceList",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`: Pobranie UPO faktury z sesji na podstawie numeru KSeF
@@ -2358,18 +1909,9 @@ pub const GET_INVOICE_UPO_BY_KSEF_NUMBER: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(120u32),
-        per_hour: Some(1200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(120u32), per_hour: Some(1200u32) },
     rate_limit_group: "sessionMisc",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo`: Pobranie UPO faktury z sesji na podstawie numeru referencyjnego faktury
@@ -2416,18 +1958,9 @@ pub const GET_INVOICE_UPO_BY_REFERENCE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(120u32),
-        per_hour: Some(1200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(120u32), per_hour: Some(1200u32) },
     rate_limit_group: "sessionMisc",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`: Pobranie UPO dla sesji
@@ -2474,18 +2007,9 @@ pub const GET_SESSION_UPO: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(120u32),
-        per_hour: Some(1200u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(120u32), per_hour: Some(1200u32) },
     rate_limit_group: "sessionMisc",
-    required_permissions: &[
-        "InvoiceWrite",
-        "Introspection",
-        "PefInvoiceWrite",
-        "EnforcementOperations",
-    ],
+    required_permissions: &["InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
 };
 /// `POST /tokens`: Wygenerowanie nowego tokena
@@ -2511,11 +2035,7 @@ pub const GENERATE_TOKEN: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -2590,20 +2110,18 @@ pub const LIST_TOKENS: OperationSpec = OperationSpec {
             default: Some("10"),
         },
     ],
-    header_params: &[
-        ParamSpec {
-            name: "x-continuation-token",
-            location: ParamLocation::Header,
-            required: false,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    header_params: &[ParamSpec {
+        name: "x-continuation-token",
+        location: ParamLocation::Header,
+        required: false,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     request_body: None,
     response: ResponseSpec {
         status: 200u16,
@@ -2613,19 +2131,10 @@ pub const LIST_TOKENS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
-    sort: &[
-        SortSpec {
-            field: "dateCreated",
-            direction: SortDirection::Desc,
-        },
-    ],
+    sort: &[SortSpec { field: "dateCreated", direction: SortDirection::Desc }],
 };
 /// `GET /tokens/{referenceNumber}`: Pobranie statusu tokena
 pub const GET_TOKEN: OperationSpec = OperationSpec {
@@ -2634,20 +2143,18 @@ pub const GET_TOKEN: OperationSpec = OperationSpec {
     path: "/tokens/{referenceNumber}",
     tag: "Tokeny KSeF",
     summary: "Pobranie statusu tokena",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -2659,11 +2166,7 @@ pub const GET_TOKEN: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -2675,36 +2178,25 @@ pub const REVOKE_TOKEN: OperationSpec = OperationSpec {
     path: "/tokens/{referenceNumber}",
     tag: "Tokeny KSeF",
     summary: "Unieważnienie tokena",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[],
@@ -2753,22 +2245,12 @@ pub const QUERY_PEPPOL_PROVIDERS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[
-        SortSpec {
-            field: "dateCreated",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "dateCreated", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /auth/challenge`: Inicjalizacja uwierzytelnienia
@@ -2790,11 +2272,7 @@ pub const AUTH_CHALLENGE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2807,26 +2285,20 @@ pub const AUTH_XADES_SIGNATURE: OperationSpec = OperationSpec {
     tag: "Uzyskiwanie dostępu",
     summary: "Uwierzytelnienie z wykorzystaniem podpisu XAdES",
     path_params: &[],
-    query_params: &[
-        ParamSpec {
-            name: "verifyCertificateChain",
-            location: ParamLocation::Query,
-            required: false,
-            rust_type: "bool",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            default: None,
-        },
-    ],
+    query_params: &[ParamSpec {
+        name: "verifyCertificateChain",
+        location: ParamLocation::Query,
+        required: false,
+        rust_type: "bool",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: None,
+        max_length: None,
+        default: None,
+    }],
     header_params: &[],
-    request_body: Some(BodySpec {
-        content_type: "application/xml",
-        type_name: "XmlDocument",
-        required: true,
-    }),
+    request_body: Some(BodySpec { content_type: "application/xml", type_name: "XmlDocument", required: true }),
     response: ResponseSpec {
         status: 202u16,
         content_type: Some("application/json"),
@@ -2835,11 +2307,7 @@ pub const AUTH_XADES_SIGNATURE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2867,11 +2335,7 @@ pub const AUTH_KSEF_TOKEN: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16],
     bearer: false,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2883,20 +2347,18 @@ pub const AUTH_STATUS: OperationSpec = OperationSpec {
     path: "/auth/{referenceNumber}",
     tag: "Uzyskiwanie dostępu",
     summary: "Pobranie statusu uwierzytelniania",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
@@ -2908,11 +2370,7 @@ pub const AUTH_STATUS: OperationSpec = OperationSpec {
     },
     error_statuses: &[410u16, 400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2936,11 +2394,7 @@ pub const AUTH_TOKEN_REDEEM: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2964,11 +2418,7 @@ pub const AUTH_TOKEN_REFRESH: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 60u32,
-        per_minute: None,
-        per_hour: None,
-    },
+    rate_limits: RateLimits { per_second: 60u32, per_minute: None, per_hour: None },
     rate_limit_group: "anonymous",
     required_permissions: &[],
     sort: &[],
@@ -2996,11 +2446,7 @@ pub const OPEN_ONLINE_SESSION: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "onlineSession",
     required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
@@ -3012,27 +2458,21 @@ pub const SEND_INVOICE: OperationSpec = OperationSpec {
     path: "/sessions/online/{referenceNumber}/invoices",
     tag: "Wysyłka interaktywna",
     summary: "Wysłanie faktury",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
-    request_body: Some(BodySpec {
-        content_type: "application/json",
-        type_name: "SendInvoiceRequest",
-        required: false,
-    }),
+    request_body: Some(BodySpec { content_type: "application/json", type_name: "SendInvoiceRequest", required: false }),
     response: ResponseSpec {
         status: 202u16,
         content_type: Some("application/json"),
@@ -3041,11 +2481,7 @@ pub const SEND_INVOICE: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(180u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(180u32) },
     rate_limit_group: "invoiceSend",
     required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
@@ -3057,36 +2493,25 @@ pub const CLOSE_ONLINE_SESSION: OperationSpec = OperationSpec {
     path: "/sessions/online/{referenceNumber}/close",
     tag: "Wysyłka interaktywna",
     summary: "Zamknięcie sesji interaktywnej",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(60u32),
-        per_hour: Some(240u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(60u32), per_hour: Some(240u32) },
     rate_limit_group: "onlineSessionClose",
     required_permissions: &["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"],
     sort: &[],
@@ -3114,11 +2539,7 @@ pub const OPEN_BATCH_SESSION: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(20u32),
-        per_hour: Some(60u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(20u32), per_hour: Some(60u32) },
     rate_limit_group: "batchSession",
     required_permissions: &["InvoiceWrite", "EnforcementOperations"],
     sort: &[],
@@ -3130,36 +2551,25 @@ pub const CLOSE_BATCH_SESSION: OperationSpec = OperationSpec {
     path: "/sessions/batch/{referenceNumber}/close",
     tag: "Wysyłka wsadowa",
     summary: "Zamknięcie sesji wsadowej",
-    path_params: &[
-        ParamSpec {
-            name: "referenceNumber",
-            location: ParamLocation::Path,
-            required: true,
-            rust_type: "String",
-            array: false,
-            minimum: None,
-            maximum: None,
-            min_length: Some(36u64),
-            max_length: Some(36u64),
-            default: None,
-        },
-    ],
+    path_params: &[ParamSpec {
+        name: "referenceNumber",
+        location: ParamLocation::Path,
+        required: true,
+        rust_type: "String",
+        array: false,
+        minimum: None,
+        maximum: None,
+        min_length: Some(36u64),
+        max_length: Some(36u64),
+        default: None,
+    }],
     query_params: &[],
     header_params: &[],
     request_body: None,
-    response: ResponseSpec {
-        status: 204u16,
-        content_type: None,
-        type_name: None,
-        headers: &["X-System-Warning"],
-    },
+    response: ResponseSpec { status: 204u16, content_type: None, type_name: None, headers: &["X-System-Warning"] },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 20u32,
-        per_minute: Some(40u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 20u32, per_minute: Some(40u32), per_hour: Some(120u32) },
     rate_limit_group: "batchSessionClose",
     required_permissions: &["InvoiceWrite", "EnforcementOperations"],
     sort: &[],
@@ -3212,22 +2622,12 @@ pub const QUERY_PERSONAL_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &[],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/persons/grants`: Pobranie listy uprawnień do pracy w KSeF nadanych osobom fizycznym lub podmiotom
@@ -3278,22 +2678,12 @@ pub const QUERY_PERSON_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/subunits/grants`: Pobranie listy uprawnień administratorów jednostek i podmiotów podrzędnych
@@ -3344,22 +2734,12 @@ pub const QUERY_SUBUNIT_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/entities/grants`: Pobranie listy uprawnień do obsługi faktur w bieżącym kontekście
@@ -3410,22 +2790,12 @@ pub const QUERY_ENTITY_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `GET /permissions/query/entities/roles`: Pobranie listy ról podmiotu
@@ -3472,22 +2842,12 @@ pub const QUERY_ENTITY_ROLES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/subordinate-entities/roles`: Pobranie listy podmiotów podrzędnych
@@ -3538,22 +2898,12 @@ pub const QUERY_SUBORDINATE_ENTITY_ROLES: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead", "SubunitManage"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/authorizations/grants`: Pobranie listy uprawnień podmiotowych do obsługi faktur
@@ -3604,22 +2954,12 @@ pub const QUERY_AUTHORIZATION_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead", "PefInvoiceWrite"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// `POST /permissions/query/eu-entities/grants`: Pobranie listy uprawnień administratorów lub reprezentantów podmiotów unijnych uprawnionych do samofakturowania
@@ -3670,22 +3010,12 @@ pub const QUERY_EU_ENTITY_PERMISSIONS: OperationSpec = OperationSpec {
     },
     error_statuses: &[400u16, 429u16, 403u16, 401u16],
     bearer: true,
-    rate_limits: RateLimits {
-        per_second: 10u32,
-        per_minute: Some(30u32),
-        per_hour: Some(120u32),
-    },
+    rate_limits: RateLimits { per_second: 10u32, per_minute: Some(30u32), per_hour: Some(120u32) },
     rate_limit_group: "other",
     required_permissions: &["CredentialsManage", "CredentialsRead", "VatUeManage"],
     sort: &[
-        SortSpec {
-            field: "startDate",
-            direction: SortDirection::Desc,
-        },
-        SortSpec {
-            field: "id",
-            direction: SortDirection::Asc,
-        },
+        SortSpec { field: "startDate", direction: SortDirection::Desc },
+        SortSpec { field: "id", direction: SortDirection::Asc },
     ],
 };
 /// Every operation of the spec, in the spec's order.
@@ -3776,7 +3106,7 @@ pub static OPERATIONS: [&OperationSpec; 83usize] = [
 ];
 /** `GET /auth/sessions`: Pobranie listy aktywnych sesji.
 
- Tag: Aktywne sesje. Rate-limit group `other`.*/
+Tag: Aktywne sesje. Rate-limit group `other`.*/
 ///
 /// Zwraca listę aktywnych sesji uwierzytelnienia.
 ///
@@ -3829,7 +3159,7 @@ impl crate::OperationParams for ListAuthSessionsParams {
 }
 /** `DELETE /auth/sessions/current`: Unieważnienie aktualnej sesji uwierzytelnienia.
 
- Tag: Aktywne sesje. Rate-limit group `other`.*/
+Tag: Aktywne sesje. Rate-limit group `other`.*/
 ///
 /// Unieważnia sesję powiązaną z tokenem użytym do wywołania tej operacji.
 ///
@@ -3851,7 +3181,7 @@ impl crate::Operation for RevokeCurrentAuthSession {
 }
 /** `DELETE /auth/sessions/{referenceNumber}`: Unieważnienie sesji uwierzytelnienia.
 
- Tag: Aktywne sesje. Rate-limit group `other`.*/
+Tag: Aktywne sesje. Rate-limit group `other`.*/
 ///
 /// Unieważnia sesję o podanym numerze referencyjnym.
 ///
@@ -3898,7 +3228,7 @@ impl crate::OperationParams for RevokeAuthSessionParams {
 }
 /** `GET /certificates/limits`: Pobranie danych o limitach certyfikatów.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Zwraca informacje o limitach certyfikatów oraz informacje czy użytkownik może zawnioskować o certyfikat KSeF.
 ///
@@ -3915,7 +3245,7 @@ impl crate::Operation for GetCertificateLimits {
 }
 /** `GET /certificates/enrollments/data`: Pobranie danych do wniosku certyfikacyjnego.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Zwraca dane wymagane do przygotowania wniosku certyfikacyjnego PKCS#10.
 ///
@@ -3939,7 +3269,7 @@ impl crate::Operation for GetCertificateEnrollmentData {
 }
 /** `POST /certificates/enrollments`: Wysyłka wniosku certyfikacyjnego.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Przyjmuje wniosek certyfikacyjny i rozpoczyna jego przetwarzanie.
 ///
@@ -4022,7 +3352,7 @@ impl crate::OperationParams for GetCertificateEnrollmentStatusParams {
 }
 /** `POST /certificates/retrieve`: Pobranie certyfikatu lub listy certyfikatów.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Zwraca certyfikaty o podanych numerach seryjnych w formacie DER zakodowanym w Base64.
 ///
@@ -4039,7 +3369,7 @@ impl crate::Operation for RetrieveCertificates {
 }
 /** `POST /certificates/{certificateSerialNumber}/revoke`: Unieważnienie certyfikatu.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Unieważnia certyfikat o podanym numerze seryjnym. Operacja nie jest dostępna dla podmiotu uwierzytelnionego tokenem KSeF.
 ///
@@ -4086,7 +3416,7 @@ impl crate::OperationParams for RevokeCertificateParams {
 }
 /** `POST /certificates/query`: Pobranie listy metadanych certyfikatów.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Zwraca listę certyfikatów spełniających podane kryteria wyszukiwania.
 /// W przypadku braku podania kryteriów wyszukiwania zwrócona zostanie nieprzefiltrowana lista.
@@ -4140,7 +3470,7 @@ impl crate::OperationParams for QueryCertificatesParams {
 }
 /** `PUT /testdata/certificates/{serialNumber}`: Aktualizacja certyfikatu.
 
- Tag: Certyfikaty. Rate-limit group `other`.*/
+Tag: Certyfikaty. Rate-limit group `other`.*/
 ///
 /// Aktualizuje dane wskazanego certyfikatu KSeF uwierzytelnionego podmiotu. **Tylko na środowiskach testowych.**
 ///
@@ -4184,7 +3514,7 @@ impl crate::OperationParams for TestdataUpdateCertificateParams {
 }
 /** `GET /security/public-key-certificates`: Pobranie certyfikatów.
 
- Tag: Certyfikaty klucza publicznego. Rate-limit group `anonymous`.*/
+Tag: Certyfikaty klucza publicznego. Rate-limit group `anonymous`.*/
 ///
 /// Zwraca informacje o kluczach publicznych używanych do szyfrowania danych przesyłanych do systemu KSeF.
 ///
@@ -4201,7 +3531,7 @@ impl crate::Operation for GetPublicKeyCertificates {
 }
 /** `POST /testdata/subject`: Utworzenie podmiotu.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Tworzenie nowego podmiotu testowego. W przypadku grupy VAT i JST istnieje możliwość stworzenia jednostek podrzędnych. W wyniku takiego działania w systemie powstanie powiązanie między tymi podmiotami.
 ///
@@ -4218,7 +3548,7 @@ impl crate::Operation for TestdataCreateSubject {
 }
 /** `POST /testdata/subject/remove`: Usunięcie podmiotu.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Usuwanie podmiotu testowego. W przypadku grupy VAT i JST usunięte zostaną również jednostki podrzędne.
 ///
@@ -4235,7 +3565,7 @@ impl crate::Operation for TestdataRemoveSubject {
 }
 /** `POST /testdata/person`: Utworzenie osoby fizycznej.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Tworzenie nowej osoby fizycznej, której system nadaje uprawnienia właścicielskie. Można również określić, czy osoba ta jest komornikiem – wówczas otrzyma odpowiednie uprawnienie egzekucyjne.
 ///
@@ -4252,7 +3582,7 @@ impl crate::Operation for TestdataCreatePerson {
 }
 /** `POST /testdata/person/remove`: Usunięcie osoby fizycznej.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Usuwanie testowej osoby fizycznej. System automatycznie odbierze jej wszystkie uprawnienia.
 ///
@@ -4269,7 +3599,7 @@ impl crate::Operation for TestdataRemovePerson {
 }
 /** `POST /testdata/permissions`: Nadanie uprawnień testowemu podmiotowi/osobie fizycznej.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Nadawanie uprawnień testowemu podmiotowi lub osobie fizycznej, a także w ich kontekście.
 ///
@@ -4286,7 +3616,7 @@ impl crate::Operation for TestdataGrantPermissions {
 }
 /** `POST /testdata/permissions/revoke`: Odebranie uprawnień testowemu podmiotowi/osobie fizycznej.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Odbieranie uprawnień nadanych testowemu podmiotowi lub osobie fizycznej, a także w ich kontekście.
 ///
@@ -4303,7 +3633,7 @@ impl crate::Operation for TestdataRevokePermissions {
 }
 /** `POST /testdata/attachment`: Umożliwienie wysyłania faktur z załącznikiem.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Dodaje możliwość wysyłania faktur z załącznikiem przez wskazany podmiot
 ///
@@ -4320,7 +3650,7 @@ impl crate::Operation for TestdataAllowAttachments {
 }
 /** `POST /testdata/attachment/revoke`: Odebranie możliwości wysyłania faktur z załącznikiem.
 
- Tag: Dane testowe. Rate-limit group `anonymous`.*/
+Tag: Dane testowe. Rate-limit group `anonymous`.*/
 ///
 /// Odbiera możliwość wysyłania faktur z załącznikiem przez wskazany podmiot
 ///
@@ -4337,7 +3667,7 @@ impl crate::Operation for TestdataRevokeAttachments {
 }
 /** `POST /testdata/context/block`: Zablokowanie kontekstu.
 
- Tag: Dane testowe. Rate-limit group `other`.*/
+Tag: Dane testowe. Rate-limit group `other`.*/
 ///
 /// Blokuje możliwość uwierzytelniania dla wskazanego kontekstu. Uwierzytelnianie zakończy się błędem 480.
 ///
@@ -4354,7 +3684,7 @@ impl crate::Operation for TestdataBlockContext {
 }
 /** `POST /testdata/context/unblock`: Odblokowanie kontekstu.
 
- Tag: Dane testowe. Rate-limit group `other`.*/
+Tag: Dane testowe. Rate-limit group `other`.*/
 ///
 /// Odblokowuje możliwość uwierzytelniania dla wskazanego kontekstu.
 ///
@@ -4371,7 +3701,7 @@ impl crate::Operation for TestdataUnblockContext {
 }
 /** `POST /collective-identifiers`: Generowanie identyfikatora zbiorczego.
 
- Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
+Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
 ///
 /// Generuje identyfikator zbiorczy dla przekazanej listy numerów KSeF faktur
 /// wystawionych przez tego samego sprzedawcę.
@@ -4391,7 +3721,7 @@ impl crate::Operation for CreateCollectiveIdentifier {
 }
 /** `POST /collective-identifiers/query`: Pobranie listy identyfikatorów zbiorczych powiązanych z kontekstem.
 
- Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
+Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
 ///
 /// Zwraca listę identyfikatorów zbiorczych wygenerowanych w kontekście.
 /// Dla kontekstu typu NIP zwracane są również identyfikatory zbiorcze, dla których podmiot występuje w roli Podmiotu 1 na fakturze.
@@ -4449,7 +3779,7 @@ impl crate::OperationParams for QueryCollectiveIdentifiersParams {
 }
 /** `POST /collective-identifiers/invoices`: Pobranie listy faktur wchodzących w skład identyfikatora zbiorczego.
 
- Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
+Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
 ///
 /// Zwraca listę numerów KSeF faktur wchodzących w skład identyfikatora zbiorczego.
 ///
@@ -4511,7 +3841,7 @@ impl crate::OperationParams for QueryCollectiveIdentifierInvoicesParams {
 }
 /** `GET /collective-identifiers/ksef/{ksefNumber}`: Pobranie listy identyfikatorów zbiorczych po numerze KSeF.
 
- Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
+Tag: Identyfikatory zbiorcze. Rate-limit group `collectiveIdentifier`. Requires any of: InvoiceRead, InvoiceWrite, CollectiveIdentifierManage.*/
 ///
 /// Zwraca listę identyfikatorów zbiorczych związanych z podanym numerem KSeF.
 ///
@@ -4574,7 +3904,7 @@ impl crate::OperationParams for GetCollectiveIdentifiersByKsefNumberParams {
 }
 /** `GET /limits/context`: Pobranie limitów dla bieżącego kontekstu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zwraca wartości aktualnie obowiązujących limitów dla bieżącego kontekstu.
 ///
@@ -4591,7 +3921,7 @@ impl crate::Operation for GetContextLimits {
 }
 /** `GET /limits/subject`: Pobranie limitów dla bieżącego podmiotu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zwraca wartości aktualnie obowiązujących limitów dla bieżącego podmiotu.
 ///
@@ -4608,7 +3938,7 @@ impl crate::Operation for GetSubjectLimits {
 }
 /** `GET /rate-limits`: Pobranie aktualnie obowiązujących limitów API.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zwraca wartości aktualnie obowiązujących limitów ilości żądań przesyłanych do API.
 ///
@@ -4625,7 +3955,7 @@ impl crate::Operation for GetRateLimits {
 }
 /** `POST /testdata/limits/context/session`: Zmiana limitów sesji dla bieżącego kontekstu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zmienia wartości aktualnie obowiązujących limitów sesji dla bieżącego kontekstu. **Tylko na środowiskach testowych.**
 ///
@@ -4642,7 +3972,7 @@ impl crate::Operation for TestdataSetSessionLimits {
 }
 /** `DELETE /testdata/limits/context/session`: Przywrócenie domyślnych wartości limitów sesji dla bieżącego kontekstu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Przywraca wartości aktualnie obowiązujących limitów sesji dla bieżącego kontekstu do wartości domyślnych. **Tylko na środowiskach testowych.**
 ///
@@ -4659,7 +3989,7 @@ impl crate::Operation for TestdataResetSessionLimits {
 }
 /** `POST /testdata/limits/subject/certificate`: Zmiana limitów certyfikatów dla bieżącego podmiotu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zmienia wartości aktualnie obowiązujących limitów certyfikatów dla bieżącego podmiotu. **Tylko na środowiskach testowych.**
 ///
@@ -4676,7 +4006,7 @@ impl crate::Operation for TestdataSetCertificateLimits {
 }
 /** `DELETE /testdata/limits/subject/certificate`: Przywrócenie domyślnych wartości limitów certyfikatów dla bieżącego podmiotu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Przywraca wartości aktualnie obowiązujących limitów certyfikatów dla bieżącego podmiotu do wartości domyślnych. **Tylko na środowiskach testowych.**
 ///
@@ -4693,7 +4023,7 @@ impl crate::Operation for TestdataResetCertificateLimits {
 }
 /** `POST /testdata/rate-limits`: Zmiana limitów API dla bieżącego kontekstu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zmienia wartości aktualnie obowiązujących limitów żądań przesyłanych do API dla bieżącego kontekstu. **Tylko na środowiskach testowych.**
 ///
@@ -4710,7 +4040,7 @@ impl crate::Operation for TestdataSetRateLimits {
 }
 /** `DELETE /testdata/rate-limits`: Przywrócenie domyślnych wartości limitów API dla bieżącego kontekstu.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Przywraca wartości aktualnie obowiązujących limitów żądań przesyłanych do API dla bieżącego kontekstu do wartości domyślnych. **Tylko na środowiskach testowych.**
 ///
@@ -4727,7 +4057,7 @@ impl crate::Operation for TestdataResetRateLimits {
 }
 /** `POST /testdata/rate-limits/production`: Zmiana limitów API dla bieżącego kontekstu na wartości produkcyjne.
 
- Tag: Limity i ograniczenia. Rate-limit group `other`.*/
+Tag: Limity i ograniczenia. Rate-limit group `other`.*/
 ///
 /// Zmienia wartości aktualnie obowiązujących limitów żądań przesyłanych do API dla bieżącego kontekstu na wartości takie jakie będą na środowisku produkcyjnym. **Tylko na środowiskach testowych.**
 ///
@@ -4744,7 +4074,7 @@ impl crate::Operation for TestdataSetProductionRateLimits {
 }
 /** `POST /permissions/persons/grants`: Nadanie osobom fizycznym uprawnień do pracy w KSeF.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na nadanie osobie wskazanej w żądaniu uprawnień do pracy w KSeF
 /// w kontekście bieżącym.
@@ -4782,7 +4112,7 @@ impl crate::Operation for GrantPersonPermissions {
 }
 /** `POST /permissions/entities/grants`: Nadanie podmiotom uprawnień do obsługi faktur.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na nadanie podmiotowi wskazanemu w żądaniu uprawnień do obsługi faktur podmiotu kontekstu.
 /// W żądaniu określane są nadawane uprawnienia ze zbioru:
@@ -4811,7 +4141,7 @@ impl crate::Operation for GrantEntityPermissions {
 }
 /** `POST /permissions/authorizations/grants`: Nadanie uprawnień podmiotowych.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na nadanie jednego z uprawnień podmiotowych do obsługi podmiotu kontekstu  podmiotowi wskazanemu w żądaniu.
 ///
@@ -4833,7 +4163,7 @@ impl crate::Operation for GrantAuthorizationPermissions {
 }
 /** `POST /permissions/indirect/grants`: Nadanie uprawnień w sposób pośredni.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na nadanie w sposób pośredni osobie wskazanej w żądaniu uprawnień do obsługi faktur innego podmiotu – klienta.
 /// Może to być jedna z możliwości:
@@ -4867,7 +4197,7 @@ impl crate::Operation for GrantIndirectPermissions {
 }
 /** `POST /permissions/subunits/grants`: Nadanie uprawnień administratora podmiotu podrzędnego.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: SubunitManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: SubunitManage.*/
 ///
 /// Metoda pozwala na nadanie wskazanemu w żądaniu podmiotowi lub osobie fizycznej uprawnień administratora w kontekście:
 /// - wskazanego NIP podmiotu podrzędnego – wyłącznie jeżeli podmiot bieżącego kontekstu logowania ma rolę podmiotu nadrzędnego:
@@ -4924,7 +4254,7 @@ impl crate::Operation for GrantSubunitPermissions {
 }
 /** `POST /permissions/eu-entities/administration/grants`: Nadanie uprawnień administratora podmiotu unijnego.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na nadanie wskazanemu w żądaniu podmiotowi lub osobie fizycznej uprawnień administratora w kontekście złożonym z identyfikatora NIP podmiotu kontekstu bieżącego oraz numeru VAT UE podmiotu unijnego wskazanego w żądaniu.
 /// Wraz z utworzeniem administratora podmiotu unijnego tworzony jest kontekst złożony składający się z numeru NIP podmiotu kontekstu logowania oraz wskazanego numeru identyfikacyjnego VAT UE podmiotu unijnego.
@@ -4960,7 +4290,7 @@ impl crate::Operation for GrantEuEntityAdministrationPermissions {
 }
 /** `POST /permissions/eu-entities/grants`: Nadanie uprawnień reprezentanta podmiotu unijnego.
 
- Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: VatUeManage.*/
+Tag: Nadawanie uprawnień. Rate-limit group `other`. Requires any of: VatUeManage.*/
 ///
 /// Metoda pozwala na nadanie wskazanemu w żądaniu podmiotowi lub osobie fizycznej uprawnień do wystawiania i/lub przeglądania faktur w kontekście złożonym kontekstu bieżącego.
 ///
@@ -4992,7 +4322,7 @@ impl crate::Operation for GrantEuEntityPermissions {
 }
 /** `DELETE /permissions/common/grants/{permissionId}`: Odebranie uprawnień.
 
- Tag: Odbieranie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, VatUeManage, SubunitManage.*/
+Tag: Odbieranie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, VatUeManage, SubunitManage.*/
 ///
 /// Metoda pozwala na odebranie uprawnienia o wskazanym identyfikatorze.
 /// Wymagane jest wcześniejsze odczytanie uprawnień w celu uzyskania
@@ -5043,7 +4373,7 @@ impl crate::OperationParams for RevokeCommonPermissionParams {
 }
 /** `DELETE /permissions/authorizations/grants/{permissionId}`: Odebranie uprawnień podmiotowych.
 
- Tag: Odbieranie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
+Tag: Odbieranie uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage.*/
 ///
 /// Metoda pozwala na odebranie uprawnienia podmiotowego o wskazanym identyfikatorze.
 /// Wymagane jest wcześniejsze odczytanie uprawnień w celu uzyskania
@@ -5094,7 +4424,7 @@ impl crate::OperationParams for RevokeAuthorizationPermissionParams {
 }
 /** `GET /permissions/operations/{referenceNumber}`: Pobranie statusu operacji.
 
- Tag: Operacje. Rate-limit group `other`.*/
+Tag: Operacje. Rate-limit group `other`.*/
 ///
 /// Zwraca status operacji asynchronicznej związanej z nadaniem lub odebraniem uprawnień.
 ///
@@ -5140,7 +4470,7 @@ impl crate::OperationParams for GetPermissionOperationStatusParams {
 }
 /** `GET /permissions/attachments/status`: Sprawdzenie statusu zgody na wystawianie faktur z załącznikiem.
 
- Tag: Operacje. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
+Tag: Operacje. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
 ///
 /// Sprawdzenie czy obecny kontekst posiada zgodę na wystawianie faktur z załącznikiem.
 ///
@@ -5159,7 +4489,7 @@ impl crate::Operation for GetAttachmentPermissionStatus {
 }
 /** `GET /invoices/ksef/{ksefNumber}`: Pobranie faktury po numerze KSeF.
 
- Tag: Pobieranie faktur. Rate-limit group `invoiceDownload`. Requires any of: InvoiceRead.*/
+Tag: Pobieranie faktur. Rate-limit group `invoiceDownload`. Requires any of: InvoiceRead.*/
 ///
 /// Zwraca fakturę o podanym numerze KSeF.
 ///
@@ -5205,7 +4535,7 @@ impl crate::OperationParams for GetInvoiceParams {
 }
 /** `POST /invoices/query/metadata`: Pobranie listy metadanych faktur.
 
- Tag: Pobieranie faktur. Rate-limit group `invoiceMetadata`. Requires any of: InvoiceRead.*/
+Tag: Pobieranie faktur. Rate-limit group `invoiceMetadata`. Requires any of: InvoiceRead.*/
 ///
 /// Zwraca metadane faktur spełniających filtry.
 ///
@@ -5275,7 +4605,7 @@ impl crate::OperationParams for QueryInvoiceMetadataParams {
 }
 /** `POST /invoices/exports`: Eksport paczki faktur.
 
- Tag: Pobieranie faktur. Rate-limit group `invoiceExport`. Requires any of: InvoiceRead.*/
+Tag: Pobieranie faktur. Rate-limit group `invoiceExport`. Requires any of: InvoiceRead.*/
 ///
 /// Rozpoczyna asynchroniczny proces wyszukiwania faktur w systemie KSeF na podstawie przekazanych filtrów oraz przygotowania ich w formie zaszyfrowanej paczki.
 /// Wymagane jest przekazanie informacji o szyfrowaniu w polu <b>Encryption</b>, które służą do zabezpieczenia przygotowanej paczki z fakturami.
@@ -5314,7 +4644,7 @@ impl crate::Operation for ExportInvoices {
 }
 /** `GET /invoices/exports/{referenceNumber}`: Pobranie statusu eksportu paczki faktur.
 
- Tag: Pobieranie faktur. Rate-limit group `invoiceExportStatus`. Requires any of: InvoiceRead.*/
+Tag: Pobieranie faktur. Rate-limit group `invoiceExportStatus`. Requires any of: InvoiceRead.*/
 ///
 /// Paczka faktur jest dzielona na części o maksymalnym rozmiarze 50 MB. Każda część jest zaszyfrowana algorytmem AES-256-CBC z dopełnieniem PKCS#7, przy użyciu klucza symetrycznego przekazanego podczas inicjowania eksportu.
 ///
@@ -5370,7 +4700,7 @@ impl crate::OperationParams for GetInvoiceExportStatusParams {
 }
 /** `GET /sessions`: Pobranie listy sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionList`. Requires any of: InvoiceWrite, Introspection, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionList`. Requires any of: InvoiceWrite, Introspection, EnforcementOperations.*/
 ///
 /// Zwraca listę sesji spełniających podane kryteria wyszukiwania.
 ///
@@ -5473,7 +4803,7 @@ impl crate::OperationParams for ListSessionsParams {
 }
 /** `GET /sessions/{referenceNumber}`: Pobranie statusu sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Sprawdza bieżący status sesji o podanym numerze referencyjnym.
 ///
@@ -5519,7 +4849,7 @@ impl crate::OperationParams for GetSessionStatusParams {
 }
 /** `GET /sessions/{referenceNumber}/invoices`: Pobranie faktur sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionInvoiceList`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionInvoiceList`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca listę faktur przesłanych w sesji wraz z ich statusami, oraz informacje na temat ilości poprawnie i niepoprawnie przetworzonych faktur.
 ///
@@ -5575,7 +4905,7 @@ impl crate::OperationParams for ListSessionInvoicesParams {
 }
 /** `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}`: Pobranie statusu faktury z sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `invoiceStatus`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `invoiceStatus`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca fakturę przesłaną w sesji wraz ze statusem.
 ///
@@ -5627,7 +4957,7 @@ impl crate::OperationParams for GetSessionInvoiceStatusParams {
 }
 /** `GET /sessions/{referenceNumber}/invoices/failed`: Pobranie niepoprawnie przetworzonych faktur sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionInvoiceList`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionInvoiceList`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca listę niepoprawnie przetworzonych faktur przesłanych w sesji wraz z ich statusami.
 ///
@@ -5683,7 +5013,7 @@ impl crate::OperationParams for ListFailedSessionInvoicesParams {
 }
 /** `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`: Pobranie UPO faktury z sesji na podstawie numeru KSeF.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca UPO faktury przesłanego w sesji na podstawie jego numeru KSeF.
 ///
@@ -5735,7 +5065,7 @@ impl crate::OperationParams for GetInvoiceUpoByKsefNumberParams {
 }
 /** `GET /sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo`: Pobranie UPO faktury z sesji na podstawie numeru referencyjnego faktury.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca UPO faktury przesłanego w sesji na podstawie jego numeru KSeF.
 ///
@@ -5787,7 +5117,7 @@ impl crate::OperationParams for GetInvoiceUpoByReferenceParams {
 }
 /** `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`: Pobranie UPO dla sesji.
 
- Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Status wysyłki i UPO. Rate-limit group `sessionMisc`. Requires any of: InvoiceWrite, Introspection, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zwraca XML zawierający zbiorcze UPO dla sesji.
 ///
@@ -5839,7 +5169,7 @@ impl crate::OperationParams for GetSessionUpoParams {
 }
 /** `POST /tokens`: Wygenerowanie nowego tokena.
 
- Tag: Tokeny KSeF. Rate-limit group `other`.*/
+Tag: Tokeny KSeF. Rate-limit group `other`.*/
 ///
 /// Zwraca token, który może być użyty do uwierzytelniania się w KSeF.
 ///
@@ -5858,7 +5188,7 @@ impl crate::Operation for GenerateToken {
 }
 /** `GET /tokens`: Pobranie listy wygenerowanych tokenów.
 
- Tag: Tokeny KSeF. Rate-limit group `other`.*/
+Tag: Tokeny KSeF. Rate-limit group `other`.*/
 ///
 /// Zwraca listę metadanych tokenów. Zakres wyników zależy od sposobu uwierzytelnienia oraz uprawnień podmiotu wywołującego.
 ///
@@ -5896,9 +5226,7 @@ pub struct ListTokensParams {
     /// `authorIdentifier` (query parameter): Umożliwia filtrowanie tokenów po ich twórcy. Wartość parametru jest wyszukiwana w identyfikatorze (operacja nie rozróżnia wielkości liter). Należy podać co najmniej 3 znaki.
     pub author_identifier: ::std::option::Option<::std::string::String>,
     /// `authorIdentifierType` (query parameter): Umożliwia filtrowanie tokenów po ich twórcy. Wartość parametru określa typ identyfikatora w którym będzie wyszukiwany ciąg znaków przekazany w parametrze `authorIdentifier`.
-    pub author_identifier_type: ::std::option::Option<
-        crate::types::TokenAuthorIdentifierType,
-    >,
+    pub author_identifier_type: ::std::option::Option<crate::types::TokenAuthorIdentifierType>,
     /// `pageSize` (query parameter, 10..=100, default 10): Rozmiar strony wyników.
     pub page_size: ::std::option::Option<i32>,
     /// `x-continuation-token` (header parameter): Token służący do pobrania kolejnej strony wyników.
@@ -5941,7 +5269,7 @@ impl crate::OperationParams for ListTokensParams {
 }
 /** `GET /tokens/{referenceNumber}`: Pobranie statusu tokena.
 
- Tag: Tokeny KSeF. Rate-limit group `other`.*/
+Tag: Tokeny KSeF. Rate-limit group `other`.*/
 ///
 ///
 ///
@@ -5985,7 +5313,7 @@ impl crate::OperationParams for GetTokenParams {
 }
 /** `DELETE /tokens/{referenceNumber}`: Unieważnienie tokena.
 
- Tag: Tokeny KSeF. Rate-limit group `other`.*/
+Tag: Tokeny KSeF. Rate-limit group `other`.*/
 ///
 /// Unieważnia token o podanym numerze referencyjnym. Zakres tokenów dostępnych do unieważnienia zależy od sposobu uwierzytelnienia oraz uprawnień podmiotu wywołującego.
 ///
@@ -6037,7 +5365,7 @@ impl crate::OperationParams for RevokeTokenParams {
 }
 /** `GET /peppol/query`: Pobranie listy dostawców usług Peppol.
 
- Tag: Usługi Peppol. Rate-limit group `anonymous`.*/
+Tag: Usługi Peppol. Rate-limit group `anonymous`.*/
 ///
 /// Zwraca listę dostawców usług Peppol zarejestrowanych w systemie.
 ///
@@ -6091,7 +5419,7 @@ impl crate::OperationParams for QueryPeppolProvidersParams {
 }
 /** `POST /auth/challenge`: Inicjalizacja uwierzytelnienia.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Generuje unikalny challenge wymagany w kolejnym kroku operacji uwierzytelnienia.
 ///
@@ -6108,7 +5436,7 @@ impl crate::Operation for AuthChallenge {
 }
 /** `POST /auth/xades-signature`: Uwierzytelnienie z wykorzystaniem podpisu XAdES.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Rozpoczyna operację uwierzytelniania za pomocą dokumentu XML podpisanego podpisem elektronicznym XAdES.
 ///
@@ -6158,7 +5486,7 @@ impl crate::OperationParams for AuthXadesSignatureParams {
 }
 /** `POST /auth/ksef-token`: Uwierzytelnienie z wykorzystaniem tokena KSeF.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Rozpoczyna operację uwierzytelniania z wykorzystaniem wcześniej wygenerowanego tokena KSeF.
 ///
@@ -6179,7 +5507,7 @@ impl crate::Operation for AuthKsefToken {
 }
 /** `GET /auth/{referenceNumber}`: Pobranie statusu uwierzytelniania.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Sprawdza bieżący status operacji uwierzytelniania dla podanego tokena.
 ///
@@ -6226,7 +5554,7 @@ impl crate::OperationParams for AuthStatusParams {
 }
 /** `POST /auth/token/redeem`: Pobranie tokenów dostępowych.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Pobiera parę tokenów (access token i refresh token) wygenerowanych w ramach pozytywnie zakończonego procesu uwierzytelniania.
 /// **Tokeny można pobrać tylko raz.**
@@ -6246,7 +5574,7 @@ impl crate::Operation for AuthTokenRedeem {
 }
 /** `POST /auth/token/refresh`: Odświeżenie tokena dostępowego.
 
- Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
+Tag: Uzyskiwanie dostępu. Rate-limit group `anonymous`.*/
 ///
 /// Generuje nowy token dostępu na podstawie ważnego refresh tokena.
 ///
@@ -6265,7 +5593,7 @@ impl crate::Operation for AuthTokenRefresh {
 }
 /** `POST /sessions/online`: Otwarcie sesji interaktywnej.
 
- Tag: Wysyłka interaktywna. Rate-limit group `onlineSession`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Wysyłka interaktywna. Rate-limit group `onlineSession`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Otwiera sesję do wysyłki pojedynczych faktur. Należy przekazać schemat wysyłanych faktur oraz informacje o kluczu używanym do szyfrowania.
 ///
@@ -6290,7 +5618,7 @@ impl crate::Operation for OpenOnlineSession {
 }
 /** `POST /sessions/online/{referenceNumber}/invoices`: Wysłanie faktury.
 
- Tag: Wysyłka interaktywna. Rate-limit group `invoiceSend`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Wysyłka interaktywna. Rate-limit group `invoiceSend`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Przyjmuje zaszyfrowaną fakturę oraz jej metadane i rozpoczyna jej przetwarzanie.
 ///
@@ -6339,7 +5667,7 @@ impl crate::OperationParams for SendInvoiceParams {
 }
 /** `POST /sessions/online/{referenceNumber}/close`: Zamknięcie sesji interaktywnej.
 
- Tag: Wysyłka interaktywna. Rate-limit group `onlineSessionClose`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
+Tag: Wysyłka interaktywna. Rate-limit group `onlineSessionClose`. Requires any of: InvoiceWrite, PefInvoiceWrite, EnforcementOperations.*/
 ///
 /// Zamyka sesję interaktywną i rozpoczyna generowanie zbiorczego UPO dla sesji.
 ///
@@ -6385,7 +5713,7 @@ impl crate::OperationParams for CloseOnlineSessionParams {
 }
 /** `POST /sessions/batch`: Otwarcie sesji wsadowej.
 
- Tag: Wysyłka wsadowa. Rate-limit group `batchSession`. Requires any of: InvoiceWrite, EnforcementOperations.*/
+Tag: Wysyłka wsadowa. Rate-limit group `batchSession`. Requires any of: InvoiceWrite, EnforcementOperations.*/
 ///
 /// Otwiera sesję do wysyłki wsadowej faktur. Należy przekazać schemat wysyłanych faktur, informacje o paczce faktur oraz informacje o kluczu używanym do szyfrowania.
 ///
@@ -6410,7 +5738,7 @@ impl crate::Operation for OpenBatchSession {
 }
 /** `POST /sessions/batch/{referenceNumber}/close`: Zamknięcie sesji wsadowej.
 
- Tag: Wysyłka wsadowa. Rate-limit group `batchSessionClose`. Requires any of: InvoiceWrite, EnforcementOperations.*/
+Tag: Wysyłka wsadowa. Rate-limit group `batchSessionClose`. Requires any of: InvoiceWrite, EnforcementOperations.*/
 ///
 /// Zamyka sesję wsadową, rozpoczyna procesowanie paczki faktur i generowanie UPO dla prawidłowych faktur oraz zbiorczego UPO dla sesji.
 ///
@@ -6456,7 +5784,7 @@ impl crate::OperationParams for CloseBatchSessionParams {
 }
 /** `POST /permissions/query/personal/grants`: Pobranie listy własnych uprawnień.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`.*/
 ///
 ///  Metoda pozwala na odczytanie własnych uprawnień uwierzytelnionego klienta API w bieżącym kontekście logowania.
 ///
@@ -6542,7 +5870,7 @@ impl crate::OperationParams for QueryPersonalPermissionsParams {
 }
 /** `POST /permissions/query/persons/grants`: Pobranie listy uprawnień do pracy w KSeF nadanych osobom fizycznym lub podmiotom.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
 ///
 ///  Metoda pozwala na odczytanie uprawnień nadanych osobie fizycznej lub podmiotowi.
 ///  Lista pobranych uprawnień może być dwóch rodzajów:
@@ -6637,7 +5965,7 @@ impl crate::OperationParams for QueryPersonPermissionsParams {
 }
 /** `POST /permissions/query/subunits/grants`: Pobranie listy uprawnień administratorów jednostek i podmiotów podrzędnych.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
 ///
 ///  Metoda pozwala na odczytanie uprawnień do zarządzania uprawnieniami nadanych administratorom:
 ///  - jednostek podrzędnych identyfikowanych identyfikatorem wewnętrznym
@@ -6711,7 +6039,7 @@ impl crate::OperationParams for QuerySubunitPermissionsParams {
 }
 /** `POST /permissions/query/entities/grants`: Pobranie listy uprawnień do obsługi faktur w bieżącym kontekście.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
 ///
 ///  Metoda pozwala na odczytanie otrzymanych uprawnień do obsługi faktur w bieżącym kontekście logowania.
 ///
@@ -6788,7 +6116,7 @@ impl crate::OperationParams for QueryEntityPermissionsParams {
 }
 /** `GET /permissions/query/entities/roles`: Pobranie listy ról podmiotu.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead.*/
 ///
 ///  Metoda pozwala na **odczytanie listy ról podmiotu bieżącego kontekstu logowania**.
 ///
@@ -6862,7 +6190,7 @@ impl crate::OperationParams for QueryEntityRolesParams {
 }
 /** `POST /permissions/query/subordinate-entities/roles`: Pobranie listy podmiotów podrzędnych.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, SubunitManage.*/
 ///
 ///  Metoda pozwala na odczytanie listy podmiotów podrzędnych,
 ///  jeżeli podmiot bieżącego kontekstu ma rolę podmiotu nadrzędnego:
@@ -6938,7 +6266,7 @@ impl crate::OperationParams for QuerySubordinateEntityRolesParams {
 }
 /** `POST /permissions/query/authorizations/grants`: Pobranie listy uprawnień podmiotowych do obsługi faktur.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, PefInvoiceWrite.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, PefInvoiceWrite.*/
 ///
 ///  Metoda pozwala na odczytanie uprawnień podmiotowych:
 ///  - otrzymanych przez podmiot bieżącego kontekstu
@@ -7019,7 +6347,7 @@ impl crate::OperationParams for QueryAuthorizationPermissionsParams {
 }
 /** `POST /permissions/query/eu-entities/grants`: Pobranie listy uprawnień administratorów lub reprezentantów podmiotów unijnych uprawnionych do samofakturowania.
 
- Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, VatUeManage.*/
+Tag: Wyszukiwanie nadanych uprawnień. Rate-limit group `other`. Requires any of: CredentialsManage, CredentialsRead, VatUeManage.*/
 ///
 ///  Metoda pozwala na odczytanie uprawnień administratorów lub reprezentantów podmiotów unijnych:
 ///  - Jeżeli kontekstem logowania jest NIP, możliwe jest odczytanie uprawnień administratorów podmiotów unijnych powiązanych z podmiotem bieżącego kontekstu, czyli takich, dla których pierwszy człon kontekstu złożonego jest równy NIP-owi kontekstu logowania.

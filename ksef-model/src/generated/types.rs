@@ -5,21 +5,13 @@
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct AllowedIps {
     ///Lista adresów IPv4 w notacji dziesiętnej kropkowanej, np. `192.168.0.10`.
-    #[serde(
-        rename = "ip4Addresses",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub ip4_addresses: ::std::option::Option<
-        ::std::vec::Vec<AllowedIpsIp4AddressesItem>,
-    >,
+    #[serde(rename = "ip4Addresses", skip_serializing_if = "::std::option::Option::is_none")]
+    pub ip4_addresses: ::std::option::Option<::std::vec::Vec<AllowedIpsIp4AddressesItem>>,
     ///Lista adresów IPv4 w notacji CIDR, np. `172.16.0.0/16`.
     #[serde(rename = "ip4Masks", skip_serializing_if = "::std::option::Option::is_none")]
     pub ip4_masks: ::std::option::Option<::std::vec::Vec<AllowedIpsIp4MasksItem>>,
     ///Lista adresów IPv4 podana w formie zakresu początek–koniec, oddzielonego pojedynczym myślnikiem, np. `10.0.0.1–10.0.0.254`.
-    #[serde(
-        rename = "ip4Ranges",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "ip4Ranges", skip_serializing_if = "::std::option::Option::is_none")]
     pub ip4_ranges: ::std::option::Option<::std::vec::Vec<AllowedIpsIp4RangesItem>>,
 }
 ///`AllowedIpsIp4AddressesItem`
@@ -39,11 +31,8 @@ impl ::std::convert::From<AllowedIpsIp4AddressesItem> for ::std::string::String 
 }
 impl ::std::str::FromStr for AllowedIpsIp4AddressesItem {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$",
                 )
@@ -60,17 +49,13 @@ impl ::std::str::FromStr for AllowedIpsIp4AddressesItem {
 }
 impl ::std::convert::TryFrom<&str> for AllowedIpsIp4AddressesItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AllowedIpsIp4AddressesItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -81,9 +66,7 @@ impl<'de> ::serde::Deserialize<'de> for AllowedIpsIp4AddressesItem {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`AllowedIpsIp4MasksItem`
@@ -103,11 +86,8 @@ impl ::std::convert::From<AllowedIpsIp4MasksItem> for ::std::string::String {
 }
 impl ::std::str::FromStr for AllowedIpsIp4MasksItem {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])/(0|[1-9]|[12][0-9]|3[0-2])$",
                 )
@@ -124,17 +104,13 @@ impl ::std::str::FromStr for AllowedIpsIp4MasksItem {
 }
 impl ::std::convert::TryFrom<&str> for AllowedIpsIp4MasksItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AllowedIpsIp4MasksItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -145,9 +121,7 @@ impl<'de> ::serde::Deserialize<'de> for AllowedIpsIp4MasksItem {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`AllowedIpsIp4RangesItem`
@@ -167,11 +141,8 @@ impl ::std::convert::From<AllowedIpsIp4RangesItem> for ::std::string::String {
 }
 impl ::std::str::FromStr for AllowedIpsIp4RangesItem {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])-((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$",
                 )
@@ -188,17 +159,13 @@ impl ::std::str::FromStr for AllowedIpsIp4RangesItem {
 }
 impl ::std::convert::TryFrom<&str> for AllowedIpsIp4RangesItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AllowedIpsIp4RangesItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -209,24 +176,11 @@ impl<'de> ::serde::Deserialize<'de> for AllowedIpsIp4RangesItem {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`AmountType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum AmountType {
     Brutto,
     Netto,
@@ -243,9 +197,7 @@ impl ::std::fmt::Display for AmountType {
 }
 impl ::std::str::FromStr for AmountType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Brutto" => Ok(Self::Brutto),
             "Netto" => Ok(Self::Netto),
@@ -256,17 +208,13 @@ impl ::std::str::FromStr for AmountType {
 }
 impl ::std::convert::TryFrom<&str> for AmountType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AmountType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -277,8 +225,8 @@ pub struct ApiError {
     pub code: i32,
     ///Ogólny opis błędu odpowiadający danemu kodowi.
     pub description: ::std::string::String,
-    /**Lista szczegółowych komunikatów opisujących konkretny błąd.
-Może zawierać wiele wpisów dla jednego kodu błędu.*/
+    /// Lista szczegółowych komunikatów opisujących konkretny błąd.
+    /// Może zawierać wiele wpisów dla jednego kodu błędu.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub details: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
@@ -333,10 +281,7 @@ pub struct AttachmentPermissionGrantRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct AttachmentPermissionRevokeRequest {
     ///Data wycofania zgody na przesyłanie faktur z załącznikiem.
-    #[serde(
-        rename = "expectedEndDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "expectedEndDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub expected_end_date: ::std::option::Option<::chrono::naive::NaiveDate>,
     pub nip: Nip,
 }
@@ -363,18 +308,7 @@ pub struct AuthenticationContextIdentifier {
     pub value: ::std::string::String,
 }
 ///`AuthenticationContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum AuthenticationContextIdentifierType {
     Nip,
     InternalId,
@@ -393,9 +327,7 @@ impl ::std::fmt::Display for AuthenticationContextIdentifierType {
 }
 impl ::std::str::FromStr for AuthenticationContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -407,18 +339,13 @@ impl ::std::str::FromStr for AuthenticationContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for AuthenticationContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for AuthenticationContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for AuthenticationContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -434,116 +361,85 @@ pub struct AuthenticationInitResponse {
 ///`AuthenticationListItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct AuthenticationListItem {
-    /**Metoda uwierzytelnienia.
-| Wartość | Opis |
-| --- | --- |
-| Token | Token KSeF. |
-| TrustedProfile | Profil Zaufany. |
-| InternalCertificate | Certyfikat KSeF. |
-| QualifiedSignature | Podpis kwalifikowany. |
-| QualifiedSeal | Pieczęć kwalifikowana. |
-| PersonalSignature | Podpis osobisty. |
-| PeppolSignature | Podpis dostawcy usług Peppol. |
-*/
+    /// Metoda uwierzytelnienia.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Token | Token KSeF. |
+    /// | TrustedProfile | Profil Zaufany. |
+    /// | InternalCertificate | Certyfikat KSeF. |
+    /// | QualifiedSignature | Podpis kwalifikowany. |
+    /// | QualifiedSeal | Pieczęć kwalifikowana. |
+    /// | PersonalSignature | Podpis osobisty. |
+    /// | PeppolSignature | Podpis dostawcy usług Peppol. |
     #[serde(rename = "authenticationMethod")]
     pub authentication_method: AuthenticationMethod,
     #[serde(rename = "authenticationMethodInfo")]
     pub authentication_method_info: AuthenticationMethodInfo,
     ///Czy sesja jest powiązana z aktualnie używanym tokenem.
-    #[serde(
-        rename = "isCurrent",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isCurrent", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_current: ::std::option::Option<bool>,
     ///Czy został już wydany refresh token powiązany z danym uwierzytelnieniem.
-    #[serde(
-        rename = "isTokenRedeemed",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isTokenRedeemed", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_token_redeemed: ::std::option::Option<bool>,
     ///Data ostatniego odświeżenia tokena.
-    #[serde(
-        rename = "lastTokenRefreshDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub last_token_refresh_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "lastTokenRefreshDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_token_refresh_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Numer referencyjny sesji uwierzytelnienia.
     #[serde(rename = "referenceNumber")]
     pub reference_number: ReferenceNumber,
     ///Termin ważności refresh tokena (o ile nie zostanie wcześniej unieważniony).
-    #[serde(
-        rename = "refreshTokenValidUntil",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub refresh_token_valid_until: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "refreshTokenValidUntil", skip_serializing_if = "::std::option::Option::is_none")]
+    pub refresh_token_valid_until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Data rozpoczęcia operacji uwierzytelnienia.
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
-    /**Informacje o aktualnym statusie.
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Uwierzytelnianie w toku | - |
-| 200 | Uwierzytelnianie zakończone sukcesem | - |
-| 415 | Uwierzytelnianie zakończone niepowodzeniem | Brak przypisanych uprawnień |
-| 425 | Uwierzytelnienie unieważnione  | Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe wyzwanie autoryzacyjne |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy token |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy czas tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token unieważniony |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nieaktywny |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe szyfrowanie tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe kodowanie tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nie może być użyty w kontekście {contextIdentifier} |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Nieważny certyfikat |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Błąd weryfikacji łańcucha certyfikatów |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niezaufany łańcuch certyfikatów |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat odwołany |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat zawieszony |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niepoprawny certyfikat |
-| 470 | Uwierzytelnianie zakończone niepowodzeniem | Próba wykorzystania metod autoryzacyjnych osoby zmarłej |
-| 480 | Uwierzytelnienie zablokowane | Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy. |
-| 500 | Nieznany błąd | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |*/
+    /// Informacje o aktualnym statusie.
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Uwierzytelnianie w toku | - |
+    /// | 200 | Uwierzytelnianie zakończone sukcesem | - |
+    /// | 415 | Uwierzytelnianie zakończone niepowodzeniem | Brak przypisanych uprawnień |
+    /// | 425 | Uwierzytelnienie unieważnione  | Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe wyzwanie autoryzacyjne |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy token |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy czas tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token unieważniony |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nieaktywny |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe szyfrowanie tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe kodowanie tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nie może być użyty w kontekście {contextIdentifier} |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Nieważny certyfikat |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Błąd weryfikacji łańcucha certyfikatów |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niezaufany łańcuch certyfikatów |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat odwołany |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat zawieszony |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niepoprawny certyfikat |
+    /// | 470 | Uwierzytelnianie zakończone niepowodzeniem | Próba wykorzystania metod autoryzacyjnych osoby zmarłej |
+    /// | 480 | Uwierzytelnienie zablokowane | Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy. |
+    /// | 500 | Nieznany błąd | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |
     pub status: StatusInfo,
 }
 ///`AuthenticationListResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct AuthenticationListResponse {
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
     ///Lista sesji uwierzytelniania.
     pub items: ::std::vec::Vec<AuthenticationListItem>,
 }
-/**Metoda uwierzytelnienia.
-| Wartość | Opis |
-| --- | --- |
-| Token | Token KSeF. |
-| TrustedProfile | Profil Zaufany. |
-| InternalCertificate | Certyfikat KSeF. |
-| QualifiedSignature | Podpis kwalifikowany. |
-| QualifiedSeal | Pieczęć kwalifikowana. |
-| PersonalSignature | Podpis osobisty. |
-| PeppolSignature | Podpis dostawcy usług Peppol. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// Metoda uwierzytelnienia.
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Token | Token KSeF. |
+/// | TrustedProfile | Profil Zaufany. |
+/// | InternalCertificate | Certyfikat KSeF. |
+/// | QualifiedSignature | Podpis kwalifikowany. |
+/// | QualifiedSeal | Pieczęć kwalifikowana. |
+/// | PersonalSignature | Podpis osobisty. |
+/// | PeppolSignature | Podpis dostawcy usług Peppol. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum AuthenticationMethod {
     Token,
     TrustedProfile,
@@ -573,9 +469,7 @@ impl ::std::fmt::Display for AuthenticationMethod {
 }
 impl ::std::str::FromStr for AuthenticationMethod {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Token" => Ok(Self::Token),
             "TrustedProfile" => Ok(Self::TrustedProfile),
@@ -590,38 +484,23 @@ impl ::std::str::FromStr for AuthenticationMethod {
 }
 impl ::std::convert::TryFrom<&str> for AuthenticationMethod {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AuthenticationMethod {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| XadesSignature | Uwierzytelnienie podpisem Xades. |
-| NationalNode | Uwierzytelnienie za pomocą Węzła Krajowego (login.gov.pl). |
-| Token | Uwierzytelnienie tokenem. |
-| Other | Uwierzytelnienie inną metodą. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | XadesSignature | Uwierzytelnienie podpisem Xades. |
+/// | NationalNode | Uwierzytelnienie za pomocą Węzła Krajowego (login.gov.pl). |
+/// | Token | Uwierzytelnienie tokenem. |
+/// | Other | Uwierzytelnienie inną metodą. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum AuthenticationMethodCategory {
     XadesSignature,
     NationalNode,
@@ -645,9 +524,7 @@ impl ::std::fmt::Display for AuthenticationMethodCategory {
 }
 impl ::std::str::FromStr for AuthenticationMethodCategory {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "XadesSignature" => Ok(Self::XadesSignature),
             "NationalNode" => Ok(Self::NationalNode),
@@ -659,31 +536,26 @@ impl ::std::str::FromStr for AuthenticationMethodCategory {
 }
 impl ::std::convert::TryFrom<&str> for AuthenticationMethodCategory {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AuthenticationMethodCategory {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`AuthenticationMethodInfo`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct AuthenticationMethodInfo {
-    /**Kategoria metody uwierzytelnienia.
-| Wartość | Opis |
-| --- | --- |
-| XadesSignature | Uwierzytelnienie podpisem Xades. |
-| NationalNode | Uwierzytelnienie za pomocą Węzła Krajowego (login.gov.pl). |
-| Token | Uwierzytelnienie tokenem. |
-| Other | Uwierzytelnienie inną metodą. |
-*/
+    /// Kategoria metody uwierzytelnienia.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | XadesSignature | Uwierzytelnienie podpisem Xades. |
+    /// | NationalNode | Uwierzytelnienie za pomocą Węzła Krajowego (login.gov.pl). |
+    /// | Token | Uwierzytelnienie tokenem. |
+    /// | Other | Uwierzytelnienie inną metodą. |
     pub category: AuthenticationMethodCategory,
     ///Kod metody uwierzytelnienia.
     pub code: ::std::string::String,
@@ -694,71 +566,57 @@ pub struct AuthenticationMethodInfo {
 ///`AuthenticationOperationStatusResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct AuthenticationOperationStatusResponse {
-    /**Metoda uwierzytelnienia.
-| Wartość | Opis |
-| --- | --- |
-| Token | Token KSeF. |
-| TrustedProfile | Profil Zaufany. |
-| InternalCertificate | Certyfikat KSeF. |
-| QualifiedSignature | Podpis kwalifikowany. |
-| QualifiedSeal | Pieczęć kwalifikowana. |
-| PersonalSignature | Podpis osobisty. |
-| PeppolSignature | Podpis dostawcy usług Peppol. |
-*/
+    /// Metoda uwierzytelnienia.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Token | Token KSeF. |
+    /// | TrustedProfile | Profil Zaufany. |
+    /// | InternalCertificate | Certyfikat KSeF. |
+    /// | QualifiedSignature | Podpis kwalifikowany. |
+    /// | QualifiedSeal | Pieczęć kwalifikowana. |
+    /// | PersonalSignature | Podpis osobisty. |
+    /// | PeppolSignature | Podpis dostawcy usług Peppol. |
     #[serde(rename = "authenticationMethod")]
     pub authentication_method: AuthenticationMethod,
     #[serde(rename = "authenticationMethodInfo")]
     pub authentication_method_info: AuthenticationMethodInfo,
     ///Czy został już wydany refresh token powiązany z danym uwierzytelnieniem.
-    #[serde(
-        rename = "isTokenRedeemed",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isTokenRedeemed", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_token_redeemed: ::std::option::Option<bool>,
     ///Data ostatniego odświeżenia tokena.
-    #[serde(
-        rename = "lastTokenRefreshDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub last_token_refresh_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "lastTokenRefreshDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_token_refresh_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Termin ważności refresh tokena (o ile nie zostanie wcześniej unieważniony).
-    #[serde(
-        rename = "refreshTokenValidUntil",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub refresh_token_valid_until: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "refreshTokenValidUntil", skip_serializing_if = "::std::option::Option::is_none")]
+    pub refresh_token_valid_until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Data rozpoczęcia operacji uwierzytelnienia.
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
-    /**Informacje o aktualnym statusie.
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Uwierzytelnianie w toku | - |
-| 200 | Uwierzytelnianie zakończone sukcesem | - |
-| 415 | Uwierzytelnianie zakończone niepowodzeniem | Brak przypisanych uprawnień |
-| 425 | Uwierzytelnienie unieważnione  | Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe wyzwanie autoryzacyjne |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy token |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy czas tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token unieważniony |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nieaktywny |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe szyfrowanie tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe kodowanie tokena |
-| 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nie może być użyty w kontekście {contextIdentifier} |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Nieważny certyfikat |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Błąd weryfikacji łańcucha certyfikatów |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niezaufany łańcuch certyfikatów |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat odwołany |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat zawieszony |
-| 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niepoprawny certyfikat |
-| 470 | Uwierzytelnianie zakończone niepowodzeniem | Próba wykorzystania metod autoryzacyjnych osoby zmarłej |
-| 480 | Uwierzytelnienie zablokowane | Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy. |
-| 500 | Nieznany błąd | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |*/
+    /// Informacje o aktualnym statusie.
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Uwierzytelnianie w toku | - |
+    /// | 200 | Uwierzytelnianie zakończone sukcesem | - |
+    /// | 415 | Uwierzytelnianie zakończone niepowodzeniem | Brak przypisanych uprawnień |
+    /// | 425 | Uwierzytelnienie unieważnione  | Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe wyzwanie autoryzacyjne |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy token |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowy czas tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token unieważniony |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nieaktywny |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe szyfrowanie tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Nieprawidłowe kodowanie tokena |
+    /// | 450 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu | Token nie może być użyty w kontekście {contextIdentifier} |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Nieważny certyfikat |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Błąd weryfikacji łańcucha certyfikatów |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niezaufany łańcuch certyfikatów |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat odwołany |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Certyfikat zawieszony |
+    /// | 460 | Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu | Niepoprawny certyfikat |
+    /// | 470 | Uwierzytelnianie zakończone niepowodzeniem | Próba wykorzystania metod autoryzacyjnych osoby zmarłej |
+    /// | 480 | Uwierzytelnienie zablokowane | Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy. |
+    /// | 500 | Nieznany błąd | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |
     pub status: StatusInfo,
 }
 ///`AuthenticationTokenRefreshResponse`
@@ -767,25 +625,14 @@ pub struct AuthenticationTokenRefreshResponse {
     #[serde(rename = "accessToken")]
     pub access_token: TokenInfo,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
-| Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
-| Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
-| Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
-| Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
+/// | Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
+/// | Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
+/// | Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
+/// | Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum AuthenticationTokenStatus {
     Pending,
     Active,
@@ -811,9 +658,7 @@ impl ::std::fmt::Display for AuthenticationTokenStatus {
 }
 impl ::std::str::FromStr for AuthenticationTokenStatus {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Pending" => Ok(Self::Pending),
             "Active" => Ok(Self::Active),
@@ -826,17 +671,13 @@ impl ::std::str::FromStr for AuthenticationTokenStatus {
 }
 impl ::std::convert::TryFrom<&str> for AuthenticationTokenStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for AuthenticationTokenStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -852,10 +693,7 @@ pub struct AuthenticationTokensResponse {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct AuthorizationPolicy {
     ///Lista dozwolonych adresów IP.
-    #[serde(
-        rename = "allowedIps",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "allowedIps", skip_serializing_if = "::std::option::Option::is_none")]
     pub allowed_ips: ::std::option::Option<AllowedIps>,
 }
 ///`BadRequestProblemDetails`
@@ -881,10 +719,7 @@ pub struct BadRequestProblemDetails {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BatchFileInfo {
     ///Typ kompresji pliku paczki. Obsługiwane typy: Zip oraz TarGz. Domyślna kompresja to Zip.
-    #[serde(
-        rename = "compressionType",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "compressionType", skip_serializing_if = "::std::option::Option::is_none")]
     pub compression_type: ::std::option::Option<CompressionType>,
     ///Skrót SHA256 pliku paczki, zakodowany w formacie Base64.
     #[serde(rename = "fileHash")]
@@ -938,32 +773,16 @@ pub struct BatchSessionEffectiveContextLimits {
 ///`BlockContextAuthenticationRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct BlockContextAuthenticationRequest {
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub context_identifier: ::std::option::Option<
-        TestDataAuthenticationContextIdentifier,
-    >,
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub context_identifier: ::std::option::Option<TestDataAuthenticationContextIdentifier>,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None | Brak identyfikatora nabywcy |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+/// | Other | Inny identyfikator |
+/// | None | Brak identyfikatora nabywcy |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum BuyerIdentifierType {
     Nip,
     VatUe,
@@ -987,9 +806,7 @@ impl ::std::fmt::Display for BuyerIdentifierType {
 }
 impl ::std::str::FromStr for BuyerIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "VatUe" => Ok(Self::VatUe),
@@ -1001,27 +818,20 @@ impl ::std::str::FromStr for BuyerIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for BuyerIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for BuyerIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`CertificateEffectiveSubjectLimits`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct CertificateEffectiveSubjectLimits {
-    #[serde(
-        rename = "maxCertificates",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "maxCertificates", skip_serializing_if = "::std::option::Option::is_none")]
     pub max_certificates: ::std::option::Option<i32>,
 }
 ///`CertificateEnrollmentDataResponse`
@@ -1034,132 +844,98 @@ pub struct CertificateEnrollmentDataResponse {
     #[serde(rename = "countryName")]
     pub country_name: ::std::string::String,
     ///Imię.
-    #[serde(
-        rename = "givenName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "givenName", skip_serializing_if = "::std::option::Option::is_none")]
     pub given_name: ::std::option::Option<::std::string::String>,
     ///Identyfikator organizacji.
-    #[serde(
-        rename = "organizationIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "organizationIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub organization_identifier: ::std::option::Option<::std::string::String>,
     ///Nazwa organizacji.
-    #[serde(
-        rename = "organizationName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "organizationName", skip_serializing_if = "::std::option::Option::is_none")]
     pub organization_name: ::std::option::Option<::std::string::String>,
     ///Numer seryjny podmiotu.
-    #[serde(
-        rename = "serialNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "serialNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub serial_number: ::std::option::Option<::std::string::String>,
     ///Nazwisko.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub surname: ::std::option::Option<::std::string::String>,
     ///Unikalny identyfikator.
-    #[serde(
-        rename = "uniqueIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "uniqueIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub unique_identifier: ::std::option::Option<::std::string::String>,
 }
 ///`CertificateEnrollmentStatusResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct CertificateEnrollmentStatusResponse {
-    /**Numer seryjny wygenerowanego certyfikatu (w formacie szesnastkowym).
-Zwracany w przypadku prawidłowego przeprocesowania wniosku certyfikacyjnego.*/
-    #[serde(
-        rename = "certificateSerialNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub certificate_serial_number: ::std::option::Option<
-        CertificateEnrollmentStatusResponseCertificateSerialNumber,
-    >,
+    /// Numer seryjny wygenerowanego certyfikatu (w formacie szesnastkowym).
+    /// Zwracany w przypadku prawidłowego przeprocesowania wniosku certyfikacyjnego.
+    #[serde(rename = "certificateSerialNumber", skip_serializing_if = "::std::option::Option::is_none")]
+    pub certificate_serial_number: ::std::option::Option<CertificateEnrollmentStatusResponseCertificateSerialNumber>,
     ///Data złożenia wniosku certyfikacyjnego.
     #[serde(rename = "requestDate")]
     pub request_date: ::chrono::DateTime<::chrono::offset::Utc>,
-    /**Informacje o aktualnym statusie.
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Wniosek przyjęty do realizacji | - |
-| 200 | Wniosek obsłużony (certyfikat wygenerowany) | - |
-| 400 | Wniosek odrzucony | Klucz publiczny został już certyfikowany przez inny podmiot. |
-| 400 | Wniosek odrzucony | Osiągnięto dopuszczalny limit posiadanych certyfikatów. |
-| 500 | Nieznany błąd | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |*/
+    /// Informacje o aktualnym statusie.
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Wniosek przyjęty do realizacji | - |
+    /// | 200 | Wniosek obsłużony (certyfikat wygenerowany) | - |
+    /// | 400 | Wniosek odrzucony | Klucz publiczny został już certyfikowany przez inny podmiot. |
+    /// | 400 | Wniosek odrzucony | Osiągnięto dopuszczalny limit posiadanych certyfikatów. |
+    /// | 500 | Nieznany błąd | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |
     pub status: StatusInfo,
 }
-/**Numer seryjny wygenerowanego certyfikatu (w formacie szesnastkowym).
-Zwracany w przypadku prawidłowego przeprocesowania wniosku certyfikacyjnego.*/
+/// Numer seryjny wygenerowanego certyfikatu (w formacie szesnastkowym).
+/// Zwracany w przypadku prawidłowego przeprocesowania wniosku certyfikacyjnego.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct CertificateEnrollmentStatusResponseCertificateSerialNumber(
-    ::std::string::String,
-);
+pub struct CertificateEnrollmentStatusResponseCertificateSerialNumber(::std::string::String);
 impl ::std::ops::Deref for CertificateEnrollmentStatusResponseCertificateSerialNumber {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<CertificateEnrollmentStatusResponseCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<CertificateEnrollmentStatusResponseCertificateSerialNumber> for ::std::string::String {
     fn from(value: CertificateEnrollmentStatusResponseCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for CertificateEnrollmentStatusResponseCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for CertificateEnrollmentStatusResponseCertificateSerialNumber {
+impl ::std::convert::TryFrom<&str> for CertificateEnrollmentStatusResponseCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CertificateEnrollmentStatusResponseCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for CertificateEnrollmentStatusResponseCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for CertificateEnrollmentStatusResponseCertificateSerialNumber {
+impl<'de> ::serde::Deserialize<'de> for CertificateEnrollmentStatusResponseCertificateSerialNumber {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CertificateLimit`
@@ -1189,33 +965,28 @@ pub struct CertificateListItem {
     #[serde(rename = "commonName")]
     pub common_name: ::std::string::String,
     ///Data ostatniego użycia certyfikatu.
-    #[serde(
-        rename = "lastUseDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "lastUseDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_use_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Nazwa własna certyfikatu.
     pub name: CertificateListItemName,
     ///Data złożenia wniosku certyfikacyjnego.
     #[serde(rename = "requestDate")]
     pub request_date: ::chrono::DateTime<::chrono::offset::Utc>,
-    /**Status certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
-| Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
-| Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-| Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-*/
+    /// Status certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
+    /// | Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
+    /// | Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
+    /// | Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
     pub status: CertificateListItemStatus,
     #[serde(rename = "subjectIdentifier")]
     pub subject_identifier: CertificateSubjectIdentifier,
-    /**Typ certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
-| Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
-*/
+    /// Typ certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
+    /// | Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
     #[serde(rename = "type")]
     pub type_: KsefCertificateType,
     ///Data rozpoczęcia ważności certyfikatu.
@@ -1235,25 +1006,22 @@ impl ::std::ops::Deref for CertificateListItemCertificateSerialNumber {
         &self.0
     }
 }
-impl ::std::convert::From<CertificateListItemCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<CertificateListItemCertificateSerialNumber> for ::std::string::String {
     fn from(value: CertificateListItemCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for CertificateListItemCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
@@ -1262,18 +1030,13 @@ impl ::std::str::FromStr for CertificateListItemCertificateSerialNumber {
 }
 impl ::std::convert::TryFrom<&str> for CertificateListItemCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CertificateListItemCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for CertificateListItemCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1284,9 +1047,7 @@ impl<'de> ::serde::Deserialize<'de> for CertificateListItemCertificateSerialNumb
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwa własna certyfikatu.
@@ -1306,9 +1067,7 @@ impl ::std::convert::From<CertificateListItemName> for ::std::string::String {
 }
 impl ::std::str::FromStr for CertificateListItemName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -1317,17 +1076,13 @@ impl ::std::str::FromStr for CertificateListItemName {
 }
 impl ::std::convert::TryFrom<&str> for CertificateListItemName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CertificateListItemName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1338,29 +1093,16 @@ impl<'de> ::serde::Deserialize<'de> for CertificateListItemName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
-| Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
-| Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-| Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
+/// | Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
+/// | Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
+/// | Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CertificateListItemStatus {
     Active,
     Blocked,
@@ -1384,9 +1126,7 @@ impl ::std::fmt::Display for CertificateListItemStatus {
 }
 impl ::std::str::FromStr for CertificateListItemStatus {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Active" => Ok(Self::Active),
             "Blocked" => Ok(Self::Blocked),
@@ -1398,38 +1138,22 @@ impl ::std::str::FromStr for CertificateListItemStatus {
 }
 impl ::std::convert::TryFrom<&str> for CertificateListItemStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CertificateListItemStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Unspecified | Nieokreślony. |
-| Superseded | Certyfikat został zastąpiony przez inny. |
-| KeyCompromise | Klucz prywatny powiązany z certyfikatem został skompromitowany. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Unspecified | Nieokreślony. |
+/// | Superseded | Certyfikat został zastąpiony przez inny. |
+/// | KeyCompromise | Klucz prywatny powiązany z certyfikatem został skompromitowany. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CertificateRevocationReason {
     Unspecified,
     Superseded,
@@ -1446,9 +1170,7 @@ impl ::std::fmt::Display for CertificateRevocationReason {
 }
 impl ::std::str::FromStr for CertificateRevocationReason {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Unspecified" => Ok(Self::Unspecified),
             "Superseded" => Ok(Self::Superseded),
@@ -1459,26 +1181,22 @@ impl ::std::str::FromStr for CertificateRevocationReason {
 }
 impl ::std::convert::TryFrom<&str> for CertificateRevocationReason {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CertificateRevocationReason {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator podmiotu dla którego wystawiono certyfikat.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator podmiotu dla którego wystawiono certyfikat.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct CertificateSubjectIdentifier {
     ///Typ identyfikatora.
@@ -1488,17 +1206,7 @@ pub struct CertificateSubjectIdentifier {
     pub value: CertificateSubjectIdentifierValue,
 }
 ///`CertificateSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CertificateSubjectIdentifierType {
     Nip,
     Pesel,
@@ -1520,9 +1228,7 @@ impl ::std::fmt::Display for CertificateSubjectIdentifierType {
 }
 impl ::std::str::FromStr for CertificateSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -1533,18 +1239,13 @@ impl ::std::str::FromStr for CertificateSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for CertificateSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CertificateSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for CertificateSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1565,9 +1266,7 @@ impl ::std::convert::From<CertificateSubjectIdentifierValue> for ::std::string::
 }
 impl ::std::str::FromStr for CertificateSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -1579,18 +1278,13 @@ impl ::std::str::FromStr for CertificateSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for CertificateSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CertificateSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for CertificateSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1601,18 +1295,13 @@ impl<'de> ::serde::Deserialize<'de> for CertificateSubjectIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CertificateSubjectLimitsOverride`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct CertificateSubjectLimitsOverride {
-    #[serde(
-        rename = "maxCertificates",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "maxCertificates", skip_serializing_if = "::std::option::Option::is_none")]
     pub max_certificates: ::std::option::Option<i32>,
 }
 ///Unikalny challenge.
@@ -1632,9 +1321,7 @@ impl ::std::convert::From<Challenge> for ::std::string::String {
 }
 impl ::std::str::FromStr for Challenge {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 36usize {
             return Err("longer than 36 characters".into());
         }
@@ -1646,17 +1333,13 @@ impl ::std::str::FromStr for Challenge {
 }
 impl ::std::convert::TryFrom<&str> for Challenge {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for Challenge {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1667,26 +1350,18 @@ impl<'de> ::serde::Deserialize<'de> for Challenge {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CheckAttachmentPermissionStatusResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct CheckAttachmentPermissionStatusResponse {
     ///Informacja czy Podmiot ma obecnie możliwość dodawania Załączników do Faktur
-    #[serde(
-        rename = "isAttachmentAllowed",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isAttachmentAllowed", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_attachment_allowed: ::std::option::Option<bool>,
-    /**Data i czas zakończenia możliwość dodawania przez Podmiot Załączników do Faktur.
-Brak podanej daty oznacza bezterminową możliwość dodawania Załączników do Faktur*/
-    #[serde(
-        rename = "revokedDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Data i czas zakończenia możliwość dodawania przez Podmiot Załączników do Faktur.
+    /// Brak podanej daty oznacza bezterminową możliwość dodawania Załączników do Faktur
+    #[serde(rename = "revokedDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub revoked_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 ///`CollectiveIdentifierContextLimitsOverride`
@@ -1709,9 +1384,9 @@ pub struct CollectiveIdentifierInvoice {
     ///Opis
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<CollectiveIdentifierInvoiceDescription>,
-    /**Numer ksef faktury.
-
-Jedna faktura może zostać przypisana do maksymalnie 132 identyfikatorów zbiorczych w ramach jednego kontekstu.*/
+    /// Numer ksef faktury.
+    ///
+    /// Jedna faktura może zostać przypisana do maksymalnie 132 identyfikatorów zbiorczych w ramach jednego kontekstu.
     #[serde(rename = "ksefNumber")]
     pub ksef_number: KsefNumber,
     ///Dane o płatności za fakturę
@@ -1728,17 +1403,14 @@ impl ::std::ops::Deref for CollectiveIdentifierInvoiceDescription {
         &self.0
     }
 }
-impl ::std::convert::From<CollectiveIdentifierInvoiceDescription>
-for ::std::string::String {
+impl ::std::convert::From<CollectiveIdentifierInvoiceDescription> for ::std::string::String {
     fn from(value: CollectiveIdentifierInvoiceDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for CollectiveIdentifierInvoiceDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -1747,18 +1419,13 @@ impl ::std::str::FromStr for CollectiveIdentifierInvoiceDescription {
 }
 impl ::std::convert::TryFrom<&str> for CollectiveIdentifierInvoiceDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CollectiveIdentifierInvoiceDescription {
+impl ::std::convert::TryFrom<::std::string::String> for CollectiveIdentifierInvoiceDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1769,9 +1436,7 @@ impl<'de> ::serde::Deserialize<'de> for CollectiveIdentifierInvoiceDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CollectiveIdentifierInvoicePayment`
@@ -1793,10 +1458,7 @@ pub struct CollectiveIdentifierInvoicesQueryRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct CollectiveIdentifierInvoicesQueryResponse {
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
     ///Lista faktur.
     pub invoices: ::std::vec::Vec<CollectiveIdentifierInvoicesQueryResponseItem>,
@@ -1809,9 +1471,7 @@ pub struct CollectiveIdentifierInvoicesQueryResponseItem {
     pub collective_identifier_number: ::std::string::String,
     ///Opis
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<
-        CollectiveIdentifierInvoicesQueryResponseItemDescription,
-    >,
+    pub description: ::std::option::Option<CollectiveIdentifierInvoicesQueryResponseItemDescription>,
     ///Określa czy informacje o szczegółach zostały ukryte z powodu braku dostępu do faktury.
     #[serde(rename = "detailsHidden")]
     pub details_hidden: bool,
@@ -1820,68 +1480,52 @@ pub struct CollectiveIdentifierInvoicesQueryResponseItem {
     pub ksef_number: KsefNumber,
     ///Dane o płatności za fakturę
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub payment: ::std::option::Option<
-        CollectiveIdentifierInvoicesQueryResponseItemPayment,
-    >,
+    pub payment: ::std::option::Option<CollectiveIdentifierInvoicesQueryResponseItemPayment>,
 }
 ///Opis
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct CollectiveIdentifierInvoicesQueryResponseItemDescription(
-    ::std::string::String,
-);
+pub struct CollectiveIdentifierInvoicesQueryResponseItemDescription(::std::string::String);
 impl ::std::ops::Deref for CollectiveIdentifierInvoicesQueryResponseItemDescription {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<CollectiveIdentifierInvoicesQueryResponseItemDescription>
-for ::std::string::String {
+impl ::std::convert::From<CollectiveIdentifierInvoicesQueryResponseItemDescription> for ::std::string::String {
     fn from(value: CollectiveIdentifierInvoicesQueryResponseItemDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for CollectiveIdentifierInvoicesQueryResponseItemDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for CollectiveIdentifierInvoicesQueryResponseItemDescription {
+impl ::std::convert::TryFrom<&str> for CollectiveIdentifierInvoicesQueryResponseItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CollectiveIdentifierInvoicesQueryResponseItemDescription {
+impl ::std::convert::TryFrom<::std::string::String> for CollectiveIdentifierInvoicesQueryResponseItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for CollectiveIdentifierInvoicesQueryResponseItemDescription {
+impl<'de> ::serde::Deserialize<'de> for CollectiveIdentifierInvoicesQueryResponseItemDescription {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CollectiveIdentifierInvoicesQueryResponseItemPayment`
@@ -1895,29 +1539,21 @@ pub struct CollectiveIdentifierInvoicesQueryResponseItemPayment {
 ///Kod waluty.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency(
-    ::std::string::String,
-);
+pub struct CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency(::std::string::String);
 impl ::std::ops::Deref for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency>
-for ::std::string::String {
-    fn from(
-        value: CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency,
-    ) -> Self {
+impl ::std::convert::From<CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency> for ::std::string::String {
+    fn from(value: CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency) -> Self {
         value.0
     }
 }
-impl ::std::str::FromStr
-for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
+impl ::std::str::FromStr for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 3usize {
             return Err("longer than 3 characters".into());
         }
@@ -1927,35 +1563,26 @@ for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
+impl ::std::convert::TryFrom<&str> for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
+impl ::std::convert::TryFrom<::std::string::String> for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
+impl<'de> ::serde::Deserialize<'de> for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CollectiveIdentifiersByKsefNumberQueryResponse`
@@ -1963,14 +1590,9 @@ for CollectiveIdentifierInvoicesQueryResponseItemPaymentCurrency {
 pub struct CollectiveIdentifiersByKsefNumberQueryResponse {
     ///Lista identyfikatorów zbiorczych.
     #[serde(rename = "collectiveIdentifiers")]
-    pub collective_identifiers: ::std::vec::Vec<
-        CollectiveIdentifiersByKsefNumberQueryResponseItem,
-    >,
+    pub collective_identifiers: ::std::vec::Vec<CollectiveIdentifiersByKsefNumberQueryResponseItem>,
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
 }
 ///`CollectiveIdentifiersByKsefNumberQueryResponseItem`
@@ -1989,31 +1611,23 @@ pub struct CollectiveIdentifiersByKsefNumberQueryResponseItem {
 ///Numer identyfikatora zbiorczego.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber(
-    ::std::string::String,
-);
-impl ::std::ops::Deref
-for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
+pub struct CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber(::std::string::String);
+impl ::std::ops::Deref for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<
-    CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber,
-> for ::std::string::String {
-    fn from(
-        value: CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber,
-    ) -> Self {
+impl ::std::convert::From<CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber>
+    for ::std::string::String
+{
+    fn from(value: CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber) -> Self {
         value.0
     }
 }
-impl ::std::str::FromStr
-for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
+impl ::std::str::FromStr for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 35usize {
             return Err("longer than 35 characters".into());
         }
@@ -2023,51 +1637,38 @@ for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
+impl ::std::convert::TryFrom<&str> for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String>
-for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
+    for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber
+{
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
+impl<'de> ::serde::Deserialize<'de> for CollectiveIdentifiersByKsefNumberQueryResponseItemCollectiveIdentifierNumber {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`CollectiveIdentifiersQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct CollectiveIdentifiersQueryRequest {
     ///Numer identyfikatora zbiorczego.
-    #[serde(
-        rename = "collectiveIdentifierNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "collectiveIdentifierNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub collective_identifier_number: ::std::option::Option<::std::string::String>,
     ///Określa czy identyfikator zbiorczy został wygenerowany w bieżącym kontekście.
-    #[serde(
-        rename = "createdInCurrentContext",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "createdInCurrentContext", skip_serializing_if = "::std::option::Option::is_none")]
     pub created_in_current_context: ::std::option::Option<bool>,
     ///Data utworzenia identyfikatora zbiorczego (od), maksymalny przedział czasu to 100 dni.
     #[serde(rename = "dateCreatedFrom")]
@@ -2076,16 +1677,10 @@ pub struct CollectiveIdentifiersQueryRequest {
     #[serde(rename = "dateCreatedTo")]
     pub date_created_to: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Liczba faktur w identyfikatorze zbiorczym (od).
-    #[serde(
-        rename = "invoiceCountFrom",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoiceCountFrom", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_count_from: ::std::option::Option<i32>,
     ///Liczba faktur w identyfikatorze zbiorczym (do).
-    #[serde(
-        rename = "invoiceCountTo",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoiceCountTo", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_count_to: ::std::option::Option<i32>,
 }
 ///`CollectiveIdentifiersQueryResponse`
@@ -2095,10 +1690,7 @@ pub struct CollectiveIdentifiersQueryResponse {
     #[serde(rename = "collectiveIdentifiers")]
     pub collective_identifiers: ::std::vec::Vec<CollectiveIdentifiersQueryResponseItem>,
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
 }
 ///`CollectiveIdentifiersQueryResponseItem`
@@ -2120,31 +1712,21 @@ pub struct CollectiveIdentifiersQueryResponseItem {
 ///Numer identyfikatora zbiorczego.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber(
-    ::std::string::String,
-);
-impl ::std::ops::Deref
-for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
+pub struct CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber(::std::string::String);
+impl ::std::ops::Deref for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<
-    CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber,
-> for ::std::string::String {
-    fn from(
-        value: CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber,
-    ) -> Self {
+impl ::std::convert::From<CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber> for ::std::string::String {
+    fn from(value: CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber) -> Self {
         value.0
     }
 }
-impl ::std::str::FromStr
-for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
+impl ::std::str::FromStr for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 35usize {
             return Err("longer than 35 characters".into());
         }
@@ -2154,56 +1736,37 @@ for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
+impl ::std::convert::TryFrom<&str> for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String>
-for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
+    for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber
+{
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
+impl<'de> ::serde::Deserialize<'de> for CollectiveIdentifiersQueryResponseItemCollectiveIdentifierNumber {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| InProgress | Sesja aktywna. |
-| Succeeded | Sesja przetworzona poprawnie.            W trakcie przetwarzania sesji nie wystąpiły żadne błędy, ale część faktur nadal mogła zostać odrzucona. |
-| Failed | Sesja nie przetworzona z powodu błędów.            Na etapie rozpoczynania lub kończenia sesji wystąpiły błędy, które nie pozwoliły na jej poprawne przetworzenie. |
-| Cancelled | Sesja anulowania.            Został przekroczony czas na wysyłkę w sesji wsadowej, lub nie przesłano żadnych faktur w sesji interaktywnej. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | InProgress | Sesja aktywna. |
+/// | Succeeded | Sesja przetworzona poprawnie.            W trakcie przetwarzania sesji nie wystąpiły żadne błędy, ale część faktur nadal mogła zostać odrzucona. |
+/// | Failed | Sesja nie przetworzona z powodu błędów.            Na etapie rozpoczynania lub kończenia sesji wystąpiły błędy, które nie pozwoliły na jej poprawne przetworzenie. |
+/// | Cancelled | Sesja anulowania.            Został przekroczony czas na wysyłkę w sesji wsadowej, lub nie przesłano żadnych faktur w sesji interaktywnej. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CommonSessionStatus {
     InProgress,
     Succeeded,
@@ -2222,9 +1785,7 @@ impl ::std::fmt::Display for CommonSessionStatus {
 }
 impl ::std::str::FromStr for CommonSessionStatus {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InProgress" => Ok(Self::InProgress),
             "Succeeded" => Ok(Self::Succeeded),
@@ -2236,32 +1797,18 @@ impl ::std::str::FromStr for CommonSessionStatus {
 }
 impl ::std::convert::TryFrom<&str> for CommonSessionStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CommonSessionStatus {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`CompressionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CompressionType {
     Zip,
     TarGz,
@@ -2281,9 +1828,7 @@ impl ::std::fmt::Display for CompressionType {
 }
 impl ::std::str::FromStr for CompressionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Zip" => Ok(Self::Zip),
             "TarGz" => Ok(Self::TarGz),
@@ -2293,33 +1838,18 @@ impl ::std::str::FromStr for CompressionType {
 }
 impl ::std::convert::TryFrom<&str> for CompressionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CompressionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`CurrencyCode`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum CurrencyCode {
     #[serde(rename = "AED")]
     Aed,
@@ -2891,9 +2421,7 @@ impl ::std::fmt::Display for CurrencyCode {
 }
 impl ::std::str::FromStr for CurrencyCode {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "AED" => Ok(Self::Aed),
             "AFN" => Ok(Self::Afn),
@@ -3088,17 +2616,13 @@ impl ::std::str::FromStr for CurrencyCode {
 }
 impl ::std::convert::TryFrom<&str> for CurrencyCode {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for CurrencyCode {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3171,19 +2695,16 @@ pub struct EffectiveSubjectLimits {
 ///`EncryptionInfo`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EncryptionInfo {
-    /**Klucz symetryczny o długości 32 bajtów, zaszyfrowany algorytmem RSA (Padding: OAEP z SHA-256), zakodowany w formacie Base64.
-
-[Klucz publiczny Ministerstwa Finansów](/docs/v2/index.html#tag/Certyfikaty-klucza-publicznego)*/
+    /// Klucz symetryczny o długości 32 bajtów, zaszyfrowany algorytmem RSA (Padding: OAEP z SHA-256), zakodowany w formacie Base64.
+    ///
+    /// [Klucz publiczny Ministerstwa Finansów](/docs/v2/index.html#tag/Certyfikaty-klucza-publicznego)
     #[serde(rename = "encryptedSymmetricKey")]
     pub encrypted_symmetric_key: ::std::string::String,
     ///Wektor inicjalizujący (IV) o długości 16 bajtów, używany do szyfrowania symetrycznego, zakodowany w formacie Base64.
     #[serde(rename = "initializationVector")]
     pub initialization_vector: ::std::string::String,
     ///Identyfikator klucza publicznego użytego do szyfrowania.
-    #[serde(
-        rename = "publicKeyId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "publicKeyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub public_key_id: ::std::option::Option<EncryptionInfoPublicKeyId>,
 }
 ///Identyfikator klucza publicznego użytego do szyfrowania.
@@ -3203,9 +2724,7 @@ impl ::std::convert::From<EncryptionInfoPublicKeyId> for ::std::string::String {
 }
 impl ::std::str::FromStr for EncryptionInfoPublicKeyId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 44usize {
             return Err("longer than 44 characters".into());
         }
@@ -3217,17 +2736,13 @@ impl ::std::str::FromStr for EncryptionInfoPublicKeyId {
 }
 impl ::std::convert::TryFrom<&str> for EncryptionInfoPublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EncryptionInfoPublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3238,9 +2753,7 @@ impl<'de> ::serde::Deserialize<'de> for EncryptionInfoPublicKeyId {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EnrollCertificateRequest`
@@ -3249,22 +2762,18 @@ pub struct EnrollCertificateRequest {
     ///Nazwa własna certyfikatu.
     #[serde(rename = "certificateName")]
     pub certificate_name: EnrollCertificateRequestCertificateName,
-    /**Typ certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
-| Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
-*/
+    /// Typ certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
+    /// | Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
     #[serde(rename = "certificateType")]
     pub certificate_type: KsefCertificateType,
     ///Wniosek certyfikacyjny PKCS#10 (CSR) w formacie DER, zakodowany w formacie Base64.
     pub csr: ::std::string::String,
-    /**Data rozpoczęcia ważności certyfikatu.
-Jeśli nie zostanie podana, certyfikat będzie ważny od momentu jego wystawienia.*/
-    #[serde(
-        rename = "validFrom",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Data rozpoczęcia ważności certyfikatu.
+    /// Jeśli nie zostanie podana, certyfikat będzie ważny od momentu jego wystawienia.
+    #[serde(rename = "validFrom", skip_serializing_if = "::std::option::Option::is_none")]
     pub valid_from: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 ///Nazwa własna certyfikatu.
@@ -3277,53 +2786,37 @@ impl ::std::ops::Deref for EnrollCertificateRequestCertificateName {
         &self.0
     }
 }
-impl ::std::convert::From<EnrollCertificateRequestCertificateName>
-for ::std::string::String {
+impl ::std::convert::From<EnrollCertificateRequestCertificateName> for ::std::string::String {
     fn from(value: EnrollCertificateRequestCertificateName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EnrollCertificateRequestCertificateName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
         if value.chars().count() < 5usize {
             return Err("shorter than 5 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
-            ::regress::Regex::new(
-                    "^[a-zA-Z0-9_\\-\\ ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$",
-                )
-                .unwrap()
-        });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[a-zA-Z0-9_\\-\\ ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$").unwrap());
         if PATTERN.find(value).is_none() {
-            return Err(
-                "doesn't match pattern \"^[a-zA-Z0-9_\\-\\ ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$\""
-                    .into(),
-            );
+            return Err("doesn't match pattern \"^[a-zA-Z0-9_\\-\\ ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for EnrollCertificateRequestCertificateName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EnrollCertificateRequestCertificateName {
+impl ::std::convert::TryFrom<::std::string::String> for EnrollCertificateRequestCertificateName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3334,9 +2827,7 @@ impl<'de> ::serde::Deserialize<'de> for EnrollCertificateRequestCertificateName 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EnrollCertificateResponse`
@@ -3351,34 +2842,25 @@ pub struct EnrollCertificateResponse {
 ///`EnrollmentEffectiveSubjectLimits`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct EnrollmentEffectiveSubjectLimits {
-    #[serde(
-        rename = "maxEnrollments",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "maxEnrollments", skip_serializing_if = "::std::option::Option::is_none")]
     pub max_enrollments: ::std::option::Option<i32>,
 }
 ///`EnrollmentSubjectLimitsOverride`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct EnrollmentSubjectLimitsOverride {
-    #[serde(
-        rename = "maxEnrollments",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "maxEnrollments", skip_serializing_if = "::std::option::Option::is_none")]
     pub max_enrollments: ::std::option::Option<i32>,
 }
 ///`EntityAuthorizationGrant`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationGrant {
-    /**Identyfikator osoby nadającej uprawnienie.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
-    #[serde(
-        rename = "authorIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator osoby nadającej uprawnienie.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | Pesel | 11 cyfrowy numer PESEL |
+    /// | Fingerprint | Odcisk palca certyfikatu |
+    #[serde(rename = "authorIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub author_identifier: ::std::option::Option<EntityAuthorizationsAuthorIdentifier>,
     ///Rodzaj uprawnienia.
     #[serde(rename = "authorizationScope")]
@@ -3395,13 +2877,8 @@ pub struct EntityAuthorizationGrant {
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Dane podmiotu uprawnionego.
-    #[serde(
-        rename = "subjectEntityDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub subject_entity_details: ::std::option::Option<
-        PermissionsSubjectEntityByIdentifierDetails,
-    >,
+    #[serde(rename = "subjectEntityDetails", skip_serializing_if = "::std::option::Option::is_none")]
+    pub subject_entity_details: ::std::option::Option<PermissionsSubjectEntityByIdentifierDetails>,
 }
 ///Opis uprawnienia.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -3413,17 +2890,14 @@ impl ::std::ops::Deref for EntityAuthorizationGrantDescription {
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationGrantDescription>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationGrantDescription> for ::std::string::String {
     fn from(value: EntityAuthorizationGrantDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationGrantDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -3435,18 +2909,13 @@ impl ::std::str::FromStr for EntityAuthorizationGrantDescription {
 }
 impl ::std::convert::TryFrom<&str> for EntityAuthorizationGrantDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationGrantDescription {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationGrantDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3457,24 +2926,11 @@ impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationGrantDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityAuthorizationPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityAuthorizationPermissionType {
     SelfInvoicing,
     #[serde(rename = "RRInvoicing")]
@@ -3494,9 +2950,7 @@ impl ::std::fmt::Display for EntityAuthorizationPermissionType {
 }
 impl ::std::str::FromStr for EntityAuthorizationPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "SelfInvoicing" => Ok(Self::SelfInvoicing),
             "RRInvoicing" => Ok(Self::RrInvoicing),
@@ -3508,18 +2962,13 @@ impl ::std::str::FromStr for EntityAuthorizationPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for EntityAuthorizationPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationPermissionType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3545,17 +2994,14 @@ impl ::std::ops::Deref for EntityAuthorizationPermissionsGrantRequestDescription
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: EntityAuthorizationPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -3565,82 +3011,60 @@ impl ::std::str::FromStr for EntityAuthorizationPermissionsGrantRequestDescripti
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EntityAuthorizationPermissionsGrantRequestDescription {
+impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationPermissionsGrantRequestDescription {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityAuthorizationPermissionsQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationPermissionsQueryRequest {
-    /**Identyfikator podmiotu uprawnionego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| PeppolId | Identyfikator dostawcy usług Peppol |*/
-    #[serde(
-        rename = "authorizedIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub authorized_identifier: ::std::option::Option<
-        EntityAuthorizationsAuthorizedEntityIdentifier,
-    >,
-    /**Identyfikator podmiotu uprawniającego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
-    #[serde(
-        rename = "authorizingIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub authorizing_identifier: ::std::option::Option<
-        EntityAuthorizationsAuthorizingEntityIdentifier,
-    >,
+    /// Identyfikator podmiotu uprawnionego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | PeppolId | Identyfikator dostawcy usług Peppol |
+    #[serde(rename = "authorizedIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorized_identifier: ::std::option::Option<EntityAuthorizationsAuthorizedEntityIdentifier>,
+    /// Identyfikator podmiotu uprawniającego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    #[serde(rename = "authorizingIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorizing_identifier: ::std::option::Option<EntityAuthorizationsAuthorizingEntityIdentifier>,
     ///Lista rodzajów wyszukiwanych uprawnień.
-    #[serde(
-        rename = "permissionTypes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "permissionTypes", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission_types: ::std::option::Option<::std::vec::Vec<InvoicePermissionType>>,
-    /**Typ zapytania.
-| Type | Value |
-| --- | --- |
-| Granted | Uprawnienia nadane innym podmiotom |
-| Received | Uprawnienia otrzymane od innych podmiotów |*/
+    /// Typ zapytania.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Granted | Uprawnienia nadane innym podmiotom |
+    /// | Received | Uprawnienia otrzymane od innych podmiotów |
     #[serde(rename = "queryType")]
     pub query_type: QueryType,
 }
-/**Identyfikator podmiotu uprawnianego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| PeppolId | Identyfikator dostawcy usług Peppol |*/
+/// Identyfikator podmiotu uprawnianego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | PeppolId | Identyfikator dostawcy usług Peppol |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -3650,18 +3074,7 @@ pub struct EntityAuthorizationPermissionsSubjectIdentifier {
     pub value: EntityAuthorizationPermissionsSubjectIdentifierValue,
 }
 ///`EntityAuthorizationPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityAuthorizationPermissionsSubjectIdentifierType {
     Nip,
     PeppolId,
@@ -3676,9 +3089,7 @@ impl ::std::fmt::Display for EntityAuthorizationPermissionsSubjectIdentifierType
 }
 impl ::std::str::FromStr for EntityAuthorizationPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "PeppolId" => Ok(Self::PeppolId),
@@ -3686,21 +3097,15 @@ impl ::std::str::FromStr for EntityAuthorizationPermissionsSubjectIdentifierType
         }
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3714,17 +3119,14 @@ impl ::std::ops::Deref for EntityAuthorizationPermissionsSubjectIdentifierValue 
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: EntityAuthorizationPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -3734,43 +3136,34 @@ impl ::std::str::FromStr for EntityAuthorizationPermissionsSubjectIdentifierValu
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EntityAuthorizationPermissionsSubjectIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationPermissionsSubjectIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator osoby nadającej uprawnienie.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator osoby nadającej uprawnienie.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationsAuthorIdentifier {
     ///Typ identyfikatora.
@@ -3780,17 +3173,7 @@ pub struct EntityAuthorizationsAuthorIdentifier {
     pub value: EntityAuthorizationsAuthorIdentifierValue,
 }
 ///`EntityAuthorizationsAuthorIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityAuthorizationsAuthorIdentifierType {
     Nip,
     Pesel,
@@ -3812,9 +3195,7 @@ impl ::std::fmt::Display for EntityAuthorizationsAuthorIdentifierType {
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -3825,18 +3206,13 @@ impl ::std::str::FromStr for EntityAuthorizationsAuthorIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3850,17 +3226,14 @@ impl ::std::ops::Deref for EntityAuthorizationsAuthorIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationsAuthorIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationsAuthorIdentifierValue> for ::std::string::String {
     fn from(value: EntityAuthorizationsAuthorIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -3872,18 +3245,13 @@ impl ::std::str::FromStr for EntityAuthorizationsAuthorIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3894,16 +3262,14 @@ impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationsAuthorIdentifierValu
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu uprawnionego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| PeppolId | Identyfikator dostawcy usług Peppol |*/
+/// Identyfikator podmiotu uprawnionego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | PeppolId | Identyfikator dostawcy usług Peppol |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationsAuthorizedEntityIdentifier {
     ///Typ identyfikatora.
@@ -3913,17 +3279,7 @@ pub struct EntityAuthorizationsAuthorizedEntityIdentifier {
     pub value: EntityAuthorizationsAuthorizedEntityIdentifierValue,
 }
 ///`EntityAuthorizationsAuthorizedEntityIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityAuthorizationsAuthorizedEntityIdentifierType {
     Nip,
     PeppolId,
@@ -3943,9 +3299,7 @@ impl ::std::fmt::Display for EntityAuthorizationsAuthorizedEntityIdentifierType 
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorizedEntityIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "PeppolId" => Ok(Self::PeppolId),
@@ -3953,21 +3307,15 @@ impl ::std::str::FromStr for EntityAuthorizationsAuthorizedEntityIdentifierType 
         }
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationsAuthorizedEntityIdentifierType {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorizedEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorizedEntityIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorizedEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -3981,17 +3329,14 @@ impl ::std::ops::Deref for EntityAuthorizationsAuthorizedEntityIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationsAuthorizedEntityIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationsAuthorizedEntityIdentifierValue> for ::std::string::String {
     fn from(value: EntityAuthorizationsAuthorizedEntityIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorizedEntityIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -4001,41 +3346,32 @@ impl ::std::str::FromStr for EntityAuthorizationsAuthorizedEntityIdentifierValue
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationsAuthorizedEntityIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorizedEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorizedEntityIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorizedEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EntityAuthorizationsAuthorizedEntityIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationsAuthorizedEntityIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu uprawniającego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu uprawniającego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityAuthorizationsAuthorizingEntityIdentifier {
     ///Typ identyfikatora.
@@ -4045,17 +3381,7 @@ pub struct EntityAuthorizationsAuthorizingEntityIdentifier {
     pub value: EntityAuthorizationsAuthorizingEntityIdentifierValue,
 }
 ///`EntityAuthorizationsAuthorizingEntityIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityAuthorizationsAuthorizingEntityIdentifierType {
     Nip,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -4073,30 +3399,22 @@ impl ::std::fmt::Display for EntityAuthorizationsAuthorizingEntityIdentifierType
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorizingEntityIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
         }
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationsAuthorizingEntityIdentifierType {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorizingEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorizingEntityIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorizingEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4110,17 +3428,14 @@ impl ::std::ops::Deref for EntityAuthorizationsAuthorizingEntityIdentifierValue 
         &self.0
     }
 }
-impl ::std::convert::From<EntityAuthorizationsAuthorizingEntityIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityAuthorizationsAuthorizingEntityIdentifierValue> for ::std::string::String {
     fn from(value: EntityAuthorizationsAuthorizingEntityIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityAuthorizationsAuthorizingEntityIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -4130,35 +3445,26 @@ impl ::std::str::FromStr for EntityAuthorizationsAuthorizingEntityIdentifierValu
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityAuthorizationsAuthorizingEntityIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EntityAuthorizationsAuthorizingEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityAuthorizationsAuthorizingEntityIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityAuthorizationsAuthorizingEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EntityAuthorizationsAuthorizingEntityIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EntityAuthorizationsAuthorizingEntityIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityByFingerprintDetails`
@@ -4187,9 +3493,7 @@ impl ::std::convert::From<EntityByFingerprintDetailsAddress> for ::std::string::
 }
 impl ::std::str::FromStr for EntityByFingerprintDetailsAddress {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -4198,18 +3502,13 @@ impl ::std::str::FromStr for EntityByFingerprintDetailsAddress {
 }
 impl ::std::convert::TryFrom<&str> for EntityByFingerprintDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityByFingerprintDetailsAddress {
+impl ::std::convert::TryFrom<::std::string::String> for EntityByFingerprintDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4220,9 +3519,7 @@ impl<'de> ::serde::Deserialize<'de> for EntityByFingerprintDetailsAddress {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Pełna nazwa podmiotu.
@@ -4242,9 +3539,7 @@ impl ::std::convert::From<EntityByFingerprintDetailsFullName> for ::std::string:
 }
 impl ::std::str::FromStr for EntityByFingerprintDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -4253,18 +3548,13 @@ impl ::std::str::FromStr for EntityByFingerprintDetailsFullName {
 }
 impl ::std::convert::TryFrom<&str> for EntityByFingerprintDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityByFingerprintDetailsFullName {
+impl ::std::convert::TryFrom<::std::string::String> for EntityByFingerprintDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4275,9 +3565,7 @@ impl<'de> ::serde::Deserialize<'de> for EntityByFingerprintDetailsFullName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityDetails`
@@ -4304,9 +3592,7 @@ impl ::std::convert::From<EntityDetailsFullName> for ::std::string::String {
 }
 impl ::std::str::FromStr for EntityDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 90usize {
             return Err("longer than 90 characters".into());
         }
@@ -4318,17 +3604,13 @@ impl ::std::str::FromStr for EntityDetailsFullName {
 }
 impl ::std::convert::TryFrom<&str> for EntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4339,19 +3621,14 @@ impl<'de> ::serde::Deserialize<'de> for EntityDetailsFullName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityPermission`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityPermission {
     ///Flaga pozwalająca na pośrednie przekazywanie danego uprawnienia
-    #[serde(
-        rename = "canDelegate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "canDelegate", skip_serializing_if = "::std::option::Option::is_none")]
     pub can_delegate: ::std::option::Option<bool>,
     ///Rodzaj uprawnienia.
     #[serde(rename = "type")]
@@ -4393,9 +3670,7 @@ impl ::std::convert::From<EntityPermissionItemDescription> for ::std::string::St
 }
 impl ::std::str::FromStr for EntityPermissionItemDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -4407,17 +3682,13 @@ impl ::std::str::FromStr for EntityPermissionItemDescription {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4428,23 +3699,11 @@ impl<'de> ::serde::Deserialize<'de> for EntityPermissionItemDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityPermissionItemScope`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityPermissionItemScope {
     InvoiceWrite,
     InvoiceRead,
@@ -4466,9 +3725,7 @@ impl ::std::fmt::Display for EntityPermissionItemScope {
 }
 impl ::std::str::FromStr for EntityPermissionItemScope {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
             "InvoiceRead" => Ok(Self::InvoiceRead),
@@ -4479,33 +3736,18 @@ impl ::std::str::FromStr for EntityPermissionItemScope {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionItemScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionItemScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`EntityPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityPermissionType {
     InvoiceWrite,
     InvoiceRead,
@@ -4522,9 +3764,7 @@ impl ::std::fmt::Display for EntityPermissionType {
 }
 impl ::std::str::FromStr for EntityPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
             "InvoiceRead" => Ok(Self::InvoiceRead),
@@ -4535,25 +3775,21 @@ impl ::std::str::FromStr for EntityPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityPermissionsContextIdentifier {
     ///Typ identyfikatora.
@@ -4563,17 +3799,7 @@ pub struct EntityPermissionsContextIdentifier {
     pub value: EntityPermissionsContextIdentifierValue,
 }
 ///`EntityPermissionsContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityPermissionsContextIdentifierType {
     Nip,
     InternalId,
@@ -4593,9 +3819,7 @@ impl ::std::fmt::Display for EntityPermissionsContextIdentifierType {
 }
 impl ::std::str::FromStr for EntityPermissionsContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -4605,18 +3829,13 @@ impl ::std::str::FromStr for EntityPermissionsContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4630,17 +3849,14 @@ impl ::std::ops::Deref for EntityPermissionsContextIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityPermissionsContextIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityPermissionsContextIdentifierValue> for ::std::string::String {
     fn from(value: EntityPermissionsContextIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityPermissionsContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -4652,18 +3868,13 @@ impl ::std::str::FromStr for EntityPermissionsContextIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4674,9 +3885,7 @@ impl<'de> ::serde::Deserialize<'de> for EntityPermissionsContextIdentifierValue 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityPermissionsGrantRequest`
@@ -4701,17 +3910,14 @@ impl ::std::ops::Deref for EntityPermissionsGrantRequestDescription {
         &self.0
     }
 }
-impl ::std::convert::From<EntityPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<EntityPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: EntityPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -4723,18 +3929,13 @@ impl ::std::str::FromStr for EntityPermissionsGrantRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4745,29 +3946,24 @@ impl<'de> ::serde::Deserialize<'de> for EntityPermissionsGrantRequestDescription
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityPermissionsQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct EntityPermissionsQueryRequest {
-    /**Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub context_identifier: ::std::option::Option<EntityPermissionsContextIdentifier>,
 }
-/**Identyfikator podmiotu.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -4777,18 +3973,7 @@ pub struct EntityPermissionsSubjectIdentifier {
     pub value: EntityPermissionsSubjectIdentifierValue,
 }
 ///`EntityPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityPermissionsSubjectIdentifierType {
     Nip,
 }
@@ -4801,9 +3986,7 @@ impl ::std::fmt::Display for EntityPermissionsSubjectIdentifierType {
 }
 impl ::std::str::FromStr for EntityPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
@@ -4812,18 +3995,13 @@ impl ::std::str::FromStr for EntityPermissionsSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4837,17 +4015,14 @@ impl ::std::ops::Deref for EntityPermissionsSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: EntityPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -4859,18 +4034,13 @@ impl ::std::str::FromStr for EntityPermissionsSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4881,15 +4051,13 @@ impl<'de> ::serde::Deserialize<'de> for EntityPermissionsSubjectIdentifierValue 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu podrzędnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityPermissionsSubordinateEntityIdentifier {
     ///Typ identyfikatora.
@@ -4899,18 +4067,7 @@ pub struct EntityPermissionsSubordinateEntityIdentifier {
     pub value: EntityPermissionsSubordinateEntityIdentifierValue,
 }
 ///`EntityPermissionsSubordinateEntityIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityPermissionsSubordinateEntityIdentifierType {
     Nip,
 }
@@ -4923,9 +4080,7 @@ impl ::std::fmt::Display for EntityPermissionsSubordinateEntityIdentifierType {
 }
 impl ::std::str::FromStr for EntityPermissionsSubordinateEntityIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
@@ -4934,18 +4089,13 @@ impl ::std::str::FromStr for EntityPermissionsSubordinateEntityIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EntityPermissionsSubordinateEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsSubordinateEntityIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsSubordinateEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -4959,17 +4109,14 @@ impl ::std::ops::Deref for EntityPermissionsSubordinateEntityIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityPermissionsSubordinateEntityIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityPermissionsSubordinateEntityIdentifierValue> for ::std::string::String {
     fn from(value: EntityPermissionsSubordinateEntityIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityPermissionsSubordinateEntityIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -4979,35 +4126,26 @@ impl ::std::str::FromStr for EntityPermissionsSubordinateEntityIdentifierValue {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EntityPermissionsSubordinateEntityIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EntityPermissionsSubordinateEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityPermissionsSubordinateEntityIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityPermissionsSubordinateEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EntityPermissionsSubordinateEntityIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EntityPermissionsSubordinateEntityIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityRole`
@@ -5015,17 +4153,12 @@ for EntityPermissionsSubordinateEntityIdentifierValue {
 pub struct EntityRole {
     ///Opis roli.
     pub description: EntityRoleDescription,
-    /**Identyfikator podmiotu nadrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
-    #[serde(
-        rename = "parentEntityIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub parent_entity_identifier: ::std::option::Option<
-        EntityRolesParentEntityIdentifier,
-    >,
+    /// Identyfikator podmiotu nadrzędnego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    #[serde(rename = "parentEntityIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub parent_entity_identifier: ::std::option::Option<EntityRolesParentEntityIdentifier>,
     ///Typ roli - powiązania z podmiotem nadrzędnym.
     pub role: EntityRoleType,
     ///Data rozpoczęcia obowiązywania roli.
@@ -5049,9 +4182,7 @@ impl ::std::convert::From<EntityRoleDescription> for ::std::string::String {
 }
 impl ::std::str::FromStr for EntityRoleDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -5063,17 +4194,13 @@ impl ::std::str::FromStr for EntityRoleDescription {
 }
 impl ::std::convert::TryFrom<&str> for EntityRoleDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityRoleDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -5084,23 +4211,11 @@ impl<'de> ::serde::Deserialize<'de> for EntityRoleDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EntityRoleType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityRoleType {
     CourtBailiff,
     EnforcementAuthority,
@@ -5128,9 +4243,7 @@ impl ::std::fmt::Display for EntityRoleType {
 }
 impl ::std::str::FromStr for EntityRoleType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CourtBailiff" => Ok(Self::CourtBailiff),
             "EnforcementAuthority" => Ok(Self::EnforcementAuthority),
@@ -5144,24 +4257,20 @@ impl ::std::str::FromStr for EntityRoleType {
 }
 impl ::std::convert::TryFrom<&str> for EntityRoleType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntityRoleType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator podmiotu nadrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu nadrzędnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EntityRolesParentEntityIdentifier {
     ///Typ identyfikatora.
@@ -5171,17 +4280,7 @@ pub struct EntityRolesParentEntityIdentifier {
     pub value: EntityRolesParentEntityIdentifierValue,
 }
 ///`EntityRolesParentEntityIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntityRolesParentEntityIdentifierType {
     Nip,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -5199,9 +4298,7 @@ impl ::std::fmt::Display for EntityRolesParentEntityIdentifierType {
 }
 impl ::std::str::FromStr for EntityRolesParentEntityIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
@@ -5210,18 +4307,13 @@ impl ::std::str::FromStr for EntityRolesParentEntityIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EntityRolesParentEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityRolesParentEntityIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EntityRolesParentEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -5235,17 +4327,14 @@ impl ::std::ops::Deref for EntityRolesParentEntityIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EntityRolesParentEntityIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EntityRolesParentEntityIdentifierValue> for ::std::string::String {
     fn from(value: EntityRolesParentEntityIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EntityRolesParentEntityIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -5257,18 +4346,13 @@ impl ::std::str::FromStr for EntityRolesParentEntityIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EntityRolesParentEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntityRolesParentEntityIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EntityRolesParentEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -5279,26 +4363,13 @@ impl<'de> ::serde::Deserialize<'de> for EntityRolesParentEntityIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntitySubjectByFingerprintDetailsType {
     EntityByFingerprint,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -5316,9 +4387,7 @@ impl ::std::fmt::Display for EntitySubjectByFingerprintDetailsType {
 }
 impl ::std::str::FromStr for EntitySubjectByFingerprintDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "EntityByFingerprint" => Ok(Self::EntityByFingerprint),
             _ => Err("invalid value".into()),
@@ -5327,36 +4396,20 @@ impl ::std::str::FromStr for EntitySubjectByFingerprintDetailsType {
 }
 impl ::std::convert::TryFrom<&str> for EntitySubjectByFingerprintDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntitySubjectByFingerprintDetailsType {
+impl ::std::convert::TryFrom<::std::string::String> for EntitySubjectByFingerprintDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntitySubjectByIdentifierDetailsType {
     EntityByIdentifier,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -5374,9 +4427,7 @@ impl ::std::fmt::Display for EntitySubjectByIdentifierDetailsType {
 }
 impl ::std::str::FromStr for EntitySubjectByIdentifierDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "EntityByIdentifier" => Ok(Self::EntityByIdentifier),
             _ => Err("invalid value".into()),
@@ -5385,37 +4436,21 @@ impl ::std::str::FromStr for EntitySubjectByIdentifierDetailsType {
 }
 impl ::std::convert::TryFrom<&str> for EntitySubjectByIdentifierDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EntitySubjectByIdentifierDetailsType {
+impl ::std::convert::TryFrom<::std::string::String> for EntitySubjectByIdentifierDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
+/// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EntitySubjectDetailsType {
     EntityByIdentifier,
     EntityByFingerprint,
@@ -5435,9 +4470,7 @@ impl ::std::fmt::Display for EntitySubjectDetailsType {
 }
 impl ::std::str::FromStr for EntitySubjectDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "EntityByIdentifier" => Ok(Self::EntityByIdentifier),
             "EntityByFingerprint" => Ok(Self::EntityByFingerprint),
@@ -5447,24 +4480,20 @@ impl ::std::str::FromStr for EntitySubjectDetailsType {
 }
 impl ::std::convert::TryFrom<&str> for EntitySubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EntitySubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator kontekstu złożonego.
-| Type | Value |
-| --- | --- |
-| NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}` |*/
+/// Identyfikator kontekstu złożonego.
+/// | Type | Value |
+/// | --- | --- |
+/// | NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EuEntityAdministrationPermissionsContextIdentifier {
     ///Typ identyfikatora.
@@ -5474,18 +4503,7 @@ pub struct EuEntityAdministrationPermissionsContextIdentifier {
     pub value: EuEntityAdministrationPermissionsContextIdentifierValue,
 }
 ///`EuEntityAdministrationPermissionsContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityAdministrationPermissionsContextIdentifierType {
     NipVatUe,
 }
@@ -5498,56 +4516,43 @@ impl ::std::fmt::Display for EuEntityAdministrationPermissionsContextIdentifierT
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "NipVatUe" => Ok(Self::NipVatUe),
             _ => Err("invalid value".into()),
         }
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///Wartość identyfikatora.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct EuEntityAdministrationPermissionsContextIdentifierValue(
-    ::std::string::String,
-);
+pub struct EuEntityAdministrationPermissionsContextIdentifierValue(::std::string::String);
 impl ::std::ops::Deref for EuEntityAdministrationPermissionsContextIdentifierValue {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityAdministrationPermissionsContextIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityAdministrationPermissionsContextIdentifierValue> for ::std::string::String {
     fn from(value: EuEntityAdministrationPermissionsContextIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 25usize {
             return Err("longer than 25 characters".into());
         }
@@ -5557,35 +4562,26 @@ impl ::std::str::FromStr for EuEntityAdministrationPermissionsContextIdentifierV
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EuEntityAdministrationPermissionsContextIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EuEntityAdministrationPermissionsContextIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityAdministrationPermissionsGrantRequest`
@@ -5597,8 +4593,8 @@ pub struct EuEntityAdministrationPermissionsGrantRequest {
     pub description: EuEntityAdministrationPermissionsGrantRequestDescription,
     #[serde(rename = "euEntityDetails")]
     pub eu_entity_details: EuEntityDetails,
-    /**Nazwa i adres podmiotu unijnego w formacie:
-`{euSubjectName}, {euSubjectAddress}`*/
+    /// Nazwa i adres podmiotu unijnego w formacie:
+    /// `{euSubjectName}, {euSubjectAddress}`
     #[serde(rename = "euEntityName")]
     pub eu_entity_name: EuEntityAdministrationPermissionsGrantRequestEuEntityName,
     #[serde(rename = "subjectDetails")]
@@ -5609,26 +4605,21 @@ pub struct EuEntityAdministrationPermissionsGrantRequest {
 ///Opis uprawnienia
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct EuEntityAdministrationPermissionsGrantRequestDescription(
-    ::std::string::String,
-);
+pub struct EuEntityAdministrationPermissionsGrantRequestDescription(::std::string::String);
 impl ::std::ops::Deref for EuEntityAdministrationPermissionsGrantRequestDescription {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityAdministrationPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityAdministrationPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: EuEntityAdministrationPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -5638,61 +4629,47 @@ impl ::std::str::FromStr for EuEntityAdministrationPermissionsGrantRequestDescri
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EuEntityAdministrationPermissionsGrantRequestDescription {
+impl<'de> ::serde::Deserialize<'de> for EuEntityAdministrationPermissionsGrantRequestDescription {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Nazwa i adres podmiotu unijnego w formacie:
-`{euSubjectName}, {euSubjectAddress}`*/
+/// Nazwa i adres podmiotu unijnego w formacie:
+/// `{euSubjectName}, {euSubjectAddress}`
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct EuEntityAdministrationPermissionsGrantRequestEuEntityName(
-    ::std::string::String,
-);
+pub struct EuEntityAdministrationPermissionsGrantRequestEuEntityName(::std::string::String);
 impl ::std::ops::Deref for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityAdministrationPermissionsGrantRequestEuEntityName>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityAdministrationPermissionsGrantRequestEuEntityName> for ::std::string::String {
     fn from(value: EuEntityAdministrationPermissionsGrantRequestEuEntityName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -5702,41 +4679,32 @@ impl ::std::str::FromStr for EuEntityAdministrationPermissionsGrantRequestEuEnti
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
+impl<'de> ::serde::Deserialize<'de> for EuEntityAdministrationPermissionsGrantRequestEuEntityName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu uprawnionego.
-| Type | Value |
-| --- | --- |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator podmiotu uprawnionego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EuEntityAdministrationPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -5746,18 +4714,7 @@ pub struct EuEntityAdministrationPermissionsSubjectIdentifier {
     pub value: EuEntityAdministrationPermissionsSubjectIdentifierValue,
 }
 ///`EuEntityAdministrationPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityAdministrationPermissionsSubjectIdentifierType {
     Fingerprint,
 }
@@ -5770,56 +4727,43 @@ impl ::std::fmt::Display for EuEntityAdministrationPermissionsSubjectIdentifierT
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Fingerprint" => Ok(Self::Fingerprint),
             _ => Err("invalid value".into()),
         }
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///Wartość identyfikatora.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct EuEntityAdministrationPermissionsSubjectIdentifierValue(
-    ::std::string::String,
-);
+pub struct EuEntityAdministrationPermissionsSubjectIdentifierValue(::std::string::String);
 impl ::std::ops::Deref for EuEntityAdministrationPermissionsSubjectIdentifierValue {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityAdministrationPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityAdministrationPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: EuEntityAdministrationPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityAdministrationPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -5829,35 +4773,26 @@ impl ::std::str::FromStr for EuEntityAdministrationPermissionsSubjectIdentifierV
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityAdministrationPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<&str> for EuEntityAdministrationPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityAdministrationPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityAdministrationPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EuEntityAdministrationPermissionsSubjectIdentifierValue {
+impl<'de> ::serde::Deserialize<'de> for EuEntityAdministrationPermissionsSubjectIdentifierValue {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityDetails`
@@ -5886,9 +4821,7 @@ impl ::std::convert::From<EuEntityDetailsAddress> for ::std::string::String {
 }
 impl ::std::str::FromStr for EuEntityDetailsAddress {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -5897,17 +4830,13 @@ impl ::std::str::FromStr for EuEntityDetailsAddress {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EuEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -5918,9 +4847,7 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityDetailsAddress {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Pełna nazwa podmiotu.
@@ -5940,9 +4867,7 @@ impl ::std::convert::From<EuEntityDetailsFullName> for ::std::string::String {
 }
 impl ::std::str::FromStr for EuEntityDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -5951,17 +4876,13 @@ impl ::std::str::FromStr for EuEntityDetailsFullName {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EuEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -5972,9 +4893,7 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityDetailsFullName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityPermission`
@@ -5988,10 +4907,7 @@ pub struct EuEntityPermission {
     ///Opis uprawnienia.
     pub description: EuEntityPermissionDescription,
     ///Dane podmiotu unijnego, w kontekście którego nadane jest uprawnienie.
-    #[serde(
-        rename = "euEntityDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "euEntityDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub eu_entity_details: ::std::option::Option<PermissionsEuEntityDetails>,
     ///Nazwa podmiotu unijnego.
     #[serde(rename = "euEntityName")]
@@ -6005,21 +4921,11 @@ pub struct EuEntityPermission {
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Dane podmiotu uprawnionego.
-    #[serde(
-        rename = "subjectEntityDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub subject_entity_details: ::std::option::Option<
-        PermissionsSubjectEntityByFingerprintDetails,
-    >,
+    #[serde(rename = "subjectEntityDetails", skip_serializing_if = "::std::option::Option::is_none")]
+    pub subject_entity_details: ::std::option::Option<PermissionsSubjectEntityByFingerprintDetails>,
     ///Dane osoby uprawnionej.
-    #[serde(
-        rename = "subjectPersonDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub subject_person_details: ::std::option::Option<
-        PermissionsSubjectPersonByFingerprintDetails,
-    >,
+    #[serde(rename = "subjectPersonDetails", skip_serializing_if = "::std::option::Option::is_none")]
+    pub subject_person_details: ::std::option::Option<PermissionsSubjectPersonByFingerprintDetails>,
     ///Identyfikator podmiotu unijnego.
     #[serde(rename = "vatUeIdentifier")]
     pub vat_ue_identifier: ::std::string::String,
@@ -6034,17 +4940,14 @@ impl ::std::ops::Deref for EuEntityPermissionAuthorizedFingerprintIdentifier {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityPermissionAuthorizedFingerprintIdentifier>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityPermissionAuthorizedFingerprintIdentifier> for ::std::string::String {
     fn from(value: EuEntityPermissionAuthorizedFingerprintIdentifier) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionAuthorizedFingerprintIdentifier {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -6054,35 +4957,26 @@ impl ::std::str::FromStr for EuEntityPermissionAuthorizedFingerprintIdentifier {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for EuEntityPermissionAuthorizedFingerprintIdentifier {
+impl ::std::convert::TryFrom<&str> for EuEntityPermissionAuthorizedFingerprintIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionAuthorizedFingerprintIdentifier {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionAuthorizedFingerprintIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for EuEntityPermissionAuthorizedFingerprintIdentifier {
+impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionAuthorizedFingerprintIdentifier {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Opis uprawnienia.
@@ -6102,9 +4996,7 @@ impl ::std::convert::From<EuEntityPermissionDescription> for ::std::string::Stri
 }
 impl ::std::str::FromStr for EuEntityPermissionDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -6116,17 +5008,13 @@ impl ::std::str::FromStr for EuEntityPermissionDescription {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6137,9 +5025,7 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwa podmiotu unijnego.
@@ -6159,9 +5045,7 @@ impl ::std::convert::From<EuEntityPermissionEuEntityName> for ::std::string::Str
 }
 impl ::std::str::FromStr for EuEntityPermissionEuEntityName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -6173,17 +5057,13 @@ impl ::std::str::FromStr for EuEntityPermissionEuEntityName {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionEuEntityName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionEuEntityName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6194,67 +5074,39 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionEuEntityName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityPermissionSubjectDetails`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EuEntityPermissionSubjectDetails {
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = EntityByFingerprint.**/
-    #[serde(
-        rename = "entityByFp",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = EntityByFingerprint.*
+    #[serde(rename = "entityByFp", skip_serializing_if = "::std::option::Option::is_none")]
     pub entity_by_fp: ::std::option::Option<EntityByFingerprintDetails>,
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = PersonByFingerprintWithoutIdentifier.**/
-    #[serde(
-        rename = "personByFpNoId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub person_by_fp_no_id: ::std::option::Option<
-        PersonByFingerprintWithoutIdentifierDetails,
-    >,
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = PersonByFingerprintWithIdentifier.**/
-    #[serde(
-        rename = "personByFpWithId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub person_by_fp_with_id: ::std::option::Option<
-        PersonByFingerprintWithIdentifierDetails,
-    >,
-    /**Typ danych podmiotu.
-| Wartość | Opis |
-| --- | --- |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = PersonByFingerprintWithoutIdentifier.*
+    #[serde(rename = "personByFpNoId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub person_by_fp_no_id: ::std::option::Option<PersonByFingerprintWithoutIdentifierDetails>,
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = PersonByFingerprintWithIdentifier.*
+    #[serde(rename = "personByFpWithId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub person_by_fp_with_id: ::std::option::Option<PersonByFingerprintWithIdentifierDetails>,
+    /// Typ danych podmiotu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+    /// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
+    /// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: EuEntityPermissionSubjectDetailsType,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+/// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
+/// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityPermissionSubjectDetailsType {
     PersonByFingerprintWithIdentifier,
     PersonByFingerprintWithoutIdentifier,
@@ -6263,28 +5115,18 @@ pub enum EuEntityPermissionSubjectDetailsType {
 impl ::std::fmt::Display for EuEntityPermissionSubjectDetailsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
-            Self::PersonByFingerprintWithIdentifier => {
-                f.write_str("PersonByFingerprintWithIdentifier")
-            }
-            Self::PersonByFingerprintWithoutIdentifier => {
-                f.write_str("PersonByFingerprintWithoutIdentifier")
-            }
+            Self::PersonByFingerprintWithIdentifier => f.write_str("PersonByFingerprintWithIdentifier"),
+            Self::PersonByFingerprintWithoutIdentifier => f.write_str("PersonByFingerprintWithoutIdentifier"),
             Self::EntityByFingerprint => f.write_str("EntityByFingerprint"),
         }
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionSubjectDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
-            "PersonByFingerprintWithIdentifier" => {
-                Ok(Self::PersonByFingerprintWithIdentifier)
-            }
-            "PersonByFingerprintWithoutIdentifier" => {
-                Ok(Self::PersonByFingerprintWithoutIdentifier)
-            }
+            "PersonByFingerprintWithIdentifier" => Ok(Self::PersonByFingerprintWithIdentifier),
+            "PersonByFingerprintWithoutIdentifier" => Ok(Self::PersonByFingerprintWithoutIdentifier),
             "EntityByFingerprint" => Ok(Self::EntityByFingerprint),
             _ => Err("invalid value".into()),
         }
@@ -6292,34 +5134,18 @@ impl ::std::str::FromStr for EuEntityPermissionSubjectDetailsType {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionSubjectDetailsType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`EuEntityPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityPermissionType {
     InvoiceWrite,
     InvoiceRead,
@@ -6334,9 +5160,7 @@ impl ::std::fmt::Display for EuEntityPermissionType {
 }
 impl ::std::str::FromStr for EuEntityPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
             "InvoiceRead" => Ok(Self::InvoiceRead),
@@ -6346,26 +5170,22 @@ impl ::std::str::FromStr for EuEntityPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator uprawniającego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator uprawniającego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EuEntityPermissionsAuthorIdentifier {
     ///Typ identyfikatora.
@@ -6375,17 +5195,7 @@ pub struct EuEntityPermissionsAuthorIdentifier {
     pub value: EuEntityPermissionsAuthorIdentifierValue,
 }
 ///`EuEntityPermissionsAuthorIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityPermissionsAuthorIdentifierType {
     Nip,
     Pesel,
@@ -6407,9 +5217,7 @@ impl ::std::fmt::Display for EuEntityPermissionsAuthorIdentifierType {
 }
 impl ::std::str::FromStr for EuEntityPermissionsAuthorIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -6420,18 +5228,13 @@ impl ::std::str::FromStr for EuEntityPermissionsAuthorIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsAuthorIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6445,17 +5248,14 @@ impl ::std::ops::Deref for EuEntityPermissionsAuthorIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityPermissionsAuthorIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityPermissionsAuthorIdentifierValue> for ::std::string::String {
     fn from(value: EuEntityPermissionsAuthorIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionsAuthorIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -6467,18 +5267,13 @@ impl ::std::str::FromStr for EuEntityPermissionsAuthorIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsAuthorIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6489,9 +5284,7 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionsAuthorIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityPermissionsGrantRequest`
@@ -6516,17 +5309,14 @@ impl ::std::ops::Deref for EuEntityPermissionsGrantRequestDescription {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: EuEntityPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -6538,18 +5328,13 @@ impl ::std::str::FromStr for EuEntityPermissionsGrantRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6560,23 +5345,11 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionsGrantRequestDescripti
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`EuEntityPermissionsQueryPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityPermissionsQueryPermissionType {
     VatUeManage,
     InvoiceWrite,
@@ -6600,9 +5373,7 @@ impl ::std::fmt::Display for EuEntityPermissionsQueryPermissionType {
 }
 impl ::std::str::FromStr for EuEntityPermissionsQueryPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "VatUeManage" => Ok(Self::VatUeManage),
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
@@ -6614,18 +5385,13 @@ impl ::std::str::FromStr for EuEntityPermissionsQueryPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsQueryPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsQueryPermissionType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsQueryPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6633,27 +5399,14 @@ for EuEntityPermissionsQueryPermissionType {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct EuEntityPermissionsQueryRequest {
     ///Odcisk palca certyfikatu kwalifikowanego uprawnionego (contains).
-    #[serde(
-        rename = "authorizedFingerprintIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "authorizedFingerprintIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub authorized_fingerprint_identifier: ::std::option::Option<::std::string::String>,
     ///Lista rodzajów wyszukiwanych uprawnień.
-    #[serde(
-        rename = "permissionTypes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub permission_types: ::std::option::Option<
-        ::std::vec::Vec<EuEntityPermissionsQueryPermissionType>,
-    >,
+    #[serde(rename = "permissionTypes", skip_serializing_if = "::std::option::Option::is_none")]
+    pub permission_types: ::std::option::Option<::std::vec::Vec<EuEntityPermissionsQueryPermissionType>>,
     ///Wartość identyfikatora (numeru identyfikacyjnego VAT) podmiotu unijnego (exact match).
-    #[serde(
-        rename = "vatUeIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub vat_ue_identifier: ::std::option::Option<
-        EuEntityPermissionsQueryRequestVatUeIdentifier,
-    >,
+    #[serde(rename = "vatUeIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub vat_ue_identifier: ::std::option::Option<EuEntityPermissionsQueryRequestVatUeIdentifier>,
 }
 ///Wartość identyfikatora (numeru identyfikacyjnego VAT) podmiotu unijnego (exact match).
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -6665,19 +5418,15 @@ impl ::std::ops::Deref for EuEntityPermissionsQueryRequestVatUeIdentifier {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityPermissionsQueryRequestVatUeIdentifier>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityPermissionsQueryRequestVatUeIdentifier> for ::std::string::String {
     fn from(value: EuEntityPermissionsQueryRequestVatUeIdentifier) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionsQueryRequestVatUeIdentifier {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^(ATU\\d{8}|BE[01]{1}\\d{9}|BG\\d{9,10}|CY\\d{8}[A-Z]|CZ\\d{8,10}|DE\\d{9}|DK\\d{8}|EE\\d{9}|EL\\d{9}|ES([A-Z]\\d{8}|\\d{8}[A-Z]|[A-Z]\\d{7}[A-Z])|FI\\d{8}|FR[A-Z0-9]{2}\\d{9}|HR\\d{11}|HU\\d{8}|IE(\\d{7}[A-Z]{2}|\\d[A-Z0-9+*]\\d{5}[A-Z])|IT\\d{11}|LT(\\d{9}|\\d{12})|LU\\d{8}|LV\\d{11}|MT\\d{8}|NL[A-Z0-9+*]{12}|PT\\d{9}|RO\\d{2,10}|SE\\d{12}|SI\\d{8}|SK\\d{10}|XI((\\d{9}|\\d{12})|(GD|HA)\\d{3}))$",
                 )
@@ -6694,18 +5443,13 @@ impl ::std::str::FromStr for EuEntityPermissionsQueryRequestVatUeIdentifier {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsQueryRequestVatUeIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsQueryRequestVatUeIdentifier {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsQueryRequestVatUeIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6716,15 +5460,13 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionsQueryRequestVatUeIden
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu uprawnianego.
-| Type | Value |
-| --- | --- |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator podmiotu uprawnianego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct EuEntityPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -6734,18 +5476,7 @@ pub struct EuEntityPermissionsSubjectIdentifier {
     pub value: EuEntityPermissionsSubjectIdentifierValue,
 }
 ///`EuEntityPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum EuEntityPermissionsSubjectIdentifierType {
     Fingerprint,
 }
@@ -6758,9 +5489,7 @@ impl ::std::fmt::Display for EuEntityPermissionsSubjectIdentifierType {
 }
 impl ::std::str::FromStr for EuEntityPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Fingerprint" => Ok(Self::Fingerprint),
             _ => Err("invalid value".into()),
@@ -6769,18 +5498,13 @@ impl ::std::str::FromStr for EuEntityPermissionsSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6794,17 +5518,14 @@ impl ::std::ops::Deref for EuEntityPermissionsSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<EuEntityPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<EuEntityPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: EuEntityPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for EuEntityPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -6816,18 +5537,13 @@ impl ::std::str::FromStr for EuEntityPermissionsSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for EuEntityPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for EuEntityPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for EuEntityPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -6838,9 +5554,7 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionsSubjectIdentifierValu
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`ExceptionDetails`
@@ -6848,44 +5562,23 @@ impl<'de> ::serde::Deserialize<'de> for EuEntityPermissionsSubjectIdentifierValu
 pub struct ExceptionDetails {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub details: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(
-        rename = "exceptionCode",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "exceptionCode", skip_serializing_if = "::std::option::Option::is_none")]
     pub exception_code: ::std::option::Option<i32>,
-    #[serde(
-        rename = "exceptionDescription",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "exceptionDescription", skip_serializing_if = "::std::option::Option::is_none")]
     pub exception_description: ::std::option::Option<::std::string::String>,
 }
 ///`ExceptionInfo`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct ExceptionInfo {
-    #[serde(
-        rename = "exceptionDetailList",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "exceptionDetailList", skip_serializing_if = "::std::option::Option::is_none")]
     pub exception_detail_list: ::std::option::Option<::std::vec::Vec<ExceptionDetails>>,
-    #[serde(
-        rename = "referenceNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "referenceNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub reference_number: ::std::option::Option<ReferenceNumber>,
-    #[serde(
-        rename = "serviceCode",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "serviceCode", skip_serializing_if = "::std::option::Option::is_none")]
     pub service_code: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "serviceCtx",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "serviceCtx", skip_serializing_if = "::std::option::Option::is_none")]
     pub service_ctx: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "serviceName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "serviceName", skip_serializing_if = "::std::option::Option::is_none")]
     pub service_name: ::std::option::Option<::std::string::String>,
     ///Server time of the error. KSeF sends it without a UTC offset (e.g. `2025-10-11T12:23:56.0154302`), so it is kept as text.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6912,30 +5605,28 @@ pub struct ForbiddenProblemDetails {
     ///URI identyfikujące konkretne wystąpienie błędu.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub instance: ::std::option::Option<::std::string::String>,
-    /** Kod przyczyny odmowy dostępu.
-| Code | Opis |
-|------|-------------|
-| missing-permissions | Brak wymaganych uprawnień do wykonania operacji w bieżącym kontekście. |
-| ip-not-allowed | Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia. |
-| insufficient-resource-access | Brak dostępu do wskazanego zasobu. |
-| auth-method-not-allowed | Ta operacja nie jest dostępna dla użytej metody uwierzytelnienia. |
-| security-service-blocked | Żądanie zostało zablokowane przez mechanizmy bezpieczeństwa. |
-| context-type-not-allowed | Operacja nie jest dostępna dla uwierzytelnionego typu kontekstu. |*/
+    /// Kod przyczyny odmowy dostępu.
+    /// | Code | Opis |
+    /// |------|-------------|
+    /// | missing-permissions | Brak wymaganych uprawnień do wykonania operacji w bieżącym kontekście. |
+    /// | ip-not-allowed | Żądanie pochodzi z adresu IP innego niż wskazany podczas uwierzytelnienia. |
+    /// | insufficient-resource-access | Brak dostępu do wskazanego zasobu. |
+    /// | auth-method-not-allowed | Ta operacja nie jest dostępna dla użytej metody uwierzytelnienia. |
+    /// | security-service-blocked | Żądanie zostało zablokowane przez mechanizmy bezpieczeństwa. |
+    /// | context-type-not-allowed | Operacja nie jest dostępna dla uwierzytelnionego typu kontekstu. |
     #[serde(rename = "reasonCode")]
     pub reason_code: ::std::string::String,
-    /**Dodatkowe dane zależne od `reasonCode`.
-| Code  | Security |
-|------| ------------ |
-| missing-permissions | requiredAnyOfPermissions: string[], presentPermissions: string[] |
-| ip-not-allowed | clientIp: string |
-| insufficient-resource-access  ||
-| auth-method-not-allowed | authenticationMethodCategory: string  |
-| security-service-blocked | incidentId: string, clientIp: string  |
-| context-type-not-allowed | contextIdentifierType: string |*/
+    /// Dodatkowe dane zależne od `reasonCode`.
+    /// | Code  | Security |
+    /// |------| ------------ |
+    /// | missing-permissions | requiredAnyOfPermissions: string[], presentPermissions: string[] |
+    /// | ip-not-allowed | clientIp: string |
+    /// | insufficient-resource-access  ||
+    /// | auth-method-not-allowed | authenticationMethodCategory: string  |
+    /// | security-service-blocked | incidentId: string, clientIp: string  |
+    /// | context-type-not-allowed | contextIdentifierType: string |
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub security: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub security: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
     ///403
     pub status: i32,
     ///Data i czas wystąpienia błędu w UTC.
@@ -6968,69 +5659,60 @@ pub struct GenerateCollectiveIdentifierRequest {
 ///`GenerateCollectiveIdentifierResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct GenerateCollectiveIdentifierResponse {
-    /**Wygenerowany identyfikator zbiorczy
-
-Identyfikator zbiorczy ma format:
-`9999999999-IZRRRRMM-FFFFFFFFFFFF-FF`, gdzie:
-- `9999999999` – 10-cyfrowy NIP sprzedawcy,
-- `IZ` – stały prefiks,
-- `RRRRMM` – rok i miesiąc utworzenia,
-- `FFFFFFFFFFFF` –  część techniczna składająca się z 12 znaków w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery,
-- `FF` –  suma kontrolna CRC-8 - 2 znaki w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery.
-
-Do obliczenia sumy kontrolnej stosowany jest algorytm CRC-8 z parametrami:
-- Polinom: 0x07
-- Wartość początkowa: 0x00
-- Format wyniku: 2-znakowy zapis szesnastkowy(HEX, wielkie litery)
-
-Przykład:
-`1111111111-IZ202607-65ED02180000-E7`.*/
+    /// Wygenerowany identyfikator zbiorczy
+    ///
+    /// Identyfikator zbiorczy ma format:
+    /// `9999999999-IZRRRRMM-FFFFFFFFFFFF-FF`, gdzie:
+    /// - `9999999999` – 10-cyfrowy NIP sprzedawcy,
+    /// - `IZ` – stały prefiks,
+    /// - `RRRRMM` – rok i miesiąc utworzenia,
+    /// - `FFFFFFFFFFFF` –  część techniczna składająca się z 12 znaków w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery,
+    /// - `FF` –  suma kontrolna CRC-8 - 2 znaki w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery.
+    ///
+    /// Do obliczenia sumy kontrolnej stosowany jest algorytm CRC-8 z parametrami:
+    /// - Polinom: 0x07
+    /// - Wartość początkowa: 0x00
+    /// - Format wyniku: 2-znakowy zapis szesnastkowy(HEX, wielkie litery)
+    ///
+    /// Przykład:
+    /// `1111111111-IZ202607-65ED02180000-E7`.
     #[serde(rename = "collectiveIdentifierNumber")]
     pub collective_identifier_number: GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber,
 }
-/**Wygenerowany identyfikator zbiorczy
-
-Identyfikator zbiorczy ma format:
-`9999999999-IZRRRRMM-FFFFFFFFFFFF-FF`, gdzie:
-- `9999999999` – 10-cyfrowy NIP sprzedawcy,
-- `IZ` – stały prefiks,
-- `RRRRMM` – rok i miesiąc utworzenia,
-- `FFFFFFFFFFFF` –  część techniczna składająca się z 12 znaków w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery,
-- `FF` –  suma kontrolna CRC-8 - 2 znaki w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery.
-
-Do obliczenia sumy kontrolnej stosowany jest algorytm CRC-8 z parametrami:
-- Polinom: 0x07
-- Wartość początkowa: 0x00
-- Format wyniku: 2-znakowy zapis szesnastkowy(HEX, wielkie litery)
-
-Przykład:
-`1111111111-IZ202607-65ED02180000-E7`.*/
+/// Wygenerowany identyfikator zbiorczy
+///
+/// Identyfikator zbiorczy ma format:
+/// `9999999999-IZRRRRMM-FFFFFFFFFFFF-FF`, gdzie:
+/// - `9999999999` – 10-cyfrowy NIP sprzedawcy,
+/// - `IZ` – stały prefiks,
+/// - `RRRRMM` – rok i miesiąc utworzenia,
+/// - `FFFFFFFFFFFF` –  część techniczna składająca się z 12 znaków w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery,
+/// - `FF` –  suma kontrolna CRC-8 - 2 znaki w zapisie szesnastkowym, tylko [0–9 A–F], wielkie litery.
+///
+/// Do obliczenia sumy kontrolnej stosowany jest algorytm CRC-8 z parametrami:
+/// - Polinom: 0x07
+/// - Wartość początkowa: 0x00
+/// - Format wyniku: 2-znakowy zapis szesnastkowy(HEX, wielkie litery)
+///
+/// Przykład:
+/// `1111111111-IZ202607-65ED02180000-E7`.
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber(
-    ::std::string::String,
-);
-impl ::std::ops::Deref
-for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
+pub struct GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber(::std::string::String);
+impl ::std::ops::Deref for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber>
-for ::std::string::String {
-    fn from(
-        value: GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber,
-    ) -> Self {
+impl ::std::convert::From<GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber> for ::std::string::String {
+    fn from(value: GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber) -> Self {
         value.0
     }
 }
-impl ::std::str::FromStr
-for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
+impl ::std::str::FromStr for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 35usize {
             return Err("longer than 35 characters".into());
         }
@@ -7040,35 +5722,26 @@ for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
+impl ::std::convert::TryFrom<&str> for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
+impl ::std::convert::TryFrom<::std::string::String> for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
+impl<'de> ::serde::Deserialize<'de> for GenerateCollectiveIdentifierResponseCollectiveIdentifierNumber {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`GenerateTokenRequest`
@@ -7096,9 +5769,7 @@ impl ::std::convert::From<GenerateTokenRequestDescription> for ::std::string::St
 }
 impl ::std::str::FromStr for GenerateTokenRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -7110,17 +5781,13 @@ impl ::std::str::FromStr for GenerateTokenRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for GenerateTokenRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for GenerateTokenRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7131,9 +5798,7 @@ impl<'de> ::serde::Deserialize<'de> for GenerateTokenRequestDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`GenerateTokenResponse`
@@ -7162,9 +5827,7 @@ impl ::std::convert::From<GenerateTokenResponseToken> for ::std::string::String 
 }
 impl ::std::str::FromStr for GenerateTokenResponseToken {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 160usize {
             return Err("longer than 160 characters".into());
         }
@@ -7173,17 +5836,13 @@ impl ::std::str::FromStr for GenerateTokenResponseToken {
 }
 impl ::std::convert::TryFrom<&str> for GenerateTokenResponseToken {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for GenerateTokenResponseToken {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7194,9 +5853,7 @@ impl<'de> ::serde::Deserialize<'de> for GenerateTokenResponseToken {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`GoneProblemDetails`
@@ -7244,9 +5901,7 @@ impl ::std::convert::From<IdDocumentCountry> for ::std::string::String {
 }
 impl ::std::str::FromStr for IdDocumentCountry {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 2usize {
             return Err("longer than 2 characters".into());
         }
@@ -7258,17 +5913,13 @@ impl ::std::str::FromStr for IdDocumentCountry {
 }
 impl ::std::convert::TryFrom<&str> for IdDocumentCountry {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for IdDocumentCountry {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7279,9 +5930,7 @@ impl<'de> ::serde::Deserialize<'de> for IdDocumentCountry {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Seria i numer dokumentu tożsamości.
@@ -7301,9 +5950,7 @@ impl ::std::convert::From<IdDocumentNumber> for ::std::string::String {
 }
 impl ::std::str::FromStr for IdDocumentNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 20usize {
             return Err("longer than 20 characters".into());
         }
@@ -7312,17 +5959,13 @@ impl ::std::str::FromStr for IdDocumentNumber {
 }
 impl ::std::convert::TryFrom<&str> for IdDocumentNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for IdDocumentNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7333,9 +5976,7 @@ impl<'de> ::serde::Deserialize<'de> for IdDocumentNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Rodzaj dokumentu tożsamości.
@@ -7355,9 +5996,7 @@ impl ::std::convert::From<IdDocumentType> for ::std::string::String {
 }
 impl ::std::str::FromStr for IdDocumentType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 20usize {
             return Err("longer than 20 characters".into());
         }
@@ -7366,17 +6005,13 @@ impl ::std::str::FromStr for IdDocumentType {
 }
 impl ::std::convert::TryFrom<&str> for IdDocumentType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for IdDocumentType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7387,24 +6022,11 @@ impl<'de> ::serde::Deserialize<'de> for IdDocumentType {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`IndirectPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum IndirectPermissionType {
     InvoiceRead,
     InvoiceWrite,
@@ -7421,9 +6043,7 @@ impl ::std::fmt::Display for IndirectPermissionType {
 }
 impl ::std::str::FromStr for IndirectPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceRead" => Ok(Self::InvoiceRead),
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
@@ -7434,17 +6054,13 @@ impl ::std::str::FromStr for IndirectPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7459,16 +6075,13 @@ pub struct IndirectPermissionsGrantRequest {
     pub subject_details: PersonPermissionSubjectDetails,
     #[serde(rename = "subjectIdentifier")]
     pub subject_identifier: IndirectPermissionsSubjectIdentifier,
-    /**Identyfikator kontekstu klienta. Nie przekazanie identyfikatora oznacza, że uprawnienie nadane w sposób pośredni jest typu generalnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "targetIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator kontekstu klienta. Nie przekazanie identyfikatora oznacza, że uprawnienie nadane w sposób pośredni jest typu generalnego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "targetIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_identifier: ::std::option::Option<IndirectPermissionsTargetIdentifier>,
 }
 ///Opis uprawnienia
@@ -7481,17 +6094,14 @@ impl ::std::ops::Deref for IndirectPermissionsGrantRequestDescription {
         &self.0
     }
 }
-impl ::std::convert::From<IndirectPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<IndirectPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: IndirectPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for IndirectPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -7503,18 +6113,13 @@ impl ::std::str::FromStr for IndirectPermissionsGrantRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for IndirectPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7525,17 +6130,15 @@ impl<'de> ::serde::Deserialize<'de> for IndirectPermissionsGrantRequestDescripti
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator osoby fizycznej.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator osoby fizycznej.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct IndirectPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -7545,18 +6148,7 @@ pub struct IndirectPermissionsSubjectIdentifier {
     pub value: IndirectPermissionsSubjectIdentifierValue,
 }
 ///`IndirectPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum IndirectPermissionsSubjectIdentifierType {
     Nip,
     Pesel,
@@ -7573,9 +6165,7 @@ impl ::std::fmt::Display for IndirectPermissionsSubjectIdentifierType {
 }
 impl ::std::str::FromStr for IndirectPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -7586,18 +6176,13 @@ impl ::std::str::FromStr for IndirectPermissionsSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for IndirectPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7611,17 +6196,14 @@ impl ::std::ops::Deref for IndirectPermissionsSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<IndirectPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<IndirectPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: IndirectPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for IndirectPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -7633,18 +6215,13 @@ impl ::std::str::FromStr for IndirectPermissionsSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for IndirectPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7655,17 +6232,15 @@ impl<'de> ::serde::Deserialize<'de> for IndirectPermissionsSubjectIdentifierValu
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator kontekstu klienta. Nie przekazanie identyfikatora oznacza, że uprawnienie nadane w sposób pośredni jest typu generalnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator kontekstu klienta. Nie przekazanie identyfikatora oznacza, że uprawnienie nadane w sposób pośredni jest typu generalnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct IndirectPermissionsTargetIdentifier {
     ///Typ identyfikatora.
@@ -7676,18 +6251,7 @@ pub struct IndirectPermissionsTargetIdentifier {
     pub value: ::std::option::Option<IndirectPermissionsTargetIdentifierValue>,
 }
 ///`IndirectPermissionsTargetIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum IndirectPermissionsTargetIdentifierType {
     Nip,
     AllPartners,
@@ -7704,9 +6268,7 @@ impl ::std::fmt::Display for IndirectPermissionsTargetIdentifierType {
 }
 impl ::std::str::FromStr for IndirectPermissionsTargetIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "AllPartners" => Ok(Self::AllPartners),
@@ -7717,18 +6279,13 @@ impl ::std::str::FromStr for IndirectPermissionsTargetIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for IndirectPermissionsTargetIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7742,17 +6299,14 @@ impl ::std::ops::Deref for IndirectPermissionsTargetIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<IndirectPermissionsTargetIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<IndirectPermissionsTargetIdentifierValue> for ::std::string::String {
     fn from(value: IndirectPermissionsTargetIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for IndirectPermissionsTargetIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -7764,18 +6318,13 @@ impl ::std::str::FromStr for IndirectPermissionsTargetIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for IndirectPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for IndirectPermissionsTargetIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for IndirectPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7786,19 +6335,14 @@ impl<'de> ::serde::Deserialize<'de> for IndirectPermissionsTargetIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InitTokenAuthenticationRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InitTokenAuthenticationRequest {
     ///Polityka autoryzacji żądań przy każdym użyciu tokena dostępu.
-    #[serde(
-        rename = "authorizationPolicy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "authorizationPolicy", skip_serializing_if = "::std::option::Option::is_none")]
     pub authorization_policy: ::std::option::Option<AuthorizationPolicy>,
     ///Wygenerowany wcześniej challenge.
     pub challenge: Challenge,
@@ -7808,10 +6352,7 @@ pub struct InitTokenAuthenticationRequest {
     #[serde(rename = "encryptedToken")]
     pub encrypted_token: ::std::string::String,
     ///Identyfikator klucza publicznego użytego do szyfrowania tokena.
-    #[serde(
-        rename = "publicKeyId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "publicKeyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub public_key_id: ::std::option::Option<InitTokenAuthenticationRequestPublicKeyId>,
 }
 ///Identyfikator klucza publicznego użytego do szyfrowania tokena.
@@ -7824,17 +6365,14 @@ impl ::std::ops::Deref for InitTokenAuthenticationRequestPublicKeyId {
         &self.0
     }
 }
-impl ::std::convert::From<InitTokenAuthenticationRequestPublicKeyId>
-for ::std::string::String {
+impl ::std::convert::From<InitTokenAuthenticationRequestPublicKeyId> for ::std::string::String {
     fn from(value: InitTokenAuthenticationRequestPublicKeyId) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for InitTokenAuthenticationRequestPublicKeyId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 44usize {
             return Err("longer than 44 characters".into());
         }
@@ -7846,18 +6384,13 @@ impl ::std::str::FromStr for InitTokenAuthenticationRequestPublicKeyId {
 }
 impl ::std::convert::TryFrom<&str> for InitTokenAuthenticationRequestPublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InitTokenAuthenticationRequestPublicKeyId {
+impl ::std::convert::TryFrom<::std::string::String> for InitTokenAuthenticationRequestPublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7868,9 +6401,7 @@ impl<'de> ::serde::Deserialize<'de> for InitTokenAuthenticationRequestPublicKeyI
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr.
@@ -7890,41 +6421,31 @@ impl ::std::convert::From<InternalId> for ::std::string::String {
 }
 impl ::std::str::FromStr for InternalId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new("^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}-\\d{5}$").unwrap()
         });
         if PATTERN.find(value).is_none() {
-            return Err(
-                "doesn't match pattern \"^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}-\\d{5}$\""
-                    .into(),
-            );
+            return Err("doesn't match pattern \"^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}-\\d{5}$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for InternalId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InternalId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -7935,19 +6456,14 @@ impl<'de> ::serde::Deserialize<'de> for InternalId {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoiceExportRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceExportRequest {
     ///Typ kompresji. Obsługiwane typy: Zip oraz TarGz. Domyślna kompresja to Zip.
-    #[serde(
-        rename = "compressionType",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "compressionType", skip_serializing_if = "::std::option::Option::is_none")]
     pub compression_type: ::std::option::Option<CompressionType>,
     pub encryption: EncryptionInfo,
     pub filters: InvoiceQueryFilters,
@@ -7959,34 +6475,26 @@ pub struct InvoiceExportRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceExportStatusResponse {
     ///Data zakończenia przetwarzania żądania eksportu faktur.
-    #[serde(
-        rename = "completedDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "completedDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Dane paczki faktur przygotowanej do pobrania.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub package: ::std::option::Option<InvoicePackage>,
-    /**Data wygaśnięcia paczki faktur przygotowanej do pobrania.
-Po upływie tej daty paczka nie będzie już dostępna do pobrania.*/
-    #[serde(
-        rename = "packageExpirationDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub package_expiration_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
-    /**Status eksportu.
-
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Eksport faktur w toku | - |
-| 200 | Eksport faktur zakończony sukcesem | - |
-| 210 | Eksport faktur wygasł i nie jest już dostępny do pobrania | - |
-| 415 | Błąd odszyfrowania dostarczonego klucza  | - |
-| 420 | Zakres filtrowania wykracza poza dostępny zakres danych | Parametr dateRange.from jest późniejszy niż PermanentStorageHwmDate przy włączonym restrictToPermanentStorageHwmDate. |
-| 500 | Nieznany błąd ({statusCode}) | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |*/
+    /// Data wygaśnięcia paczki faktur przygotowanej do pobrania.
+    /// Po upływie tej daty paczka nie będzie już dostępna do pobrania.
+    #[serde(rename = "packageExpirationDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub package_expiration_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    /// Status eksportu.
+    ///
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Eksport faktur w toku | - |
+    /// | 200 | Eksport faktur zakończony sukcesem | - |
+    /// | 210 | Eksport faktur wygasł i nie jest już dostępny do pobrania | - |
+    /// | 415 | Błąd odszyfrowania dostarczonego klucza  | - |
+    /// | 420 | Zakres filtrowania wykracza poza dostępny zakres danych | Parametr dateRange.from jest późniejszy niż PermanentStorageHwmDate przy włączonym restrictToPermanentStorageHwmDate. |
+    /// | 500 | Nieznany błąd ({statusCode}) | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |
     pub status: StatusInfo,
 }
 ///`InvoiceMetadata`
@@ -7996,10 +6504,7 @@ pub struct InvoiceMetadata {
     #[serde(rename = "acquisitionDate")]
     pub acquisition_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Podmiot upoważniony.
-    #[serde(
-        rename = "authorizedSubject",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "authorizedSubject", skip_serializing_if = "::std::option::Option::is_none")]
     pub authorized_subject: ::std::option::Option<InvoiceMetadataAuthorizedSubject>,
     pub buyer: InvoiceMetadataBuyer,
     ///Kod waluty.
@@ -8013,10 +6518,7 @@ pub struct InvoiceMetadata {
     #[serde(rename = "hasAttachment")]
     pub has_attachment: bool,
     ///Skrót SHA256 korygowanej faktury, zakodowany w formacie Base64.
-    #[serde(
-        rename = "hashOfCorrectedInvoice",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "hashOfCorrectedInvoice", skip_serializing_if = "::std::option::Option::is_none")]
     pub hash_of_corrected_invoice: ::std::option::Option<Sha256HashBase64>,
     ///Skrót SHA256 faktury, zakodowany w formacie Base64.
     #[serde(rename = "invoiceHash")]
@@ -8024,22 +6526,21 @@ pub struct InvoiceMetadata {
     ///Numer faktury nadany przez wystawcę.
     #[serde(rename = "invoiceNumber")]
     pub invoice_number: InvoiceMetadataInvoiceNumber,
-    /**Rodzaj faktury.
-| Wartość | Opis |
-| --- | --- |
-| Vat | (FA) Podstawowa |
-| Zal | (FA) Zaliczkowa |
-| Kor | (FA) Korygująca |
-| Roz | (FA) Rozliczeniowa |
-| Upr | (FA) Uproszczona |
-| KorZal | (FA) Korygująca fakturę zaliczkową |
-| KorRoz | (FA) Korygująca fakturę rozliczeniową |
-| VatPef | (PEF) Podstawowa |
-| VatPefSp | (PEF) Specjalizowana |
-| KorPef | (PEF) Korygująca |
-| VatRr | (FA_RR) Podstawowa |
-| KorVatRr | (FA_RR) Korygująca |
-*/
+    /// Rodzaj faktury.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Vat | (FA) Podstawowa |
+    /// | Zal | (FA) Zaliczkowa |
+    /// | Kor | (FA) Korygująca |
+    /// | Roz | (FA) Rozliczeniowa |
+    /// | Upr | (FA) Uproszczona |
+    /// | KorZal | (FA) Korygująca fakturę zaliczkową |
+    /// | KorRoz | (FA) Korygująca fakturę rozliczeniową |
+    /// | VatPef | (PEF) Podstawowa |
+    /// | VatPefSp | (PEF) Specjalizowana |
+    /// | KorPef | (PEF) Korygująca |
+    /// | VatRr | (FA_RR) Podstawowa |
+    /// | KorVatRr | (FA_RR) Korygująca |
     #[serde(rename = "invoiceType")]
     pub invoice_type: InvoiceType,
     ///Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania).
@@ -8065,13 +6566,8 @@ pub struct InvoiceMetadata {
     pub permanent_storage_date: ::chrono::DateTime<::chrono::offset::Utc>,
     pub seller: InvoiceMetadataSeller,
     ///Lista podmiotów trzecich.
-    #[serde(
-        rename = "thirdSubjects",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub third_subjects: ::std::option::Option<
-        ::std::vec::Vec<InvoiceMetadataThirdSubject>,
-    >,
+    #[serde(rename = "thirdSubjects", skip_serializing_if = "::std::option::Option::is_none")]
+    pub third_subjects: ::std::option::Option<::std::vec::Vec<InvoiceMetadataThirdSubject>>,
     ///Łączna kwota VAT wyrażona w PLN.
     #[serde(rename = "vatAmount")]
     pub vat_amount: f64,
@@ -8084,12 +6580,12 @@ pub struct InvoiceMetadataAuthorizedSubject {
     pub name: ::std::option::Option<InvoiceMetadataAuthorizedSubjectName>,
     ///Nip podmiotu upoważnionego
     pub nip: Nip,
-    /**Rola podmiotu upoważnionego.
-| Wartość | Opis |
-| ---- | --- |
-| 1 | Organ egzekucyjny - w przypadku, o którym mowa w art. 106c pkt 1 ustawy |
-| 2 | Komornik sądowy - w przypadku, o którym mowa w art. 106c pkt 2 ustawy |
-| 3 | Przedstawiciel podatkowy - w przypadku gdy na fakturze występują dane przedstawiciela podatkowego, o którym mowa w art. 18a - 18d ustawy |*/
+    /// Rola podmiotu upoważnionego.
+    /// | Wartość | Opis |
+    /// | ---- | --- |
+    /// | 1 | Organ egzekucyjny - w przypadku, o którym mowa w art. 106c pkt 1 ustawy |
+    /// | 2 | Komornik sądowy - w przypadku, o którym mowa w art. 106c pkt 2 ustawy |
+    /// | 3 | Przedstawiciel podatkowy - w przypadku gdy na fakturze występują dane przedstawiciela podatkowego, o którym mowa w art. 18a - 18d ustawy |
     pub role: i32,
 }
 ///Nazwa podmiotu upoważnionego.
@@ -8102,17 +6598,14 @@ impl ::std::ops::Deref for InvoiceMetadataAuthorizedSubjectName {
         &self.0
     }
 }
-impl ::std::convert::From<InvoiceMetadataAuthorizedSubjectName>
-for ::std::string::String {
+impl ::std::convert::From<InvoiceMetadataAuthorizedSubjectName> for ::std::string::String {
     fn from(value: InvoiceMetadataAuthorizedSubjectName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for InvoiceMetadataAuthorizedSubjectName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -8121,18 +6614,13 @@ impl ::std::str::FromStr for InvoiceMetadataAuthorizedSubjectName {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataAuthorizedSubjectName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InvoiceMetadataAuthorizedSubjectName {
+impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataAuthorizedSubjectName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8143,9 +6631,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataAuthorizedSubjectName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoiceMetadataBuyer`
@@ -8159,14 +6645,13 @@ pub struct InvoiceMetadataBuyer {
 ///`InvoiceMetadataBuyerIdentifier`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceMetadataBuyerIdentifier {
-    /**Typ identyfikatora nabywcy.
-| Wartość | Opis |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None | Brak identyfikatora nabywcy |
-*/
+    /// Typ identyfikatora nabywcy.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+    /// | Other | Inny identyfikator |
+    /// | None | Brak identyfikatora nabywcy |
     #[serde(rename = "type")]
     pub type_: BuyerIdentifierType,
     ///Wartość identyfikatora nabywcy.
@@ -8183,17 +6668,14 @@ impl ::std::ops::Deref for InvoiceMetadataBuyerIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<InvoiceMetadataBuyerIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<InvoiceMetadataBuyerIdentifierValue> for ::std::string::String {
     fn from(value: InvoiceMetadataBuyerIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for InvoiceMetadataBuyerIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 50usize {
             return Err("longer than 50 characters".into());
         }
@@ -8202,18 +6684,13 @@ impl ::std::str::FromStr for InvoiceMetadataBuyerIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataBuyerIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InvoiceMetadataBuyerIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataBuyerIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8224,9 +6701,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataBuyerIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwa nabywcy.
@@ -8246,9 +6721,7 @@ impl ::std::convert::From<InvoiceMetadataBuyerName> for ::std::string::String {
 }
 impl ::std::str::FromStr for InvoiceMetadataBuyerName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -8257,17 +6730,13 @@ impl ::std::str::FromStr for InvoiceMetadataBuyerName {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataBuyerName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataBuyerName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8278,9 +6747,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataBuyerName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Kod waluty.
@@ -8300,9 +6767,7 @@ impl ::std::convert::From<InvoiceMetadataCurrency> for ::std::string::String {
 }
 impl ::std::str::FromStr for InvoiceMetadataCurrency {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 3usize {
             return Err("longer than 3 characters".into());
         }
@@ -8314,17 +6779,13 @@ impl ::std::str::FromStr for InvoiceMetadataCurrency {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataCurrency {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataCurrency {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8335,9 +6796,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataCurrency {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Numer faktury nadany przez wystawcę.
@@ -8357,9 +6816,7 @@ impl ::std::convert::From<InvoiceMetadataInvoiceNumber> for ::std::string::Strin
 }
 impl ::std::str::FromStr for InvoiceMetadataInvoiceNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -8368,17 +6825,13 @@ impl ::std::str::FromStr for InvoiceMetadataInvoiceNumber {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8389,9 +6842,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataInvoiceNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoiceMetadataSeller`
@@ -8420,9 +6871,7 @@ impl ::std::convert::From<InvoiceMetadataSellerName> for ::std::string::String {
 }
 impl ::std::str::FromStr for InvoiceMetadataSellerName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -8431,17 +6880,13 @@ impl ::std::str::FromStr for InvoiceMetadataSellerName {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataSellerName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataSellerName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8452,62 +6897,59 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataSellerName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoiceMetadataThirdSubject`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceMetadataThirdSubject {
-    /**Identyfikator podmiotu trzeciego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
-| VatUe | Identyfikator VAT UE podmiotu unijnego. |
-| Other | Inny identyfikator|
-| None  | Brak identyfikatora podmiotu trzeciego |*/
+    /// Identyfikator podmiotu trzeciego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
+    /// | VatUe | Identyfikator VAT UE podmiotu unijnego. |
+    /// | Other | Inny identyfikator|
+    /// | None  | Brak identyfikatora podmiotu trzeciego |
     pub identifier: InvoiceMetadataThirdSubjectIdentifier,
     ///Nazwa podmiotu trzeciego.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<InvoiceMetadataThirdSubjectName>,
-    /**Rola podmiotu trzeciego.
-| Wartość | Opis |
-| ---- | --- |
-| 0 | Inna rola |
-| 1 | Faktor - w przypadku gdy na fakturze występują dane faktora |
-| 2 | Odbiorca - w przypadku gdy na fakturze występują dane jednostek wewnętrznych, oddziałów, wyodrębnionych w ramach nabywcy, które same nie stanowią nabywcy w rozumieniu ustawy |
-| 3 | Podmiot pierwotny - w przypadku gdy na fakturze występują dane podmiotu będącego w stosunku do podatnika podmiotem przejętym lub przekształconym, który dokonywał dostawy lub świadczył usługę. Z wyłączeniem przypadków, o których mowa w art. 106j ust.2 pkt 3 ustawy, gdy dane te wykazywane są w części Podmiot1K |
-| 4 | Dodatkowy nabywca - w przypadku gdy na fakturze występują dane kolejnych (innych niż wymieniony w części Podmiot2) nabywców |
-| 5 | Wystawca faktury - w przypadku gdy na fakturze występują dane podmiotu wystawiającego fakturę w imieniu podatnika. Nie dotyczy przypadku, gdy wystawcą faktury jest nabywca |
-| 6 | Dokonujący płatności - w przypadku gdy na fakturze występują dane podmiotu regulującego zobowiązanie w miejsce nabywcy |
-| 7 | Jednostka samorządu terytorialnego - wystawca |
-| 8 | Jednostka samorządu terytorialnego - odbiorca |
-| 9 | Członek grupy VAT - wystawca |
-| 10 | Członek grupy VAT - odbiorca |
-| 11 | Pracownik |*/
+    /// Rola podmiotu trzeciego.
+    /// | Wartość | Opis |
+    /// | ---- | --- |
+    /// | 0 | Inna rola |
+    /// | 1 | Faktor - w przypadku gdy na fakturze występują dane faktora |
+    /// | 2 | Odbiorca - w przypadku gdy na fakturze występują dane jednostek wewnętrznych, oddziałów, wyodrębnionych w ramach nabywcy, które same nie stanowią nabywcy w rozumieniu ustawy |
+    /// | 3 | Podmiot pierwotny - w przypadku gdy na fakturze występują dane podmiotu będącego w stosunku do podatnika podmiotem przejętym lub przekształconym, który dokonywał dostawy lub świadczył usługę. Z wyłączeniem przypadków, o których mowa w art. 106j ust.2 pkt 3 ustawy, gdy dane te wykazywane są w części Podmiot1K |
+    /// | 4 | Dodatkowy nabywca - w przypadku gdy na fakturze występują dane kolejnych (innych niż wymieniony w części Podmiot2) nabywców |
+    /// | 5 | Wystawca faktury - w przypadku gdy na fakturze występują dane podmiotu wystawiającego fakturę w imieniu podatnika. Nie dotyczy przypadku, gdy wystawcą faktury jest nabywca |
+    /// | 6 | Dokonujący płatności - w przypadku gdy na fakturze występują dane podmiotu regulującego zobowiązanie w miejsce nabywcy |
+    /// | 7 | Jednostka samorządu terytorialnego - wystawca |
+    /// | 8 | Jednostka samorządu terytorialnego - odbiorca |
+    /// | 9 | Członek grupy VAT - wystawca |
+    /// | 10 | Członek grupy VAT - odbiorca |
+    /// | 11 | Pracownik |
     pub role: i32,
 }
-/**Identyfikator podmiotu trzeciego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None  | Brak identyfikatora podmiotu trzeciego |*/
+/// Identyfikator podmiotu trzeciego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr |
+/// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+/// | Other | Inny identyfikator |
+/// | None  | Brak identyfikatora podmiotu trzeciego |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceMetadataThirdSubjectIdentifier {
-    /**Typ identyfikatora podmiotu trzeciego.
-| Wartość | Opis |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None | Brak identyfikatora podmiotu trzeciego |
-*/
+    /// Typ identyfikatora podmiotu trzeciego.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
+    /// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+    /// | Other | Inny identyfikator |
+    /// | None | Brak identyfikatora podmiotu trzeciego |
     #[serde(rename = "type")]
     pub type_: ThirdSubjectIdentifierType,
     ///Wartość identyfikatora podmiotu trzeciego.
@@ -8524,17 +6966,14 @@ impl ::std::ops::Deref for InvoiceMetadataThirdSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<InvoiceMetadataThirdSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<InvoiceMetadataThirdSubjectIdentifierValue> for ::std::string::String {
     fn from(value: InvoiceMetadataThirdSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for InvoiceMetadataThirdSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 50usize {
             return Err("longer than 50 characters".into());
         }
@@ -8543,18 +6982,13 @@ impl ::std::str::FromStr for InvoiceMetadataThirdSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataThirdSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InvoiceMetadataThirdSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataThirdSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8565,9 +6999,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataThirdSubjectIdentifierVal
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwa podmiotu trzeciego.
@@ -8587,9 +7019,7 @@ impl ::std::convert::From<InvoiceMetadataThirdSubjectName> for ::std::string::St
 }
 impl ::std::str::FromStr for InvoiceMetadataThirdSubjectName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -8598,17 +7028,13 @@ impl ::std::str::FromStr for InvoiceMetadataThirdSubjectName {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceMetadataThirdSubjectName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceMetadataThirdSubjectName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8619,9 +7045,7 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceMetadataThirdSubjectName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoicePackage`
@@ -8635,48 +7059,30 @@ pub struct InvoicePackage {
     ///Określa, czy wynik eksportu został ucięty z powodu przekroczenia limitu liczby faktur lub wielkości paczki.
     #[serde(rename = "isTruncated")]
     pub is_truncated: bool,
-    /**Data przyjęcia ostatniej faktury ujętej w paczce.
-Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `Invoicing`.*/
-    #[serde(
-        rename = "lastInvoicingDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub last_invoicing_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
-    /**Data wystawienia ostatniej faktury ujętej w paczce.
-Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `Issue`.*/
-    #[serde(
-        rename = "lastIssueDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Data przyjęcia ostatniej faktury ujętej w paczce.
+    /// Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `Invoicing`.
+    #[serde(rename = "lastInvoicingDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_invoicing_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    /// Data wystawienia ostatniej faktury ujętej w paczce.
+    /// Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `Issue`.
+    #[serde(rename = "lastIssueDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_issue_date: ::std::option::Option<::chrono::naive::NaiveDate>,
-    /**Data trwałego zapisu ostatniej faktury ujętej w paczce.
-Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `PermanentStorage`.*/
-    #[serde(
-        rename = "lastPermanentStorageDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub last_permanent_storage_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    /// Data trwałego zapisu ostatniej faktury ujętej w paczce.
+    /// Pole występuje wyłącznie wtedy, gdy paczka została ucięta i eksport był filtrowany po typie daty `PermanentStorage`.
+    #[serde(rename = "lastPermanentStorageDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_permanent_storage_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Lista dostępnych części paczki do pobrania.
     pub parts: ::std::vec::Vec<InvoicePackagePart>,
-    /**Dotyczy wyłącznie zapytań filtrowanych po typie daty <b>PermanentStorage</b>.
-Jeśli zapytanie dotyczyło najnowszego okresu, wartość ta może być wartością nieznacznie skorygowaną względem górnej granicy podanej w warunkach zapytania.
-Dla okresów starszych, będzie to zgodne z warunkami zapytania.
-
-System gwarantuje, że dane poniżej tej wartości są spójne i kompletne.
-Ponowne zapytania obejmujące zakresem dane poniżej tego kroczącego znacznika czasu nie zwrócą w przyszłości innych wyników (np.dodatkowych faktur).
-
-Dla dateType = Issue lub Invoicing – null.*/
-    #[serde(
-        rename = "permanentStorageHwmDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub permanent_storage_hwm_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    /// Dotyczy wyłącznie zapytań filtrowanych po typie daty <b>PermanentStorage</b>.
+    /// Jeśli zapytanie dotyczyło najnowszego okresu, wartość ta może być wartością nieznacznie skorygowaną względem górnej granicy podanej w warunkach zapytania.
+    /// Dla okresów starszych, będzie to zgodne z warunkami zapytania.
+    ///
+    /// System gwarantuje, że dane poniżej tej wartości są spójne i kompletne.
+    /// Ponowne zapytania obejmujące zakresem dane poniżej tego kroczącego znacznika czasu nie zwrócą w przyszłości innych wyników (np.dodatkowych faktur).
+    ///
+    /// Dla dateType = Issue lub Invoicing – null.
+    #[serde(rename = "permanentStorageHwmDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub permanent_storage_hwm_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Rozmiar paczki w bajtach.
     pub size: i64,
 }
@@ -8689,8 +7095,8 @@ pub struct InvoicePackagePart {
     ///Rozmiar zaszyfrowanej części paczki w bajtach.
     #[serde(rename = "encryptedPartSize")]
     pub encrypted_part_size: ::std::num::NonZeroU64,
-    /**Data i godzina wygaśnięcia linku umożliwiającego pobranie części paczki.
-Po upływie tego momentu link przestaje być aktywny.*/
+    /// Data i godzina wygaśnięcia linku umożliwiającego pobranie części paczki.
+    /// Po upływie tego momentu link przestaje być aktywny.
     #[serde(rename = "expirationDate")]
     pub expiration_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Metoda HTTP, której należy użyć przy pobieraniu pliku.
@@ -8707,12 +7113,12 @@ Po upływie tego momentu link przestaje być aktywny.*/
     ///Rozmiar części paczki w bajtach.
     #[serde(rename = "partSize")]
     pub part_size: ::std::num::NonZeroU64,
-    /**Adres URL, pod który należy wysłać żądanie pobrania części paczki.
-Link jest generowany dynamicznie w momencie odpytania o status operacji eksportu.
-Nie podlega limitom API i nie wymaga przesyłania tokenu dostępowego przy pobraniu.
-
-Odpowiedź HTTP zawiera dodatkowe nagłówki:
-- `x-ms-meta-hash` – zaszyfrowanej części paczki, zakodowany w formacie Base64.*/
+    /// Adres URL, pod który należy wysłać żądanie pobrania części paczki.
+    /// Link jest generowany dynamicznie w momencie odpytania o status operacji eksportu.
+    /// Nie podlega limitom API i nie wymaga przesyłania tokenu dostępowego przy pobraniu.
+    ///
+    /// Odpowiedź HTTP zawiera dodatkowe nagłówki:
+    /// - `x-ms-meta-hash` – zaszyfrowanej części paczki, zakodowany w formacie Base64.
     pub url: ::std::string::String,
 }
 ///Nazwa pliku części paczki.
@@ -8732,9 +7138,7 @@ impl ::std::convert::From<InvoicePackagePartPartName> for ::std::string::String 
 }
 impl ::std::str::FromStr for InvoicePackagePartPartName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -8743,17 +7147,13 @@ impl ::std::str::FromStr for InvoicePackagePartPartName {
 }
 impl ::std::convert::TryFrom<&str> for InvoicePackagePartPartName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoicePackagePartPartName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8764,23 +7164,11 @@ impl<'de> ::serde::Deserialize<'de> for InvoicePackagePartPartName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoicePermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoicePermissionType {
     SelfInvoicing,
     TaxRepresentative,
@@ -8805,9 +7193,7 @@ impl ::std::fmt::Display for InvoicePermissionType {
 }
 impl ::std::str::FromStr for InvoicePermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "SelfInvoicing" => Ok(Self::SelfInvoicing),
             "TaxRepresentative" => Ok(Self::TaxRepresentative),
@@ -8819,17 +7205,13 @@ impl ::std::str::FromStr for InvoicePermissionType {
 }
 impl ::std::convert::TryFrom<&str> for InvoicePermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoicePermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8846,14 +7228,13 @@ pub struct InvoiceQueryAmount {
 ///`InvoiceQueryBuyerIdentifier`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceQueryBuyerIdentifier {
-    /**Typ identyfikatora nabywcy.
-| Wartość | Opis |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None | Brak identyfikatora nabywcy |
-*/
+    /// Typ identyfikatora nabywcy.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+    /// | Other | Inny identyfikator |
+    /// | None | Brak identyfikatora nabywcy |
     #[serde(rename = "type")]
     pub type_: BuyerIdentifierType,
     ///Wartość identyfikatora nabywcy (exact match).
@@ -8877,9 +7258,7 @@ impl ::std::convert::From<InvoiceQueryBuyerIdentifierValue> for ::std::string::S
 }
 impl ::std::str::FromStr for InvoiceQueryBuyerIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 50usize {
             return Err("longer than 50 characters".into());
         }
@@ -8888,18 +7267,13 @@ impl ::std::str::FromStr for InvoiceQueryBuyerIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceQueryBuyerIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InvoiceQueryBuyerIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for InvoiceQueryBuyerIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -8910,57 +7284,39 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceQueryBuyerIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`InvoiceQueryDateRange`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct InvoiceQueryDateRange {
-    /**Typ daty, według której ma być zastosowany zakres.
-| Wartość | Opis |
-| --- | --- |
-| Issue | Data wystawienia faktury. |
-| Invoicing | Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania). |
-| PermanentStorage | Data trwałego zapisu faktury w repozytorium systemu KSeF. |
-*/
+    /// Typ daty, według której ma być zastosowany zakres.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Issue | Data wystawienia faktury. |
+    /// | Invoicing | Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania). |
+    /// | PermanentStorage | Data trwałego zapisu faktury w repozytorium systemu KSeF. |
     #[serde(rename = "dateType")]
     pub date_type: InvoiceQueryDateType,
     ///Data początkowa zakresu w formacie ISO-8601 np. 2026-01-03T13:45:00+00:00.
     pub from: ::chrono::DateTime<::chrono::offset::Utc>,
-    /**Określa, czy system ma ograniczyć filtrowanie (zakres dateRange.to) do wartości `PermanentStorageHwmDate`.
-
-* Dotyczy wyłącznie zapytań z `dateType = PermanentStorage`,
-* Gdy `true`, system ogranicza filtrowanie tak, aby wartość `dateRange.to` nie przekraczała wartości `PermanentStorageHwmDate`,
-* Gdy `null` lub `false`, filtrowanie może wykraczać poza `PermanentStorageHwmDate`.*/
-    #[serde(
-        rename = "restrictToPermanentStorageHwmDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Określa, czy system ma ograniczyć filtrowanie (zakres dateRange.to) do wartości `PermanentStorageHwmDate`.
+    ///
+    /// * Dotyczy wyłącznie zapytań z `dateType = PermanentStorage`,
+    /// * Gdy `true`, system ogranicza filtrowanie tak, aby wartość `dateRange.to` nie przekraczała wartości `PermanentStorageHwmDate`,
+    /// * Gdy `null` lub `false`, filtrowanie może wykraczać poza `PermanentStorageHwmDate`.
+    #[serde(rename = "restrictToPermanentStorageHwmDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub restrict_to_permanent_storage_hwm_date: ::std::option::Option<bool>,
     ///Data końcowa zakresu w formacie ISO-8601. Jeśli nie zostanie podana, przyjmowana jest bieżąca data i czas w UTC.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub to: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Issue | Data wystawienia faktury. |
-| Invoicing | Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania). |
-| PermanentStorage | Data trwałego zapisu faktury w repozytorium systemu KSeF. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Issue | Data wystawienia faktury. |
+/// | Invoicing | Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania). |
+/// | PermanentStorage | Data trwałego zapisu faktury w repozytorium systemu KSeF. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoiceQueryDateType {
     Issue,
     Invoicing,
@@ -8977,9 +7333,7 @@ impl ::std::fmt::Display for InvoiceQueryDateType {
 }
 impl ::std::str::FromStr for InvoiceQueryDateType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Issue" => Ok(Self::Issue),
             "Invoicing" => Ok(Self::Invoicing),
@@ -8990,17 +7344,13 @@ impl ::std::str::FromStr for InvoiceQueryDateType {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceQueryDateType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceQueryDateType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9010,101 +7360,71 @@ pub struct InvoiceQueryFilters {
     ///Filtr kwotowy – brutto, netto lub VAT (z wartością).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub amount: ::std::option::Option<InvoiceQueryAmount>,
-    /**Identyfikator nabywcy.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| VatUe | Identyfikator VAT UE podmiotu unijnego. |
-| Other | Inny identyfikator|
-| None  | Brak identyfikatora nabywcy |*/
-    #[serde(
-        rename = "buyerIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator nabywcy.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | VatUe | Identyfikator VAT UE podmiotu unijnego. |
+    /// | Other | Inny identyfikator|
+    /// | None  | Brak identyfikatora nabywcy |
+    #[serde(rename = "buyerIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub buyer_identifier: ::std::option::Option<InvoiceQueryBuyerIdentifier>,
     ///Kody walut.
-    #[serde(
-        rename = "currencyCodes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "currencyCodes", skip_serializing_if = "::std::option::Option::is_none")]
     pub currency_codes: ::std::option::Option<::std::vec::Vec<CurrencyCode>>,
     #[serde(rename = "dateRange")]
     pub date_range: InvoiceQueryDateRange,
-    /**Typ dokumentu.
-| Wartość | Opis |
-| --- | --- |
-| FA | Faktura VAT |
-| PEF | Faktura PEF |
-| FA_RR | Faktura RR |
-*/
+    /// Typ dokumentu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | FA | Faktura VAT |
+    /// | PEF | Faktura PEF |
+    /// | FA_RR | Faktura RR |
     #[serde(rename = "formType", skip_serializing_if = "::std::option::Option::is_none")]
     pub form_type: ::std::option::Option<InvoiceQueryFormType>,
     ///Czy faktura ma załącznik.
-    #[serde(
-        rename = "hasAttachment",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "hasAttachment", skip_serializing_if = "::std::option::Option::is_none")]
     pub has_attachment: ::std::option::Option<bool>,
     ///Numer faktury nadany przez wystawcę (exact match).
-    #[serde(
-        rename = "invoiceNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoiceNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_number: ::std::option::Option<InvoiceQueryFiltersInvoiceNumber>,
-    /**Rodzaje faktur.
-| Wartość | Opis |
-| --- | --- |
-| Vat | (FA) Podstawowa |
-| Zal | (FA) Zaliczkowa |
-| Kor | (FA) Korygująca |
-| Roz | (FA) Rozliczeniowa |
-| Upr | (FA) Uproszczona |
-| KorZal | (FA) Korygująca fakturę zaliczkową |
-| KorRoz | (FA) Korygująca fakturę rozliczeniową |
-| VatPef | (PEF) Podstawowa |
-| VatPefSp | (PEF) Specjalizowana |
-| KorPef | (PEF) Korygująca |
-| VatRr | (FA_RR) Podstawowa |
-| KorVatRr | (FA_RR) Korygująca |
-*/
-    #[serde(
-        rename = "invoiceTypes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Rodzaje faktur.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Vat | (FA) Podstawowa |
+    /// | Zal | (FA) Zaliczkowa |
+    /// | Kor | (FA) Korygująca |
+    /// | Roz | (FA) Rozliczeniowa |
+    /// | Upr | (FA) Uproszczona |
+    /// | KorZal | (FA) Korygująca fakturę zaliczkową |
+    /// | KorRoz | (FA) Korygująca fakturę rozliczeniową |
+    /// | VatPef | (PEF) Podstawowa |
+    /// | VatPefSp | (PEF) Specjalizowana |
+    /// | KorPef | (PEF) Korygująca |
+    /// | VatRr | (FA_RR) Podstawowa |
+    /// | KorVatRr | (FA_RR) Korygująca |
+    #[serde(rename = "invoiceTypes", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_types: ::std::option::Option<::std::vec::Vec<InvoiceType>>,
     ///Tryb wystawienia faktury: online lub offline.
-    #[serde(
-        rename = "invoicingMode",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoicingMode", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoicing_mode: ::std::option::Option<InvoicingMode>,
     ///Czy faktura została wystawiona w trybie samofakturowania.
-    #[serde(
-        rename = "isSelfInvoicing",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isSelfInvoicing", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_self_invoicing: ::std::option::Option<bool>,
     ///Numer KSeF faktury (exact match).
-    #[serde(
-        rename = "ksefNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "ksefNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub ksef_number: ::std::option::Option<KsefNumber>,
     ///Nip sprzedawcy (exact match).
-    #[serde(
-        rename = "sellerNip",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "sellerNip", skip_serializing_if = "::std::option::Option::is_none")]
     pub seller_nip: ::std::option::Option<Nip>,
-    /**Typ podmiotu, którego dotyczą kryteria filtrowania metadanych faktur.
-Określa kontekst, w jakim przeszukiwane są dane.
-| Wartość | Opis |
-| --- | --- |
-| Subject1 | Podmiot 1 - sprzedawca |
-| Subject2 | Podmiot 2 - nabywca |
-| Subject3 | Podmiot 3 |
-| SubjectAuthorized | Podmiot upoważniony |
-*/
+    /// Typ podmiotu, którego dotyczą kryteria filtrowania metadanych faktur.
+    /// Określa kontekst, w jakim przeszukiwane są dane.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Subject1 | Podmiot 1 - sprzedawca |
+    /// | Subject2 | Podmiot 2 - nabywca |
+    /// | Subject3 | Podmiot 3 |
+    /// | SubjectAuthorized | Podmiot upoważniony |
     #[serde(rename = "subjectType")]
     pub subject_type: InvoiceQuerySubjectType,
 }
@@ -9125,9 +7445,7 @@ impl ::std::convert::From<InvoiceQueryFiltersInvoiceNumber> for ::std::string::S
 }
 impl ::std::str::FromStr for InvoiceQueryFiltersInvoiceNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -9136,18 +7454,13 @@ impl ::std::str::FromStr for InvoiceQueryFiltersInvoiceNumber {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceQueryFiltersInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for InvoiceQueryFiltersInvoiceNumber {
+impl ::std::convert::TryFrom<::std::string::String> for InvoiceQueryFiltersInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9158,29 +7471,15 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceQueryFiltersInvoiceNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| FA | Faktura VAT |
-| PEF | Faktura PEF |
-| FA_RR | Faktura RR |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | FA | Faktura VAT |
+/// | PEF | Faktura PEF |
+/// | FA_RR | Faktura RR |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoiceQueryFormType {
     #[serde(rename = "FA")]
     Fa,
@@ -9200,9 +7499,7 @@ impl ::std::fmt::Display for InvoiceQueryFormType {
 }
 impl ::std::str::FromStr for InvoiceQueryFormType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "FA" => Ok(Self::Fa),
             "PEF" => Ok(Self::Pef),
@@ -9213,39 +7510,23 @@ impl ::std::str::FromStr for InvoiceQueryFormType {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceQueryFormType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceQueryFormType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Subject1 | Podmiot 1 - sprzedawca |
-| Subject2 | Podmiot 2 - nabywca |
-| Subject3 | Podmiot 3 |
-| SubjectAuthorized | Podmiot upoważniony |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Subject1 | Podmiot 1 - sprzedawca |
+/// | Subject2 | Podmiot 2 - nabywca |
+/// | Subject3 | Podmiot 3 |
+/// | SubjectAuthorized | Podmiot upoważniony |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoiceQuerySubjectType {
     Subject1,
     Subject2,
@@ -9264,9 +7545,7 @@ impl ::std::fmt::Display for InvoiceQuerySubjectType {
 }
 impl ::std::str::FromStr for InvoiceQuerySubjectType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Subject1" => Ok(Self::Subject1),
             "Subject2" => Ok(Self::Subject2),
@@ -9278,17 +7557,13 @@ impl ::std::str::FromStr for InvoiceQuerySubjectType {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceQuerySubjectType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceQuerySubjectType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9302,14 +7577,11 @@ pub struct InvoiceStatusInfo {
     ///Dodatkowe szczegóły statusu
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub details: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    /**Zbiór dodatkowych informacji związanych ze statusem faktury, zapisanych jako pary klucz–wartość.
-Umożliwia rozszerzenie modelu o dane specyficzne dla danego przypadku.*/
+    /// Zbiór dodatkowych informacji związanych ze statusem faktury, zapisanych jako pary klucz–wartość.
+    /// Umożliwia rozszerzenie modelu o dane specyficzne dla danego przypadku.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub extensions: ::std::option::Option<
-        ::std::collections::HashMap<
-            ::std::string::String,
-            ::std::option::Option<::std::string::String>,
-        >,
+        ::std::collections::HashMap<::std::string::String, ::std::option::Option<::std::string::String>>,
     >,
 }
 ///Opis statusu
@@ -9329,9 +7601,7 @@ impl ::std::convert::From<InvoiceStatusInfoDescription> for ::std::string::Strin
 }
 impl ::std::str::FromStr for InvoiceStatusInfoDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() < 1usize {
             return Err("shorter than 1 characters".into());
         }
@@ -9340,17 +7610,13 @@ impl ::std::str::FromStr for InvoiceStatusInfoDescription {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceStatusInfoDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceStatusInfoDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9361,37 +7627,24 @@ impl<'de> ::serde::Deserialize<'de> for InvoiceStatusInfoDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Vat | (FA) Podstawowa |
-| Zal | (FA) Zaliczkowa |
-| Kor | (FA) Korygująca |
-| Roz | (FA) Rozliczeniowa |
-| Upr | (FA) Uproszczona |
-| KorZal | (FA) Korygująca fakturę zaliczkową |
-| KorRoz | (FA) Korygująca fakturę rozliczeniową |
-| VatPef | (PEF) Podstawowa |
-| VatPefSp | (PEF) Specjalizowana |
-| KorPef | (PEF) Korygująca |
-| VatRr | (FA_RR) Podstawowa |
-| KorVatRr | (FA_RR) Korygująca |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Vat | (FA) Podstawowa |
+/// | Zal | (FA) Zaliczkowa |
+/// | Kor | (FA) Korygująca |
+/// | Roz | (FA) Rozliczeniowa |
+/// | Upr | (FA) Uproszczona |
+/// | KorZal | (FA) Korygująca fakturę zaliczkową |
+/// | KorRoz | (FA) Korygująca fakturę rozliczeniową |
+/// | VatPef | (PEF) Podstawowa |
+/// | VatPefSp | (PEF) Specjalizowana |
+/// | KorPef | (PEF) Korygująca |
+/// | VatRr | (FA_RR) Podstawowa |
+/// | KorVatRr | (FA_RR) Korygująca |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoiceType {
     Vat,
     Zal,
@@ -9431,9 +7684,7 @@ impl ::std::fmt::Display for InvoiceType {
 }
 impl ::std::str::FromStr for InvoiceType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Vat" => Ok(Self::Vat),
             "Zal" => Ok(Self::Zal),
@@ -9453,32 +7704,18 @@ impl ::std::str::FromStr for InvoiceType {
 }
 impl ::std::convert::TryFrom<&str> for InvoiceType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoiceType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`InvoicingMode`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum InvoicingMode {
     Online,
     Offline,
@@ -9498,9 +7735,7 @@ impl ::std::fmt::Display for InvoicingMode {
 }
 impl ::std::str::FromStr for InvoicingMode {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Online" => Ok(Self::Online),
             "Offline" => Ok(Self::Offline),
@@ -9510,36 +7745,21 @@ impl ::std::str::FromStr for InvoicingMode {
 }
 impl ::std::convert::TryFrom<&str> for InvoicingMode {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for InvoicingMode {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
-| Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
+/// | Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum KsefCertificateType {
     Authentication,
     Offline,
@@ -9559,9 +7779,7 @@ impl ::std::fmt::Display for KsefCertificateType {
 }
 impl ::std::str::FromStr for KsefCertificateType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Authentication" => Ok(Self::Authentication),
             "Offline" => Ok(Self::Offline),
@@ -9571,17 +7789,13 @@ impl ::std::str::FromStr for KsefCertificateType {
 }
 impl ::std::convert::TryFrom<&str> for KsefCertificateType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for KsefCertificateType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9602,17 +7816,14 @@ impl ::std::convert::From<KsefNumber> for ::std::string::String {
 }
 impl ::std::str::FromStr for KsefNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 36usize {
             return Err("longer than 36 characters".into());
         }
         if value.chars().count() < 35usize {
             return Err("shorter than 35 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^([1-9](\\d[1-9]|[1-9]\\d)\\d{7})-(20[2-9][0-9]|2[1-9]\\d{2}|[3-9]\\d{3})(0[1-9]|1[0-2])(0[1-9]|[12]\\d|3[01])-([0-9A-F]{6})-?([0-9A-F]{6})-([0-9A-F]{2})$",
                 )
@@ -9629,17 +7840,13 @@ impl ::std::str::FromStr for KsefNumber {
 }
 impl ::std::convert::TryFrom<&str> for KsefNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for KsefNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9650,9 +7857,7 @@ impl<'de> ::serde::Deserialize<'de> for KsefNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`ListTokensAuthorIdentifier`
@@ -9672,9 +7877,7 @@ impl ::std::convert::From<ListTokensAuthorIdentifier> for ::std::string::String 
 }
 impl ::std::str::FromStr for ListTokensAuthorIdentifier {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() < 3usize {
             return Err("shorter than 3 characters".into());
         }
@@ -9683,17 +7886,13 @@ impl ::std::str::FromStr for ListTokensAuthorIdentifier {
 }
 impl ::std::convert::TryFrom<&str> for ListTokensAuthorIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for ListTokensAuthorIdentifier {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9704,9 +7903,7 @@ impl<'de> ::serde::Deserialize<'de> for ListTokensAuthorIdentifier {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`ListTokensDescription`
@@ -9726,9 +7923,7 @@ impl ::std::convert::From<ListTokensDescription> for ::std::string::String {
 }
 impl ::std::str::FromStr for ListTokensDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() < 3usize {
             return Err("shorter than 3 characters".into());
         }
@@ -9737,17 +7932,13 @@ impl ::std::str::FromStr for ListTokensDescription {
 }
 impl ::std::convert::TryFrom<&str> for ListTokensDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for ListTokensDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9758,9 +7949,7 @@ impl<'de> ::serde::Deserialize<'de> for ListTokensDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///10 cyfrowy numer NIP.
@@ -9780,38 +7969,30 @@ impl ::std::convert::From<Nip> for ::std::string::String {
 }
 impl ::std::str::FromStr for Nip {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
         if value.chars().count() < 10usize {
             return Err("shorter than 10 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}$").unwrap());
         if PATTERN.find(value).is_none() {
-            return Err(
-                "doesn't match pattern \"^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}$\"".into(),
-            );
+            return Err("doesn't match pattern \"^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for Nip {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for Nip {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9822,9 +8003,7 @@ impl<'de> ::serde::Deserialize<'de> for Nip {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Identyfikator złożony, czyli dwuczłonowy identyfikator składający się z nr NIP podmiotu polskiego oraz numeru VAT UE podmiotu unijnego.
@@ -9844,11 +8023,8 @@ impl ::std::convert::From<NipVatUe> for ::std::string::String {
 }
 impl ::std::str::FromStr for NipVatUe {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
                     "^[1-9]((\\d[1-9])|([1-9]\\d))\\d{7}-(ATU\\d{8}|BE[01]{1}\\d{9}|BG\\d{9,10}|CY\\d{8}[A-Z]|CZ\\d{8,10}|DE\\d{9}|DK\\d{8}|EE\\d{9}|EL\\d{9}|ES([A-Z]\\d{8}|\\d{8}[A-Z]|[A-Z]\\d{7}[A-Z])|FI\\d{8}|FR[A-Z0-9]{2}\\d{9}|HR\\d{11}|HU\\d{8}|IE(\\d{7}[A-Z]{2}|\\d[A-Z0-9+*]\\d{5}[A-Z])|IT\\d{11}|LT(\\d{9}|\\d{12})|LU\\d{8}|LV\\d{11}|MT\\d{8}|NL[A-Z0-9+*]{12}|PT\\d{9}|RO\\d{2,10}|SE\\d{12}|SI\\d{8}|SK\\d{10}|XI((\\d{9}|\\d{12})|(GD|HA)\\d{3}))$",
                 )
@@ -9865,17 +8041,13 @@ impl ::std::str::FromStr for NipVatUe {
 }
 impl ::std::convert::TryFrom<&str> for NipVatUe {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for NipVatUe {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -9886,9 +8058,7 @@ impl<'de> ::serde::Deserialize<'de> for NipVatUe {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`OnlineSessionContextLimitsOverride`
@@ -9932,24 +8102,24 @@ pub struct OpenBatchSessionRequest {
 ///`OpenBatchSessionResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OpenBatchSessionResponse {
-    /**Dane wymagane do poprawnego przesłania poszczególnych części pliku paczki faktur.
-
-Każdą część pliku paczki zadeklarowaną w <b>fileParts</b> należy przesłać zgodnie z odpowiadającym jej obiektem w <b>partUploadRequests</b>.
-Łącznikiem pomiędzy deklaracją a instrukcją wysyłki jest pole <b>ordinalNumber</b>.
-
-Dla każdej części należy:
-* zastosować metodę HTTP wskazaną w <b>method</b>,
-* ustawić adres z <b>url</b>,
-* dołączyć nagłówki z <b>headers</b>,
-* dołączyć treść części pliku w korpusie żądania.
-
-`Uwaga: nie należy dodawać do nagłówków token dostępu (accessToken).`
-
-Każdą część przesyła się oddzielnym żądaniem HTTP.Zwracane kody odpowiedzi:
- * <b>201</b> – poprawne przyjęcie pliku,
- * <b>400</b> – błędne dane,
- * <b>401</b> – nieprawidłowe uwierzytelnienie,
- * <b>403</b> – brak uprawnień do zapisu (np.upłynął czas na zapis).*/
+    /// Dane wymagane do poprawnego przesłania poszczególnych części pliku paczki faktur.
+    ///
+    /// Każdą część pliku paczki zadeklarowaną w <b>fileParts</b> należy przesłać zgodnie z odpowiadającym jej obiektem w <b>partUploadRequests</b>.
+    /// Łącznikiem pomiędzy deklaracją a instrukcją wysyłki jest pole <b>ordinalNumber</b>.
+    ///
+    /// Dla każdej części należy:
+    /// * zastosować metodę HTTP wskazaną w <b>method</b>,
+    /// * ustawić adres z <b>url</b>,
+    /// * dołączyć nagłówki z <b>headers</b>,
+    /// * dołączyć treść części pliku w korpusie żądania.
+    ///
+    /// `Uwaga: nie należy dodawać do nagłówków token dostępu (accessToken).`
+    ///
+    /// Każdą część przesyła się oddzielnym żądaniem HTTP.Zwracane kody odpowiedzi:
+    /// * <b>201</b> – poprawne przyjęcie pliku,
+    /// * <b>400</b> – błędne dane,
+    /// * <b>401</b> – nieprawidłowe uwierzytelnienie,
+    /// * <b>403</b> – brak uprawnień do zapisu (np.upłynął czas na zapis).
     #[serde(rename = "partUploadRequests")]
     pub part_upload_requests: ::std::vec::Vec<PartUploadRequest>,
     ///Numer referencyjny sesji.
@@ -9974,17 +8144,7 @@ pub struct OpenOnlineSessionResponse {
     pub valid_until: ::chrono::DateTime<::chrono::offset::Utc>,
 }
 ///`OwnerPermissionScope`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum OwnerPermissionScope {
     CredentialsManage,
     CredentialsRead,
@@ -10016,9 +8176,7 @@ impl ::std::fmt::Display for OwnerPermissionScope {
 }
 impl ::std::str::FromStr for OwnerPermissionScope {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             "CredentialsRead" => Ok(Self::CredentialsRead),
@@ -10034,17 +8192,13 @@ impl ::std::str::FromStr for OwnerPermissionScope {
 }
 impl ::std::convert::TryFrom<&str> for OwnerPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for OwnerPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10052,10 +8206,7 @@ impl ::std::convert::TryFrom<::std::string::String> for OwnerPermissionScope {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PartUploadRequest {
     ///Nagłówki, których należy użyć przy wysyłce części pliku paczki.
-    pub headers: ::std::collections::HashMap<
-        ::std::string::String,
-        ::std::option::Option<::std::string::String>,
-    >,
+    pub headers: ::std::collections::HashMap<::std::string::String, ::std::option::Option<::std::string::String>>,
     ///Metoda HTTP, której należy użyć przy wysyłce części pliku paczki.
     pub method: ::std::string::String,
     ///Numer sekwencyjny części pliku paczki.
@@ -10081,17 +8232,15 @@ impl ::std::convert::From<PeppolId> for ::std::string::String {
 }
 impl ::std::str::FromStr for PeppolId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 9usize {
             return Err("longer than 9 characters".into());
         }
         if value.chars().count() < 9usize {
             return Err("shorter than 9 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^P[A-Z]{2}[0-9]{6}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^P[A-Z]{2}[0-9]{6}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^P[A-Z]{2}[0-9]{6}$\"".into());
         }
@@ -10100,17 +8249,13 @@ impl ::std::str::FromStr for PeppolId {
 }
 impl ::std::convert::TryFrom<&str> for PeppolId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PeppolId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10121,9 +8266,7 @@ impl<'de> ::serde::Deserialize<'de> for PeppolId {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PeppolProvider`
@@ -10154,9 +8297,7 @@ impl ::std::convert::From<PeppolProviderName> for ::std::string::String {
 }
 impl ::std::str::FromStr for PeppolProviderName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -10165,17 +8306,13 @@ impl ::std::str::FromStr for PeppolProviderName {
 }
 impl ::std::convert::TryFrom<&str> for PeppolProviderName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PeppolProviderName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10186,9 +8323,7 @@ impl<'de> ::serde::Deserialize<'de> for PeppolProviderName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Techniczny identyfikator nadanego uprawnienia – wymagany m.in. przy operacjach odbierania.
@@ -10208,9 +8343,7 @@ impl ::std::convert::From<PermissionId> for ::std::string::String {
 }
 impl ::std::str::FromStr for PermissionId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 36usize {
             return Err("longer than 36 characters".into());
         }
@@ -10222,17 +8355,13 @@ impl ::std::str::FromStr for PermissionId {
 }
 impl ::std::convert::TryFrom<&str> for PermissionId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PermissionId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10243,23 +8372,11 @@ impl<'de> ::serde::Deserialize<'de> for PermissionId {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionState`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PermissionState {
     Active,
     Inactive,
@@ -10279,9 +8396,7 @@ impl ::std::fmt::Display for PermissionState {
 }
 impl ::std::str::FromStr for PermissionState {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Active" => Ok(Self::Active),
             "Inactive" => Ok(Self::Inactive),
@@ -10291,17 +8406,13 @@ impl ::std::str::FromStr for PermissionState {
 }
 impl ::std::convert::TryFrom<&str> for PermissionState {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PermissionState {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10331,9 +8442,7 @@ impl ::std::convert::From<PermissionsEuEntityDetailsAddress> for ::std::string::
 }
 impl ::std::str::FromStr for PermissionsEuEntityDetailsAddress {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -10342,18 +8451,13 @@ impl ::std::str::FromStr for PermissionsEuEntityDetailsAddress {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsEuEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsEuEntityDetailsAddress {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsEuEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10364,9 +8468,7 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsEuEntityDetailsAddress {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Pełna nazwa podmiotu unijnego.
@@ -10386,9 +8488,7 @@ impl ::std::convert::From<PermissionsEuEntityDetailsFullName> for ::std::string:
 }
 impl ::std::str::FromStr for PermissionsEuEntityDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -10397,18 +8497,13 @@ impl ::std::str::FromStr for PermissionsEuEntityDetailsFullName {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsEuEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsEuEntityDetailsFullName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsEuEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10419,9 +8514,7 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsEuEntityDetailsFullName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionsOperationResponse`
@@ -10434,19 +8527,19 @@ pub struct PermissionsOperationResponse {
 ///`PermissionsOperationStatusResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PermissionsOperationStatusResponse {
-    /**Informacje o aktualnym statusie.
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Operacja przyjęta do realizacji | - |
-| 200 | Operacja zakończona sukcesem | - |
-| 400 | Operacja zakończona niepowodzeniem | - |
-| 410 | Podane identyfikatory są niezgodne lub pozostają w niewłaściwej relacji | - |
-| 420 | Użyte poświadczenia nie mają uprawnień do wykonania tej operacji | - |
-| 430 | Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom | - |
-| 440 | Operacja niedozwolona dla wskazanych powiązań identyfikatorów | - |
-| 450 | Operacja niedozwolona dla wskazanego identyfikatora lub jego typu | - |
-| 500 | Nieznany błąd | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie później. |*/
+    /// Informacje o aktualnym statusie.
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Operacja przyjęta do realizacji | - |
+    /// | 200 | Operacja zakończona sukcesem | - |
+    /// | 400 | Operacja zakończona niepowodzeniem | - |
+    /// | 410 | Podane identyfikatory są niezgodne lub pozostają w niewłaściwej relacji | - |
+    /// | 420 | Użyte poświadczenia nie mają uprawnień do wykonania tej operacji | - |
+    /// | 430 | Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom | - |
+    /// | 440 | Operacja niedozwolona dla wskazanych powiązań identyfikatorów | - |
+    /// | 450 | Operacja niedozwolona dla wskazanego identyfikatora lub jego typu | - |
+    /// | 500 | Nieznany błąd | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie później. |
     pub status: StatusInfo,
 }
 ///`PermissionsSubjectEntityByFingerprintDetails`
@@ -10454,17 +8547,14 @@ pub struct PermissionsOperationStatusResponse {
 pub struct PermissionsSubjectEntityByFingerprintDetails {
     ///Adres podmiotu.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub address: ::std::option::Option<
-        PermissionsSubjectEntityByFingerprintDetailsAddress,
-    >,
+    pub address: ::std::option::Option<PermissionsSubjectEntityByFingerprintDetailsAddress>,
     ///Pełna nazwa podmiotu.
     #[serde(rename = "fullName")]
     pub full_name: PermissionsSubjectEntityByFingerprintDetailsFullName,
-    /**Typ danych podmiotu uprawnionego.
-| Wartość | Opis |
-| --- | --- |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
+    /// Typ danych podmiotu uprawnionego.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: EntitySubjectByFingerprintDetailsType,
 }
@@ -10478,52 +8568,40 @@ impl ::std::ops::Deref for PermissionsSubjectEntityByFingerprintDetailsAddress {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectEntityByFingerprintDetailsAddress>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectEntityByFingerprintDetailsAddress> for ::std::string::String {
     fn from(value: PermissionsSubjectEntityByFingerprintDetailsAddress) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectEntityByFingerprintDetailsAddress {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PermissionsSubjectEntityByFingerprintDetailsAddress {
+impl ::std::convert::TryFrom<&str> for PermissionsSubjectEntityByFingerprintDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectEntityByFingerprintDetailsAddress {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectEntityByFingerprintDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PermissionsSubjectEntityByFingerprintDetailsAddress {
+impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectEntityByFingerprintDetailsAddress {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Pełna nazwa podmiotu.
@@ -10536,52 +8614,40 @@ impl ::std::ops::Deref for PermissionsSubjectEntityByFingerprintDetailsFullName 
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectEntityByFingerprintDetailsFullName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectEntityByFingerprintDetailsFullName> for ::std::string::String {
     fn from(value: PermissionsSubjectEntityByFingerprintDetailsFullName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectEntityByFingerprintDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PermissionsSubjectEntityByFingerprintDetailsFullName {
+impl ::std::convert::TryFrom<&str> for PermissionsSubjectEntityByFingerprintDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectEntityByFingerprintDetailsFullName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectEntityByFingerprintDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PermissionsSubjectEntityByFingerprintDetailsFullName {
+impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectEntityByFingerprintDetailsFullName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionsSubjectEntityByIdentifierDetails`
@@ -10590,11 +8656,10 @@ pub struct PermissionsSubjectEntityByIdentifierDetails {
     ///Pełna nazwa podmiotu.
     #[serde(rename = "fullName")]
     pub full_name: PermissionsSubjectEntityByIdentifierDetailsFullName,
-    /**Typ danych podmiotu uprawnionego.
-| Wartość | Opis |
-| --- | --- |
-| EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
-*/
+    /// Typ danych podmiotu uprawnionego.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: EntitySubjectByIdentifierDetailsType,
 }
@@ -10608,52 +8673,40 @@ impl ::std::ops::Deref for PermissionsSubjectEntityByIdentifierDetailsFullName {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectEntityByIdentifierDetailsFullName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectEntityByIdentifierDetailsFullName> for ::std::string::String {
     fn from(value: PermissionsSubjectEntityByIdentifierDetailsFullName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectEntityByIdentifierDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PermissionsSubjectEntityByIdentifierDetailsFullName {
+impl ::std::convert::TryFrom<&str> for PermissionsSubjectEntityByIdentifierDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectEntityByIdentifierDetailsFullName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectEntityByIdentifierDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PermissionsSubjectEntityByIdentifierDetailsFullName {
+impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectEntityByIdentifierDetailsFullName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionsSubjectEntityDetails`
@@ -10665,12 +8718,11 @@ pub struct PermissionsSubjectEntityDetails {
     ///Pełna nazwa podmiotu.
     #[serde(rename = "fullName")]
     pub full_name: PermissionsSubjectEntityDetailsFullName,
-    /**Typ danych podmiotu uprawnionego.
-| Wartość | Opis |
-| --- | --- |
-| EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
-| EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
-*/
+    /// Typ danych podmiotu uprawnionego.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | EntityByIdentifier | Podmiot identyfikowany numerem NIP. |
+    /// | EntityByFingerprint | Podmiot identyfikowany odciskiem palca pieczęci kwalifikowanej. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: EntitySubjectDetailsType,
 }
@@ -10684,17 +8736,14 @@ impl ::std::ops::Deref for PermissionsSubjectEntityDetailsAddress {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectEntityDetailsAddress>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectEntityDetailsAddress> for ::std::string::String {
     fn from(value: PermissionsSubjectEntityDetailsAddress) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectEntityDetailsAddress {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 512usize {
             return Err("longer than 512 characters".into());
         }
@@ -10703,18 +8752,13 @@ impl ::std::str::FromStr for PermissionsSubjectEntityDetailsAddress {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsSubjectEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectEntityDetailsAddress {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectEntityDetailsAddress {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10725,9 +8769,7 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectEntityDetailsAddress {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Pełna nazwa podmiotu.
@@ -10740,17 +8782,14 @@ impl ::std::ops::Deref for PermissionsSubjectEntityDetailsFullName {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectEntityDetailsFullName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectEntityDetailsFullName> for ::std::string::String {
     fn from(value: PermissionsSubjectEntityDetailsFullName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectEntityDetailsFullName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -10759,18 +8798,13 @@ impl ::std::str::FromStr for PermissionsSubjectEntityDetailsFullName {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsSubjectEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectEntityDetailsFullName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectEntityDetailsFullName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -10781,44 +8815,32 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectEntityDetailsFullName 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionsSubjectPersonByFingerprintDetails`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PermissionsSubjectPersonByFingerprintDetails {
     ///Data urodzenia osoby fizycznej.
-    #[serde(
-        rename = "birthDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "birthDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub birth_date: ::std::option::Option<::chrono::naive::NaiveDate>,
     ///Imię osoby fizycznej.
     #[serde(rename = "firstName")]
     pub first_name: PermissionsSubjectPersonByFingerprintDetailsFirstName,
     ///Dane dokumentu tożsamości osoby fizycznej.
-    #[serde(
-        rename = "idDocument",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "idDocument", skip_serializing_if = "::std::option::Option::is_none")]
     pub id_document: ::std::option::Option<IdDocument>,
     ///Nazwisko osoby fizycznej.
     #[serde(rename = "lastName")]
     pub last_name: PermissionsSubjectPersonByFingerprintDetailsLastName,
     ///Identyfikator osoby fizycznej.
-    #[serde(
-        rename = "personIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "personIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub person_identifier: ::std::option::Option<PersonIdentifier>,
-    /**Typ danych uprawnionej osoby fizycznej.
-| Wartość | Opis |
-| --- | --- |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
+    /// Typ danych uprawnionej osoby fizycznej.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+    /// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: PersonSubjectByFingerprintDetailsType,
 }
@@ -10832,17 +8854,14 @@ impl ::std::ops::Deref for PermissionsSubjectPersonByFingerprintDetailsFirstName
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectPersonByFingerprintDetailsFirstName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectPersonByFingerprintDetailsFirstName> for ::std::string::String {
     fn from(value: PermissionsSubjectPersonByFingerprintDetailsFirstName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectPersonByFingerprintDetailsFirstName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 30usize {
             return Err("longer than 30 characters".into());
         }
@@ -10852,35 +8871,26 @@ impl ::std::str::FromStr for PermissionsSubjectPersonByFingerprintDetailsFirstNa
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PermissionsSubjectPersonByFingerprintDetailsFirstName {
+impl ::std::convert::TryFrom<&str> for PermissionsSubjectPersonByFingerprintDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectPersonByFingerprintDetailsFirstName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectPersonByFingerprintDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PermissionsSubjectPersonByFingerprintDetailsFirstName {
+impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectPersonByFingerprintDetailsFirstName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwisko osoby fizycznej.
@@ -10893,17 +8903,14 @@ impl ::std::ops::Deref for PermissionsSubjectPersonByFingerprintDetailsLastName 
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectPersonByFingerprintDetailsLastName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectPersonByFingerprintDetailsLastName> for ::std::string::String {
     fn from(value: PermissionsSubjectPersonByFingerprintDetailsLastName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectPersonByFingerprintDetailsLastName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 81usize {
             return Err("longer than 81 characters".into());
         }
@@ -10913,71 +8920,52 @@ impl ::std::str::FromStr for PermissionsSubjectPersonByFingerprintDetailsLastNam
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PermissionsSubjectPersonByFingerprintDetailsLastName {
+impl ::std::convert::TryFrom<&str> for PermissionsSubjectPersonByFingerprintDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectPersonByFingerprintDetailsLastName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectPersonByFingerprintDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PermissionsSubjectPersonByFingerprintDetailsLastName {
+impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectPersonByFingerprintDetailsLastName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PermissionsSubjectPersonDetails`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PermissionsSubjectPersonDetails {
     ///Data urodzenia osoby fizycznej.
-    #[serde(
-        rename = "birthDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "birthDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub birth_date: ::std::option::Option<::chrono::naive::NaiveDate>,
     ///Imię osoby fizycznej.
     #[serde(rename = "firstName")]
     pub first_name: PermissionsSubjectPersonDetailsFirstName,
     ///Dane dokumentu tożsamości osoby fizycznej.
-    #[serde(
-        rename = "idDocument",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "idDocument", skip_serializing_if = "::std::option::Option::is_none")]
     pub id_document: ::std::option::Option<IdDocument>,
     ///Nazwisko osoby fizycznej.
     #[serde(rename = "lastName")]
     pub last_name: PermissionsSubjectPersonDetailsLastName,
     ///Identyfikator osoby fizycznej.
-    #[serde(
-        rename = "personIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "personIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub person_identifier: ::std::option::Option<PersonIdentifier>,
-    /**Typ danych uprawnionej osoby fizycznej.
-| Wartość | Opis |
-| --- | --- |
-| PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
+    /// Typ danych uprawnionej osoby fizycznej.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
+    /// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+    /// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: PersonSubjectDetailsType,
 }
@@ -10991,17 +8979,14 @@ impl ::std::ops::Deref for PermissionsSubjectPersonDetailsFirstName {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectPersonDetailsFirstName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectPersonDetailsFirstName> for ::std::string::String {
     fn from(value: PermissionsSubjectPersonDetailsFirstName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectPersonDetailsFirstName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 30usize {
             return Err("longer than 30 characters".into());
         }
@@ -11013,18 +8998,13 @@ impl ::std::str::FromStr for PermissionsSubjectPersonDetailsFirstName {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsSubjectPersonDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectPersonDetailsFirstName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectPersonDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11035,9 +9015,7 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectPersonDetailsFirstName
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwisko osoby fizycznej.
@@ -11050,17 +9028,14 @@ impl ::std::ops::Deref for PermissionsSubjectPersonDetailsLastName {
         &self.0
     }
 }
-impl ::std::convert::From<PermissionsSubjectPersonDetailsLastName>
-for ::std::string::String {
+impl ::std::convert::From<PermissionsSubjectPersonDetailsLastName> for ::std::string::String {
     fn from(value: PermissionsSubjectPersonDetailsLastName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PermissionsSubjectPersonDetailsLastName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 81usize {
             return Err("longer than 81 characters".into());
         }
@@ -11072,18 +9047,13 @@ impl ::std::str::FromStr for PermissionsSubjectPersonDetailsLastName {
 }
 impl ::std::convert::TryFrom<&str> for PermissionsSubjectPersonDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PermissionsSubjectPersonDetailsLastName {
+impl ::std::convert::TryFrom<::std::string::String> for PermissionsSubjectPersonDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11094,9 +9064,7 @@ impl<'de> ::serde::Deserialize<'de> for PermissionsSubjectPersonDetailsLastName 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonByFingerprintWithIdentifierDetails`
@@ -11120,17 +9088,14 @@ impl ::std::ops::Deref for PersonByFingerprintWithIdentifierDetailsFirstName {
         &self.0
     }
 }
-impl ::std::convert::From<PersonByFingerprintWithIdentifierDetailsFirstName>
-for ::std::string::String {
+impl ::std::convert::From<PersonByFingerprintWithIdentifierDetailsFirstName> for ::std::string::String {
     fn from(value: PersonByFingerprintWithIdentifierDetailsFirstName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonByFingerprintWithIdentifierDetailsFirstName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 30usize {
             return Err("longer than 30 characters".into());
         }
@@ -11140,35 +9105,26 @@ impl ::std::str::FromStr for PersonByFingerprintWithIdentifierDetailsFirstName {
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PersonByFingerprintWithIdentifierDetailsFirstName {
+impl ::std::convert::TryFrom<&str> for PersonByFingerprintWithIdentifierDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonByFingerprintWithIdentifierDetailsFirstName {
+impl ::std::convert::TryFrom<::std::string::String> for PersonByFingerprintWithIdentifierDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PersonByFingerprintWithIdentifierDetailsFirstName {
+impl<'de> ::serde::Deserialize<'de> for PersonByFingerprintWithIdentifierDetailsFirstName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwisko osoby fizycznej.
@@ -11181,17 +9137,14 @@ impl ::std::ops::Deref for PersonByFingerprintWithIdentifierDetailsLastName {
         &self.0
     }
 }
-impl ::std::convert::From<PersonByFingerprintWithIdentifierDetailsLastName>
-for ::std::string::String {
+impl ::std::convert::From<PersonByFingerprintWithIdentifierDetailsLastName> for ::std::string::String {
     fn from(value: PersonByFingerprintWithIdentifierDetailsLastName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonByFingerprintWithIdentifierDetailsLastName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 81usize {
             return Err("longer than 81 characters".into());
         }
@@ -11203,32 +9156,24 @@ impl ::std::str::FromStr for PersonByFingerprintWithIdentifierDetailsLastName {
 }
 impl ::std::convert::TryFrom<&str> for PersonByFingerprintWithIdentifierDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonByFingerprintWithIdentifierDetailsLastName {
+impl ::std::convert::TryFrom<::std::string::String> for PersonByFingerprintWithIdentifierDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PersonByFingerprintWithIdentifierDetailsLastName {
+impl<'de> ::serde::Deserialize<'de> for PersonByFingerprintWithIdentifierDetailsLastName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonByFingerprintWithoutIdentifierDetails`
@@ -11256,17 +9201,14 @@ impl ::std::ops::Deref for PersonByFingerprintWithoutIdentifierDetailsFirstName 
         &self.0
     }
 }
-impl ::std::convert::From<PersonByFingerprintWithoutIdentifierDetailsFirstName>
-for ::std::string::String {
+impl ::std::convert::From<PersonByFingerprintWithoutIdentifierDetailsFirstName> for ::std::string::String {
     fn from(value: PersonByFingerprintWithoutIdentifierDetailsFirstName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonByFingerprintWithoutIdentifierDetailsFirstName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 30usize {
             return Err("longer than 30 characters".into());
         }
@@ -11276,35 +9218,26 @@ impl ::std::str::FromStr for PersonByFingerprintWithoutIdentifierDetailsFirstNam
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PersonByFingerprintWithoutIdentifierDetailsFirstName {
+impl ::std::convert::TryFrom<&str> for PersonByFingerprintWithoutIdentifierDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonByFingerprintWithoutIdentifierDetailsFirstName {
+impl ::std::convert::TryFrom<::std::string::String> for PersonByFingerprintWithoutIdentifierDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PersonByFingerprintWithoutIdentifierDetailsFirstName {
+impl<'de> ::serde::Deserialize<'de> for PersonByFingerprintWithoutIdentifierDetailsFirstName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwisko osoby fizycznej.
@@ -11317,17 +9250,14 @@ impl ::std::ops::Deref for PersonByFingerprintWithoutIdentifierDetailsLastName {
         &self.0
     }
 }
-impl ::std::convert::From<PersonByFingerprintWithoutIdentifierDetailsLastName>
-for ::std::string::String {
+impl ::std::convert::From<PersonByFingerprintWithoutIdentifierDetailsLastName> for ::std::string::String {
     fn from(value: PersonByFingerprintWithoutIdentifierDetailsLastName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonByFingerprintWithoutIdentifierDetailsLastName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 81usize {
             return Err("longer than 81 characters".into());
         }
@@ -11337,53 +9267,38 @@ impl ::std::str::FromStr for PersonByFingerprintWithoutIdentifierDetailsLastName
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for PersonByFingerprintWithoutIdentifierDetailsLastName {
+impl ::std::convert::TryFrom<&str> for PersonByFingerprintWithoutIdentifierDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonByFingerprintWithoutIdentifierDetailsLastName {
+impl ::std::convert::TryFrom<::std::string::String> for PersonByFingerprintWithoutIdentifierDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for PersonByFingerprintWithoutIdentifierDetailsLastName {
+impl<'de> ::serde::Deserialize<'de> for PersonByFingerprintWithoutIdentifierDetailsLastName {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonCreateRequest {
     ///W przypadku wielokrotnego tworzenia danych testowych z tym samym identyfikatorem nie można podawać daty wcześniejszej ani takiej samej jak poprzednia.
-    #[serde(
-        rename = "createdDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "createdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub created_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     pub description: PersonCreateRequestDescription,
     #[serde(rename = "isBailiff")]
     pub is_bailiff: bool,
-    #[serde(
-        rename = "isDeceased",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "isDeceased", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_deceased: ::std::option::Option<bool>,
     pub nip: Nip,
     pub pesel: Pesel,
@@ -11405,9 +9320,7 @@ impl ::std::convert::From<PersonCreateRequestDescription> for ::std::string::Str
 }
 impl ::std::str::FromStr for PersonCreateRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -11419,17 +9332,13 @@ impl ::std::str::FromStr for PersonCreateRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for PersonCreateRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonCreateRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11440,9 +9349,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonCreateRequestDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonDetails`
@@ -11472,9 +9379,7 @@ impl ::std::convert::From<PersonDetailsFirstName> for ::std::string::String {
 }
 impl ::std::str::FromStr for PersonDetailsFirstName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 30usize {
             return Err("longer than 30 characters".into());
         }
@@ -11486,17 +9391,13 @@ impl ::std::str::FromStr for PersonDetailsFirstName {
 }
 impl ::std::convert::TryFrom<&str> for PersonDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonDetailsFirstName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11507,9 +9408,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonDetailsFirstName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwisko osoby fizycznej.
@@ -11529,9 +9428,7 @@ impl ::std::convert::From<PersonDetailsLastName> for ::std::string::String {
 }
 impl ::std::str::FromStr for PersonDetailsLastName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 81usize {
             return Err("longer than 81 characters".into());
         }
@@ -11543,17 +9440,13 @@ impl ::std::str::FromStr for PersonDetailsLastName {
 }
 impl ::std::convert::TryFrom<&str> for PersonDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonDetailsLastName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11564,9 +9457,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonDetailsLastName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonIdentifier`
@@ -11579,17 +9470,7 @@ pub struct PersonIdentifier {
     pub value: PersonIdentifierValue,
 }
 ///Typ identyfikatora osoby fizycznej.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonIdentifierType {
     Pesel,
     Nip,
@@ -11609,9 +9490,7 @@ impl ::std::fmt::Display for PersonIdentifierType {
 }
 impl ::std::str::FromStr for PersonIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Pesel" => Ok(Self::Pesel),
             "Nip" => Ok(Self::Nip),
@@ -11621,17 +9500,13 @@ impl ::std::str::FromStr for PersonIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11652,9 +9527,7 @@ impl ::std::convert::From<PersonIdentifierValue> for ::std::string::String {
 }
 impl ::std::str::FromStr for PersonIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 11usize {
             return Err("longer than 11 characters".into());
         }
@@ -11666,17 +9539,13 @@ impl ::std::str::FromStr for PersonIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11687,9 +9556,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonPermission`
@@ -11702,15 +9569,12 @@ pub struct PersonPermission {
     ///Flaga określająca, czy uprawnienie ma być możliwe do dalszego przekazywania.
     #[serde(rename = "canDelegate")]
     pub can_delegate: bool,
-    /**Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub context_identifier: ::std::option::Option<PersonPermissionsContextIdentifier>,
     ///Opis uprawnienia.
     pub description: PersonPermissionDescription,
@@ -11726,27 +9590,18 @@ pub struct PersonPermission {
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Dane podmiotu uprawnionego.
-    #[serde(
-        rename = "subjectEntityDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectEntityDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_entity_details: ::std::option::Option<PermissionsSubjectEntityDetails>,
     ///Dane osoby uprawnionej.
-    #[serde(
-        rename = "subjectPersonDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectPersonDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_person_details: ::std::option::Option<PermissionsSubjectPersonDetails>,
-    /**Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "targetIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "targetIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_identifier: ::std::option::Option<PersonPermissionsTargetIdentifier>,
 }
 ///Opis uprawnienia.
@@ -11766,9 +9621,7 @@ impl ::std::convert::From<PersonPermissionDescription> for ::std::string::String
 }
 impl ::std::str::FromStr for PersonPermissionDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -11780,17 +9633,13 @@ impl ::std::str::FromStr for PersonPermissionDescription {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -11801,23 +9650,11 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonPermissionScope`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionScope {
     CredentialsManage,
     CredentialsRead,
@@ -11849,9 +9686,7 @@ impl ::std::fmt::Display for PersonPermissionScope {
 }
 impl ::std::str::FromStr for PersonPermissionScope {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             "CredentialsRead" => Ok(Self::CredentialsRead),
@@ -11867,76 +9702,46 @@ impl ::std::str::FromStr for PersonPermissionScope {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`PersonPermissionSubjectDetails`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionSubjectDetails {
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = PersonByFingerprintWithoutIdentifier.**/
-    #[serde(
-        rename = "personByFpNoId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub person_by_fp_no_id: ::std::option::Option<
-        PersonByFingerprintWithoutIdentifierDetails,
-    >,
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = PersonByFingerprintWithIdentifier.**/
-    #[serde(
-        rename = "personByFpWithId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub person_by_fp_with_id: ::std::option::Option<
-        PersonByFingerprintWithIdentifierDetails,
-    >,
-    /**Dane podmiotu.
-*Wymagane, gdy subjectDetailsType = PersonByIdentifier.**/
-    #[serde(
-        rename = "personById",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = PersonByFingerprintWithoutIdentifier.*
+    #[serde(rename = "personByFpNoId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub person_by_fp_no_id: ::std::option::Option<PersonByFingerprintWithoutIdentifierDetails>,
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = PersonByFingerprintWithIdentifier.*
+    #[serde(rename = "personByFpWithId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub person_by_fp_with_id: ::std::option::Option<PersonByFingerprintWithIdentifierDetails>,
+    /// Dane podmiotu.
+    /// *Wymagane, gdy subjectDetailsType = PersonByIdentifier.*
+    #[serde(rename = "personById", skip_serializing_if = "::std::option::Option::is_none")]
     pub person_by_id: ::std::option::Option<PersonDetails>,
-    /**Typ danych podmiotu.
-| Wartość | Opis |
-| --- | --- |
-| PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
+    /// Typ danych podmiotu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
+    /// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+    /// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
     #[serde(rename = "subjectDetailsType")]
     pub subject_details_type: PersonPermissionSubjectDetailsType,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
+/// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+/// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionSubjectDetailsType {
     PersonByIdentifier,
     PersonByFingerprintWithIdentifier,
@@ -11946,62 +9751,36 @@ impl ::std::fmt::Display for PersonPermissionSubjectDetailsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
             Self::PersonByIdentifier => f.write_str("PersonByIdentifier"),
-            Self::PersonByFingerprintWithIdentifier => {
-                f.write_str("PersonByFingerprintWithIdentifier")
-            }
-            Self::PersonByFingerprintWithoutIdentifier => {
-                f.write_str("PersonByFingerprintWithoutIdentifier")
-            }
+            Self::PersonByFingerprintWithIdentifier => f.write_str("PersonByFingerprintWithIdentifier"),
+            Self::PersonByFingerprintWithoutIdentifier => f.write_str("PersonByFingerprintWithoutIdentifier"),
         }
     }
 }
 impl ::std::str::FromStr for PersonPermissionSubjectDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "PersonByIdentifier" => Ok(Self::PersonByIdentifier),
-            "PersonByFingerprintWithIdentifier" => {
-                Ok(Self::PersonByFingerprintWithIdentifier)
-            }
-            "PersonByFingerprintWithoutIdentifier" => {
-                Ok(Self::PersonByFingerprintWithoutIdentifier)
-            }
+            "PersonByFingerprintWithIdentifier" => Ok(Self::PersonByFingerprintWithIdentifier),
+            "PersonByFingerprintWithoutIdentifier" => Ok(Self::PersonByFingerprintWithoutIdentifier),
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionSubjectDetailsType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`PersonPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionType {
     CredentialsManage,
     CredentialsRead,
@@ -12028,9 +9807,7 @@ impl ::std::fmt::Display for PersonPermissionType {
 }
 impl ::std::str::FromStr for PersonPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             "CredentialsRead" => Ok(Self::CredentialsRead),
@@ -12046,27 +9823,23 @@ impl ::std::str::FromStr for PersonPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator osoby lub podmiotu nadającego uprawnienie.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |
-| System | Identyfikator systemowy KSeF |*/
+/// Identyfikator osoby lub podmiotu nadającego uprawnienie.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
+/// | System | Identyfikator systemowy KSeF |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsAuthorIdentifier {
     ///Typ identyfikatora.
@@ -12077,17 +9850,7 @@ pub struct PersonPermissionsAuthorIdentifier {
     pub value: ::std::option::Option<PersonPermissionsAuthorIdentifierValue>,
 }
 ///`PersonPermissionsAuthorIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsAuthorIdentifierType {
     Nip,
     Pesel,
@@ -12111,9 +9874,7 @@ impl ::std::fmt::Display for PersonPermissionsAuthorIdentifierType {
 }
 impl ::std::str::FromStr for PersonPermissionsAuthorIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -12125,18 +9886,13 @@ impl ::std::str::FromStr for PersonPermissionsAuthorIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsAuthorIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12150,17 +9906,14 @@ impl ::std::ops::Deref for PersonPermissionsAuthorIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsAuthorIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsAuthorIdentifierValue> for ::std::string::String {
     fn from(value: PersonPermissionsAuthorIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsAuthorIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -12172,18 +9925,13 @@ impl ::std::str::FromStr for PersonPermissionsAuthorIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsAuthorIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12194,17 +9942,15 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsAuthorIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator osoby lub podmiotu uprawnionego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator osoby lub podmiotu uprawnionego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsAuthorizedIdentifier {
     ///Typ identyfikatora.
@@ -12214,17 +9960,7 @@ pub struct PersonPermissionsAuthorizedIdentifier {
     pub value: PersonPermissionsAuthorizedIdentifierValue,
 }
 ///`PersonPermissionsAuthorizedIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsAuthorizedIdentifierType {
     Nip,
     Pesel,
@@ -12246,9 +9982,7 @@ impl ::std::fmt::Display for PersonPermissionsAuthorizedIdentifierType {
 }
 impl ::std::str::FromStr for PersonPermissionsAuthorizedIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -12259,18 +9993,13 @@ impl ::std::str::FromStr for PersonPermissionsAuthorizedIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsAuthorizedIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12284,17 +10013,14 @@ impl ::std::ops::Deref for PersonPermissionsAuthorizedIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsAuthorizedIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsAuthorizedIdentifierValue> for ::std::string::String {
     fn from(value: PersonPermissionsAuthorizedIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsAuthorizedIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -12306,18 +10032,13 @@ impl ::std::str::FromStr for PersonPermissionsAuthorizedIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsAuthorizedIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12328,16 +10049,14 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsAuthorizedIdentifierVal
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsContextIdentifier {
     ///Typ identyfikatora.
@@ -12347,17 +10066,7 @@ pub struct PersonPermissionsContextIdentifier {
     pub value: PersonPermissionsContextIdentifierValue,
 }
 ///`PersonPermissionsContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsContextIdentifierType {
     Nip,
     InternalId,
@@ -12377,9 +10086,7 @@ impl ::std::fmt::Display for PersonPermissionsContextIdentifierType {
 }
 impl ::std::str::FromStr for PersonPermissionsContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -12389,18 +10096,13 @@ impl ::std::str::FromStr for PersonPermissionsContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12414,17 +10116,14 @@ impl ::std::ops::Deref for PersonPermissionsContextIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsContextIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsContextIdentifierValue> for ::std::string::String {
     fn from(value: PersonPermissionsContextIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -12436,18 +10135,13 @@ impl ::std::str::FromStr for PersonPermissionsContextIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12458,9 +10152,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsContextIdentifierValue 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonPermissionsGrantRequest`
@@ -12485,17 +10177,14 @@ impl ::std::ops::Deref for PersonPermissionsGrantRequestDescription {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: PersonPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -12507,18 +10196,13 @@ impl ::std::str::FromStr for PersonPermissionsGrantRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12529,97 +10213,64 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsGrantRequestDescription
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonPermissionsQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsQueryRequest {
-    /**Identyfikator osoby lub podmiotu nadającego uprawnienie.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |
-| System | Identyfikator systemowy KSeF |*/
-    #[serde(
-        rename = "authorIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator osoby lub podmiotu nadającego uprawnienie.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | Pesel | 11 cyfrowy numer PESEL |
+    /// | Fingerprint | Odcisk palca certyfikatu |
+    /// | System | Identyfikator systemowy KSeF |
+    #[serde(rename = "authorIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub author_identifier: ::std::option::Option<PersonPermissionsAuthorIdentifier>,
-    /**Identyfikator osoby lub podmiotu uprawnionego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
-    #[serde(
-        rename = "authorizedIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub authorized_identifier: ::std::option::Option<
-        PersonPermissionsAuthorizedIdentifier,
-    >,
-    /**Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator osoby lub podmiotu uprawnionego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | Pesel | 11 cyfrowy numer PESEL |
+    /// | Fingerprint | Odcisk palca certyfikatu |
+    #[serde(rename = "authorizedIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorized_identifier: ::std::option::Option<PersonPermissionsAuthorizedIdentifier>,
+    /// Identyfikator kontekstu uprawnienia (dla uprawnień nadanych administratorom jednostek podrzędnych).
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub context_identifier: ::std::option::Option<PersonPermissionsContextIdentifier>,
-    /**Stan uprawnienia.
-| Type | Value |
-| --- | --- |
-| Active | Uprawnienia aktywne |
-| Inactive | Uprawnienia nieaktywne, nadane w sposób pośredni |*/
-    #[serde(
-        rename = "permissionState",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Stan uprawnienia.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Active | Uprawnienia aktywne |
+    /// | Inactive | Uprawnienia nieaktywne, nadane w sposób pośredni |
+    #[serde(rename = "permissionState", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission_state: ::std::option::Option<PermissionState>,
     ///Lista rodzajów wyszukiwanych uprawnień.
-    #[serde(
-        rename = "permissionTypes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "permissionTypes", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission_types: ::std::option::Option<::std::vec::Vec<PersonPermissionType>>,
-    /**Typ zapytania.
-| Type | Value |
-| --- | --- |
-| PermissionsInCurrentContext | Lista uprawnień obowiązujących w bieżącym kontekście |
-| PermissionsGrantedInCurrentContext | Lista uprawnień nadanych w bieżącym kontekście |*/
+    /// Typ zapytania.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | PermissionsInCurrentContext | Lista uprawnień obowiązujących w bieżącym kontekście |
+    /// | PermissionsGrantedInCurrentContext | Lista uprawnień nadanych w bieżącym kontekście |
     #[serde(rename = "queryType")]
     pub query_type: PersonPermissionsQueryType,
-    /**Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "targetIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "targetIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_identifier: ::std::option::Option<PersonPermissionsTargetIdentifier>,
 }
 ///`PersonPermissionsQueryType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsQueryType {
     PermissionsInCurrentContext,
     PermissionsGrantedInCurrentContext,
@@ -12627,51 +10278,39 @@ pub enum PersonPermissionsQueryType {
 impl ::std::fmt::Display for PersonPermissionsQueryType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
-            Self::PermissionsInCurrentContext => {
-                f.write_str("PermissionsInCurrentContext")
-            }
-            Self::PermissionsGrantedInCurrentContext => {
-                f.write_str("PermissionsGrantedInCurrentContext")
-            }
+            Self::PermissionsInCurrentContext => f.write_str("PermissionsInCurrentContext"),
+            Self::PermissionsGrantedInCurrentContext => f.write_str("PermissionsGrantedInCurrentContext"),
         }
     }
 }
 impl ::std::str::FromStr for PersonPermissionsQueryType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "PermissionsInCurrentContext" => Ok(Self::PermissionsInCurrentContext),
-            "PermissionsGrantedInCurrentContext" => {
-                Ok(Self::PermissionsGrantedInCurrentContext)
-            }
+            "PermissionsGrantedInCurrentContext" => Ok(Self::PermissionsGrantedInCurrentContext),
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsQueryType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsQueryType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator osoby fizycznej.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator osoby fizycznej.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -12681,18 +10320,7 @@ pub struct PersonPermissionsSubjectIdentifier {
     pub value: PersonPermissionsSubjectIdentifierValue,
 }
 ///`PersonPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsSubjectIdentifierType {
     Nip,
     Pesel,
@@ -12709,9 +10337,7 @@ impl ::std::fmt::Display for PersonPermissionsSubjectIdentifierType {
 }
 impl ::std::str::FromStr for PersonPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -12722,18 +10348,13 @@ impl ::std::str::FromStr for PersonPermissionsSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12747,17 +10368,14 @@ impl ::std::ops::Deref for PersonPermissionsSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: PersonPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -12769,18 +10387,13 @@ impl ::std::str::FromStr for PersonPermissionsSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12791,17 +10404,15 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsSubjectIdentifierValue 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator podmiotu docelowego dla uprawnień nadanych pośrednio.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | AllPartners | Identyfikator oznaczający, że uprawnienie nadane w sposób pośredni jest typu generalnego |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonPermissionsTargetIdentifier {
     ///Typ identyfikatora.
@@ -12812,17 +10423,7 @@ pub struct PersonPermissionsTargetIdentifier {
     pub value: ::std::option::Option<PersonPermissionsTargetIdentifierValue>,
 }
 ///`PersonPermissionsTargetIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonPermissionsTargetIdentifierType {
     Nip,
     AllPartners,
@@ -12844,9 +10445,7 @@ impl ::std::fmt::Display for PersonPermissionsTargetIdentifierType {
 }
 impl ::std::str::FromStr for PersonPermissionsTargetIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "AllPartners" => Ok(Self::AllPartners),
@@ -12857,18 +10456,13 @@ impl ::std::str::FromStr for PersonPermissionsTargetIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsTargetIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12882,17 +10476,14 @@ impl ::std::ops::Deref for PersonPermissionsTargetIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonPermissionsTargetIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonPermissionsTargetIdentifierValue> for ::std::string::String {
     fn from(value: PersonPermissionsTargetIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonPermissionsTargetIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -12904,18 +10495,13 @@ impl ::std::str::FromStr for PersonPermissionsTargetIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonPermissionsTargetIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -12926,9 +10512,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsTargetIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonRemoveRequest`
@@ -12936,22 +10520,11 @@ impl<'de> ::serde::Deserialize<'de> for PersonPermissionsTargetIdentifierValue {
 pub struct PersonRemoveRequest {
     pub nip: Nip,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+/// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonSubjectByFingerprintDetailsType {
     PersonByFingerprintWithIdentifier,
     PersonByFingerprintWithoutIdentifier,
@@ -12963,66 +10536,40 @@ pub enum PersonSubjectByFingerprintDetailsType {
 impl ::std::fmt::Display for PersonSubjectByFingerprintDetailsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
-            Self::PersonByFingerprintWithIdentifier => {
-                f.write_str("PersonByFingerprintWithIdentifier")
-            }
-            Self::PersonByFingerprintWithoutIdentifier => {
-                f.write_str("PersonByFingerprintWithoutIdentifier")
-            }
+            Self::PersonByFingerprintWithIdentifier => f.write_str("PersonByFingerprintWithIdentifier"),
+            Self::PersonByFingerprintWithoutIdentifier => f.write_str("PersonByFingerprintWithoutIdentifier"),
             Self::Unknown(ref v) => f.write_str(v.as_str()),
         }
     }
 }
 impl ::std::str::FromStr for PersonSubjectByFingerprintDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
-            "PersonByFingerprintWithIdentifier" => {
-                Ok(Self::PersonByFingerprintWithIdentifier)
-            }
-            "PersonByFingerprintWithoutIdentifier" => {
-                Ok(Self::PersonByFingerprintWithoutIdentifier)
-            }
+            "PersonByFingerprintWithIdentifier" => Ok(Self::PersonByFingerprintWithIdentifier),
+            "PersonByFingerprintWithoutIdentifier" => Ok(Self::PersonByFingerprintWithoutIdentifier),
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for PersonSubjectByFingerprintDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonSubjectByFingerprintDetailsType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonSubjectByFingerprintDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
-| PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
-| PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | PersonByIdentifier | Osoba fizyczna posługująca się Profilem Zaufanym lub certyfikatem zawierającym identyfikator NIP lub PESEL. |
+/// | PersonByFingerprintWithIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL, ale mająca NIP lub PESEL. |
+/// | PersonByFingerprintWithoutIdentifier | Osoba fizyczna posługująca się certyfikatem niezawierającym identyfikatora NIP ani PESEL i niemająca NIP ani PESEL. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonSubjectDetailsType {
     PersonByIdentifier,
     PersonByFingerprintWithIdentifier,
@@ -13036,75 +10583,53 @@ impl ::std::fmt::Display for PersonSubjectDetailsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
             Self::PersonByIdentifier => f.write_str("PersonByIdentifier"),
-            Self::PersonByFingerprintWithIdentifier => {
-                f.write_str("PersonByFingerprintWithIdentifier")
-            }
-            Self::PersonByFingerprintWithoutIdentifier => {
-                f.write_str("PersonByFingerprintWithoutIdentifier")
-            }
+            Self::PersonByFingerprintWithIdentifier => f.write_str("PersonByFingerprintWithIdentifier"),
+            Self::PersonByFingerprintWithoutIdentifier => f.write_str("PersonByFingerprintWithoutIdentifier"),
             Self::Unknown(ref v) => f.write_str(v.as_str()),
         }
     }
 }
 impl ::std::str::FromStr for PersonSubjectDetailsType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "PersonByIdentifier" => Ok(Self::PersonByIdentifier),
-            "PersonByFingerprintWithIdentifier" => {
-                Ok(Self::PersonByFingerprintWithIdentifier)
-            }
-            "PersonByFingerprintWithoutIdentifier" => {
-                Ok(Self::PersonByFingerprintWithoutIdentifier)
-            }
+            "PersonByFingerprintWithIdentifier" => Ok(Self::PersonByFingerprintWithIdentifier),
+            "PersonByFingerprintWithoutIdentifier" => Ok(Self::PersonByFingerprintWithoutIdentifier),
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for PersonSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonSubjectDetailsType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`PersonalPermission`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonalPermission {
-    /**Identyfikator podmiotu uprawnionego, jeżeli jest inny niż identyfikator uwierzytelnionego klienta API.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
-    #[serde(
-        rename = "authorizedIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub authorized_identifier: ::std::option::Option<
-        PersonalPermissionsAuthorizedIdentifier,
-    >,
+    /// Identyfikator podmiotu uprawnionego, jeżeli jest inny niż identyfikator uwierzytelnionego klienta API.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    #[serde(rename = "authorizedIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorized_identifier: ::std::option::Option<PersonalPermissionsAuthorizedIdentifier>,
     ///Flaga określająca, czy uprawnienie ma być możliwe do dalszego przekazywania.
     #[serde(rename = "canDelegate")]
     pub can_delegate: bool,
-    /**Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub context_identifier: ::std::option::Option<PersonalPermissionsContextIdentifier>,
     ///Opis uprawnienia.
     pub description: PersonalPermissionDescription,
@@ -13120,27 +10645,18 @@ pub struct PersonalPermission {
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Dane podmiotu uprawnionego.
-    #[serde(
-        rename = "subjectEntityDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectEntityDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_entity_details: ::std::option::Option<PermissionsSubjectEntityDetails>,
     ///Dane osoby uprawnionej.
-    #[serde(
-        rename = "subjectPersonDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectPersonDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_person_details: ::std::option::Option<PermissionsSubjectPersonDetails>,
-    /**Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "targetIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "targetIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_identifier: ::std::option::Option<PersonalPermissionsTargetIdentifier>,
 }
 ///Opis uprawnienia.
@@ -13160,9 +10676,7 @@ impl ::std::convert::From<PersonalPermissionDescription> for ::std::string::Stri
 }
 impl ::std::str::FromStr for PersonalPermissionDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -13174,17 +10688,13 @@ impl ::std::str::FromStr for PersonalPermissionDescription {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13195,23 +10705,11 @@ impl<'de> ::serde::Deserialize<'de> for PersonalPermissionDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonalPermissionScope`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonalPermissionScope {
     CredentialsManage,
     CredentialsRead,
@@ -13245,9 +10743,7 @@ impl ::std::fmt::Display for PersonalPermissionScope {
 }
 impl ::std::str::FromStr for PersonalPermissionScope {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             "CredentialsRead" => Ok(Self::CredentialsRead),
@@ -13264,33 +10760,18 @@ impl ::std::str::FromStr for PersonalPermissionScope {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`PersonalPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonalPermissionType {
     CredentialsManage,
     CredentialsRead,
@@ -13319,9 +10800,7 @@ impl ::std::fmt::Display for PersonalPermissionType {
 }
 impl ::std::str::FromStr for PersonalPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             "CredentialsRead" => Ok(Self::CredentialsRead),
@@ -13338,24 +10817,20 @@ impl ::std::str::FromStr for PersonalPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**Identyfikator podmiotu uprawnionego, jeżeli jest inny niż identyfikator uwierzytelnionego klienta API.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu uprawnionego, jeżeli jest inny niż identyfikator uwierzytelnionego klienta API.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonalPermissionsAuthorizedIdentifier {
     ///Typ identyfikatora.
@@ -13365,17 +10840,7 @@ pub struct PersonalPermissionsAuthorizedIdentifier {
     pub value: PersonalPermissionsAuthorizedIdentifierValue,
 }
 ///`PersonalPermissionsAuthorizedIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonalPermissionsAuthorizedIdentifierType {
     Nip,
     Pesel,
@@ -13397,9 +10862,7 @@ impl ::std::fmt::Display for PersonalPermissionsAuthorizedIdentifierType {
 }
 impl ::std::str::FromStr for PersonalPermissionsAuthorizedIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -13410,18 +10873,13 @@ impl ::std::str::FromStr for PersonalPermissionsAuthorizedIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsAuthorizedIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13435,17 +10893,14 @@ impl ::std::ops::Deref for PersonalPermissionsAuthorizedIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonalPermissionsAuthorizedIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonalPermissionsAuthorizedIdentifierValue> for ::std::string::String {
     fn from(value: PersonalPermissionsAuthorizedIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonalPermissionsAuthorizedIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -13457,18 +10912,13 @@ impl ::std::str::FromStr for PersonalPermissionsAuthorizedIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsAuthorizedIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13479,16 +10929,14 @@ impl<'de> ::serde::Deserialize<'de> for PersonalPermissionsAuthorizedIdentifierV
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonalPermissionsContextIdentifier {
     ///Typ identyfikatora.
@@ -13498,17 +10946,7 @@ pub struct PersonalPermissionsContextIdentifier {
     pub value: PersonalPermissionsContextIdentifierValue,
 }
 ///`PersonalPermissionsContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonalPermissionsContextIdentifierType {
     Nip,
     InternalId,
@@ -13528,9 +10966,7 @@ impl ::std::fmt::Display for PersonalPermissionsContextIdentifierType {
 }
 impl ::std::str::FromStr for PersonalPermissionsContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -13540,18 +10976,13 @@ impl ::std::str::FromStr for PersonalPermissionsContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13565,17 +10996,14 @@ impl ::std::ops::Deref for PersonalPermissionsContextIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonalPermissionsContextIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonalPermissionsContextIdentifierValue> for ::std::string::String {
     fn from(value: PersonalPermissionsContextIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonalPermissionsContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -13587,18 +11015,13 @@ impl ::std::str::FromStr for PersonalPermissionsContextIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13609,58 +11032,44 @@ impl<'de> ::serde::Deserialize<'de> for PersonalPermissionsContextIdentifierValu
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PersonalPermissionsQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct PersonalPermissionsQueryRequest {
-    /**Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator kontekstu podmiotu, który nadał uprawnienia do obsługi faktur.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub context_identifier: ::std::option::Option<PersonalPermissionsContextIdentifier>,
-    /**Stan uprawnienia.
-| Type | Value |
-| --- | --- |
-| Active | Uprawnienia aktywne |
-| Inactive | Uprawnienia nieaktywne |*/
-    #[serde(
-        rename = "permissionState",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Stan uprawnienia.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Active | Uprawnienia aktywne |
+    /// | Inactive | Uprawnienia nieaktywne |
+    #[serde(rename = "permissionState", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission_state: ::std::option::Option<PermissionState>,
     ///Lista rodzajów wyszukiwanych uprawnień.
-    #[serde(
-        rename = "permissionTypes",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "permissionTypes", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission_types: ::std::option::Option<::std::vec::Vec<PersonalPermissionType>>,
-    /**Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
-    #[serde(
-        rename = "targetIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    /// | AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    #[serde(rename = "targetIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_identifier: ::std::option::Option<PersonalPermissionsTargetIdentifier>,
 }
-/**Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator podmiotu docelowego dla uprawnień selektywnych nadanych pośrednio.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | AllPartners | Identyfikator oznaczający, że wyszukiwanie dotyczy uprawnień generalnych nadanych w sposób pośredni |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PersonalPermissionsTargetIdentifier {
     ///Typ identyfikatora.
@@ -13671,17 +11080,7 @@ pub struct PersonalPermissionsTargetIdentifier {
     pub value: ::std::option::Option<PersonalPermissionsTargetIdentifierValue>,
 }
 ///`PersonalPermissionsTargetIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PersonalPermissionsTargetIdentifierType {
     Nip,
     AllPartners,
@@ -13703,9 +11102,7 @@ impl ::std::fmt::Display for PersonalPermissionsTargetIdentifierType {
 }
 impl ::std::str::FromStr for PersonalPermissionsTargetIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "AllPartners" => Ok(Self::AllPartners),
@@ -13716,18 +11113,13 @@ impl ::std::str::FromStr for PersonalPermissionsTargetIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsTargetIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsTargetIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13741,17 +11133,14 @@ impl ::std::ops::Deref for PersonalPermissionsTargetIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<PersonalPermissionsTargetIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<PersonalPermissionsTargetIdentifierValue> for ::std::string::String {
     fn from(value: PersonalPermissionsTargetIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for PersonalPermissionsTargetIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -13763,18 +11152,13 @@ impl ::std::str::FromStr for PersonalPermissionsTargetIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for PersonalPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for PersonalPermissionsTargetIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for PersonalPermissionsTargetIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13785,9 +11169,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonalPermissionsTargetIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///11 cyfrowy numer PESEL.
@@ -13807,21 +11189,18 @@ impl ::std::convert::From<Pesel> for ::std::string::String {
 }
 impl ::std::str::FromStr for Pesel {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 11usize {
             return Err("longer than 11 characters".into());
         }
         if value.chars().count() < 11usize {
             return Err("shorter than 11 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(|| {
             ::regress::Regex::new(
-                    "^\\d{2}(?:0[1-9]|1[0-2]|2[1-9]|3[0-2]|4[1-9]|5[0-2]|6[1-9]|7[0-2]|8[1-9]|9[0-2])\\d{7}$",
-                )
-                .unwrap()
+                "^\\d{2}(?:0[1-9]|1[0-2]|2[1-9]|3[0-2]|4[1-9]|5[0-2]|6[1-9]|7[0-2]|8[1-9]|9[0-2])\\d{7}$",
+            )
+            .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
@@ -13834,17 +11213,13 @@ impl ::std::str::FromStr for Pesel {
 }
 impl ::std::convert::TryFrom<&str> for Pesel {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for Pesel {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13855,9 +11230,7 @@ impl<'de> ::serde::Deserialize<'de> for Pesel {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`PublicKeyCertificate`
@@ -13871,12 +11244,11 @@ pub struct PublicKeyCertificate {
     ///Identyfikator klucza, używany jako selektor w wywołaniach, w których klient wskazuje, jakiego klucza publicznego użył do szyfrowania.
     #[serde(rename = "publicKeyId")]
     pub public_key_id: PublicKeyCertificatePublicKeyId,
-    /**Operacje do których może być używany certyfikat.
-| Wartość | Opis |
-| --- | --- |
-| KsefTokenEncryption | Szyfrowanie tokenów KSeF przesyłanych w trakcie procesu uwierzytelniania. |
-| SymmetricKeyEncryption | Szyfrowanie klucza symetrycznego wykorzystywanego do szyfrowania przesyłanych faktur. |
-*/
+    /// Operacje do których może być używany certyfikat.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | KsefTokenEncryption | Szyfrowanie tokenów KSeF przesyłanych w trakcie procesu uwierzytelniania. |
+    /// | SymmetricKeyEncryption | Szyfrowanie klucza symetrycznego wykorzystywanego do szyfrowania przesyłanych faktur. |
     pub usage: ::std::vec::Vec<PublicKeyCertificateUsage>,
     ///Data początku obowiązywania certyfikatu.
     #[serde(rename = "validFrom")]
@@ -13902,9 +11274,7 @@ impl ::std::convert::From<PublicKeyCertificatePublicKeyId> for ::std::string::St
 }
 impl ::std::str::FromStr for PublicKeyCertificatePublicKeyId {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 44usize {
             return Err("longer than 44 characters".into());
         }
@@ -13916,17 +11286,13 @@ impl ::std::str::FromStr for PublicKeyCertificatePublicKeyId {
 }
 impl ::std::convert::TryFrom<&str> for PublicKeyCertificatePublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PublicKeyCertificatePublicKeyId {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -13937,27 +11303,14 @@ impl<'de> ::serde::Deserialize<'de> for PublicKeyCertificatePublicKeyId {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| KsefTokenEncryption | Szyfrowanie tokenów KSeF przesyłanych w trakcie procesu uwierzytelniania. |
-| SymmetricKeyEncryption | Szyfrowanie klucza symetrycznego wykorzystywanego do szyfrowania przesyłanych faktur. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | KsefTokenEncryption | Szyfrowanie tokenów KSeF przesyłanych w trakcie procesu uwierzytelniania. |
+/// | SymmetricKeyEncryption | Szyfrowanie klucza symetrycznego wykorzystywanego do szyfrowania przesyłanych faktur. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum PublicKeyCertificateUsage {
     KsefTokenEncryption,
     SymmetricKeyEncryption,
@@ -13977,9 +11330,7 @@ impl ::std::fmt::Display for PublicKeyCertificateUsage {
 }
 impl ::std::str::FromStr for PublicKeyCertificateUsage {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "KsefTokenEncryption" => Ok(Self::KsefTokenEncryption),
             "SymmetricKeyEncryption" => Ok(Self::SymmetricKeyEncryption),
@@ -13989,17 +11340,13 @@ impl ::std::str::FromStr for PublicKeyCertificateUsage {
 }
 impl ::std::convert::TryFrom<&str> for PublicKeyCertificateUsage {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for PublicKeyCertificateUsage {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14007,38 +11354,28 @@ impl ::std::convert::TryFrom<::std::string::String> for PublicKeyCertificateUsag
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct QueryCertificatesRequest {
     ///Numer seryjny certyfikatu. Wyszukiwanie odbywa się na zasadzie dokładnego dopasowania (exact match).
-    #[serde(
-        rename = "certificateSerialNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub certificate_serial_number: ::std::option::Option<
-        QueryCertificatesRequestCertificateSerialNumber,
-    >,
+    #[serde(rename = "certificateSerialNumber", skip_serializing_if = "::std::option::Option::is_none")]
+    pub certificate_serial_number: ::std::option::Option<QueryCertificatesRequestCertificateSerialNumber>,
     ///Filtruje certyfikaty, które wygasają po podanej dacie.
-    #[serde(
-        rename = "expiresAfter",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "expiresAfter", skip_serializing_if = "::std::option::Option::is_none")]
     pub expires_after: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Nazwa własna certyfikatu. Wyszukiwanie jest częściowe, czyli zwracane są certyfikaty, których nazwa zawiera podany ciąg znaków (contains).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    /**Status certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
-| Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
-| Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-| Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
-*/
+    /// Status certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Active | Certyfikat jest aktywny i może zostać użyty do uwierzytelnienia lub realizacji operacji w trybie offline (w zależności od typu certyfikatu). |
+    /// | Blocked | Certyfikat został zablokowany i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline.            Status przejściowy do czasu zakończenia procesu unieważniania. |
+    /// | Revoked | Certyfikat został unieważniony i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
+    /// | Expired | Certyfikat wygasł i nie może zostać użyty do uwierzytelnienia i realizacji operacji w trybie offline. |
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CertificateListItemStatus>,
-    /**Typ certyfikatu KSeF.
-| Wartość | Opis |
-| --- | --- |
-| Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
-| Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
-*/
+    /// Typ certyfikatu KSeF.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
+    /// | Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<KsefCertificateType>,
 }
@@ -14052,25 +11389,22 @@ impl ::std::ops::Deref for QueryCertificatesRequestCertificateSerialNumber {
         &self.0
     }
 }
-impl ::std::convert::From<QueryCertificatesRequestCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<QueryCertificatesRequestCertificateSerialNumber> for ::std::string::String {
     fn from(value: QueryCertificatesRequestCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for QueryCertificatesRequestCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
@@ -14079,18 +11413,13 @@ impl ::std::str::FromStr for QueryCertificatesRequestCertificateSerialNumber {
 }
 impl ::std::convert::TryFrom<&str> for QueryCertificatesRequestCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for QueryCertificatesRequestCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for QueryCertificatesRequestCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14101,9 +11430,7 @@ impl<'de> ::serde::Deserialize<'de> for QueryCertificatesRequestCertificateSeria
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`QueryCertificatesResponse`
@@ -14163,24 +11490,19 @@ pub struct QueryInvoicesMetadataResponse {
     ///Określa, czy osiągnięto maksymalny dopuszczalny zakres wyników zapytania (10 000).
     #[serde(rename = "isTruncated")]
     pub is_truncated: bool,
-    /**Dotyczy wyłącznie zapytań filtrowanych po typie daty <b>PermanentStorage</b>.
-Jeśli zapytanie dotyczyło najnowszego okresu, wartość ta może być wartością nieznacznie skorygowaną względem górnej granicy podanej w warunkach zapytania.
-Dla okresów starszych, będzie to zgodne z warunkami zapytania.
-
-Wartość jest stała dla wszystkich stron tego samego zapytania
-i nie zależy od paginacji ani sortowania.
-
-System gwarantuje, że dane poniżej tej wartości są spójne i kompletne.
-Ponowne zapytania obejmujące zakresem dane poniżej tego kroczącego znacznika czasu nie zwrócą w przyszłości innych wyników (np.dodatkowych faktur).
-
-Dla dateType = Issue lub Invoicing – null.*/
-    #[serde(
-        rename = "permanentStorageHwmDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub permanent_storage_hwm_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    /// Dotyczy wyłącznie zapytań filtrowanych po typie daty <b>PermanentStorage</b>.
+    /// Jeśli zapytanie dotyczyło najnowszego okresu, wartość ta może być wartością nieznacznie skorygowaną względem górnej granicy podanej w warunkach zapytania.
+    /// Dla okresów starszych, będzie to zgodne z warunkami zapytania.
+    ///
+    /// Wartość jest stała dla wszystkich stron tego samego zapytania
+    /// i nie zależy od paginacji ani sortowania.
+    ///
+    /// System gwarantuje, że dane poniżej tej wartości są spójne i kompletne.
+    /// Ponowne zapytania obejmujące zakresem dane poniżej tego kroczącego znacznika czasu nie zwrócą w przyszłości innych wyników (np.dodatkowych faktur).
+    ///
+    /// Dla dateType = Issue lub Invoicing – null.
+    #[serde(rename = "permanentStorageHwmDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub permanent_storage_hwm_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 ///`QueryPeppolProvidersResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -14208,10 +11530,7 @@ pub struct QueryPersonalPermissionsResponse {
     #[serde(rename = "hasMore")]
     pub has_more: bool,
     ///Lista uprawnień właścicielskich.
-    #[serde(
-        rename = "ownerPermissions",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "ownerPermissions", skip_serializing_if = "::std::option::Option::is_none")]
     pub owner_permissions: ::std::option::Option<::std::vec::Vec<OwnerPermissionScope>>,
     ///Lista odczytanych uprawnień.
     pub permissions: ::std::vec::Vec<PersonalPermission>,
@@ -14238,10 +11557,7 @@ pub struct QuerySubunitPermissionsResponse {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct QueryTokensResponse {
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
     ///Lista tokenów uwierzytelniających.
     pub tokens: ::std::vec::Vec<QueryTokensResponseItem>,
@@ -14259,10 +11575,7 @@ pub struct QueryTokensResponseItem {
     ///Opis tokena.
     pub description: QueryTokensResponseItemDescription,
     ///Data ostatniego użycia tokena.
-    #[serde(
-        rename = "lastUseDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "lastUseDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_use_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Numer referencyjny tokena KSeF.
     #[serde(rename = "referenceNumber")]
@@ -14270,21 +11583,17 @@ pub struct QueryTokensResponseItem {
     ///Uprawnienia przypisane tokenowi.
     #[serde(rename = "requestedPermissions")]
     pub requested_permissions: ::std::vec::Vec<TokenPermissionType>,
-    /**Status tokena.
-| Wartość | Opis |
-| --- | --- |
-| Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
-| Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
-| Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
-| Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
-| Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
-*/
+    /// Status tokena.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
+    /// | Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
+    /// | Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
+    /// | Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
+    /// | Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
     pub status: AuthenticationTokenStatus,
     ///Dodatkowe informacje na temat statusu, zwracane w przypadku błędów.
-    #[serde(
-        rename = "statusDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "statusDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub status_details: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 ///Opis tokena.
@@ -14304,9 +11613,7 @@ impl ::std::convert::From<QueryTokensResponseItemDescription> for ::std::string:
 }
 impl ::std::str::FromStr for QueryTokensResponseItemDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -14318,18 +11625,13 @@ impl ::std::str::FromStr for QueryTokensResponseItemDescription {
 }
 impl ::std::convert::TryFrom<&str> for QueryTokensResponseItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for QueryTokensResponseItemDescription {
+impl ::std::convert::TryFrom<::std::string::String> for QueryTokensResponseItemDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14340,24 +11642,11 @@ impl<'de> ::serde::Deserialize<'de> for QueryTokensResponseItemDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`QueryType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum QueryType {
     Granted,
     Received,
@@ -14372,9 +11661,7 @@ impl ::std::fmt::Display for QueryType {
 }
 impl ::std::str::FromStr for QueryType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Granted" => Ok(Self::Granted),
             "Received" => Ok(Self::Received),
@@ -14384,17 +11671,13 @@ impl ::std::str::FromStr for QueryType {
 }
 impl ::std::convert::TryFrom<&str> for QueryType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for QueryType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14415,9 +11698,7 @@ impl ::std::convert::From<ReferenceNumber> for ::std::string::String {
 }
 impl ::std::str::FromStr for ReferenceNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 36usize {
             return Err("longer than 36 characters".into());
         }
@@ -14429,17 +11710,13 @@ impl ::std::str::FromStr for ReferenceNumber {
 }
 impl ::std::convert::TryFrom<&str> for ReferenceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for ReferenceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14450,9 +11727,7 @@ impl<'de> ::serde::Deserialize<'de> for ReferenceNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`RetrieveCertificatesListItem`
@@ -14466,12 +11741,11 @@ pub struct RetrieveCertificatesListItem {
     ///Numer seryjny certyfikatu.
     #[serde(rename = "certificateSerialNumber")]
     pub certificate_serial_number: RetrieveCertificatesListItemCertificateSerialNumber,
-    /**Typ certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
-| Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
-*/
+    /// Typ certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Authentication | Certyfikat używany do uwierzytelnienia w systemie. |
+    /// | Offline | Certyfikat używany wyłącznie do potwierdzania autentyczności wystawcy i integralności faktury w trybie offline |
     #[serde(rename = "certificateType")]
     pub certificate_type: KsefCertificateType,
 }
@@ -14485,60 +11759,48 @@ impl ::std::ops::Deref for RetrieveCertificatesListItemCertificateSerialNumber {
         &self.0
     }
 }
-impl ::std::convert::From<RetrieveCertificatesListItemCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<RetrieveCertificatesListItemCertificateSerialNumber> for ::std::string::String {
     fn from(value: RetrieveCertificatesListItemCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for RetrieveCertificatesListItemCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for RetrieveCertificatesListItemCertificateSerialNumber {
+impl ::std::convert::TryFrom<&str> for RetrieveCertificatesListItemCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for RetrieveCertificatesListItemCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for RetrieveCertificatesListItemCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for RetrieveCertificatesListItemCertificateSerialNumber {
+impl<'de> ::serde::Deserialize<'de> for RetrieveCertificatesListItemCertificateSerialNumber {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`RetrieveCertificatesRequest`
@@ -14546,76 +11808,60 @@ for RetrieveCertificatesListItemCertificateSerialNumber {
 pub struct RetrieveCertificatesRequest {
     ///Numery seryjne certyfikatów do pobrania.
     #[serde(rename = "certificateSerialNumbers")]
-    pub certificate_serial_numbers: ::std::vec::Vec<
-        RetrieveCertificatesRequestCertificateSerialNumbersItem,
-    >,
+    pub certificate_serial_numbers: ::std::vec::Vec<RetrieveCertificatesRequestCertificateSerialNumbersItem>,
 }
 ///`RetrieveCertificatesRequestCertificateSerialNumbersItem`
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
-pub struct RetrieveCertificatesRequestCertificateSerialNumbersItem(
-    ::std::string::String,
-);
+pub struct RetrieveCertificatesRequestCertificateSerialNumbersItem(::std::string::String);
 impl ::std::ops::Deref for RetrieveCertificatesRequestCertificateSerialNumbersItem {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
-impl ::std::convert::From<RetrieveCertificatesRequestCertificateSerialNumbersItem>
-for ::std::string::String {
+impl ::std::convert::From<RetrieveCertificatesRequestCertificateSerialNumbersItem> for ::std::string::String {
     fn from(value: RetrieveCertificatesRequestCertificateSerialNumbersItem) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for RetrieveCertificatesRequestCertificateSerialNumbersItem {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
         Ok(Self(value.to_string()))
     }
 }
-impl ::std::convert::TryFrom<&str>
-for RetrieveCertificatesRequestCertificateSerialNumbersItem {
+impl ::std::convert::TryFrom<&str> for RetrieveCertificatesRequestCertificateSerialNumbersItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for RetrieveCertificatesRequestCertificateSerialNumbersItem {
+impl ::std::convert::TryFrom<::std::string::String> for RetrieveCertificatesRequestCertificateSerialNumbersItem {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl<'de> ::serde::Deserialize<'de>
-for RetrieveCertificatesRequestCertificateSerialNumbersItem {
+impl<'de> ::serde::Deserialize<'de> for RetrieveCertificatesRequestCertificateSerialNumbersItem {
     fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
     where
         D: ::serde::Deserializer<'de>,
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`RetrieveCertificatesResponse`
@@ -14677,25 +11923,22 @@ impl ::std::ops::Deref for RevokeCertificateCertificateSerialNumber {
         &self.0
     }
 }
-impl ::std::convert::From<RevokeCertificateCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<RevokeCertificateCertificateSerialNumber> for ::std::string::String {
     fn from(value: RevokeCertificateCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for RevokeCertificateCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
@@ -14704,18 +11947,13 @@ impl ::std::str::FromStr for RevokeCertificateCertificateSerialNumber {
 }
 impl ::std::convert::TryFrom<&str> for RevokeCertificateCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for RevokeCertificateCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for RevokeCertificateCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14726,25 +11964,19 @@ impl<'de> ::serde::Deserialize<'de> for RevokeCertificateCertificateSerialNumber
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`RevokeCertificateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct RevokeCertificateRequest {
-    /**Powód unieważnienia certyfikatu.
-| Wartość | Opis |
-| --- | --- |
-| Unspecified | Nieokreślony. |
-| Superseded | Certyfikat został zastąpiony przez inny. |
-| KeyCompromise | Klucz prywatny powiązany z certyfikatem został skompromitowany. |
-*/
-    #[serde(
-        rename = "revocationReason",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Powód unieważnienia certyfikatu.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Unspecified | Nieokreślony. |
+    /// | Superseded | Certyfikat został zastąpiony przez inny. |
+    /// | KeyCompromise | Klucz prywatny powiązany z certyfikatem został skompromitowany. |
+    #[serde(rename = "revocationReason", skip_serializing_if = "::std::option::Option::is_none")]
     pub revocation_reason: ::std::option::Option<CertificateRevocationReason>,
 }
 ///`SendInvoiceRequest`
@@ -14760,10 +11992,7 @@ pub struct SendInvoiceRequest {
     #[serde(rename = "encryptedInvoiceSize")]
     pub encrypted_invoice_size: ::std::num::NonZeroU64,
     ///Skrót SHA256 korygowanej faktury, zakodowany w formacie Base64. Wymagany przy wysyłaniu korekty technicznej faktury.
-    #[serde(
-        rename = "hashOfCorrectedInvoice",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "hashOfCorrectedInvoice", skip_serializing_if = "::std::option::Option::is_none")]
     pub hash_of_corrected_invoice: ::std::option::Option<Sha256HashBase64>,
     ///Skrót SHA256 oryginalnej faktury, zakodowany w formacie Base64.
     #[serde(rename = "invoiceHash")]
@@ -14786,95 +12015,63 @@ pub struct SendInvoiceResponse {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SessionInvoiceStatusResponse {
     ///Data nadania numeru KSeF.
-    #[serde(
-        rename = "acquisitionDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub acquisition_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "acquisitionDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub acquisition_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Nazwa pliku faktury (zwracana dla faktur wysyłanych wsadowo).
-    #[serde(
-        rename = "invoiceFileName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub invoice_file_name: ::std::option::Option<
-        SessionInvoiceStatusResponseInvoiceFileName,
-    >,
+    #[serde(rename = "invoiceFileName", skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_file_name: ::std::option::Option<SessionInvoiceStatusResponseInvoiceFileName>,
     ///Skrót SHA256 faktury, zakodowany w formacie Base64.
     #[serde(rename = "invoiceHash")]
     pub invoice_hash: Sha256HashBase64,
     ///Numer faktury.
-    #[serde(
-        rename = "invoiceNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoiceNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_number: ::std::option::Option<SessionInvoiceStatusResponseInvoiceNumber>,
     ///Data przyjęcia faktury w systemie KSeF (do dalszego przetwarzania).
     #[serde(rename = "invoicingDate")]
     pub invoicing_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Tryb fakturowania (online/offline).
-    #[serde(
-        rename = "invoicingMode",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoicingMode", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoicing_mode: ::std::option::Option<InvoicingMode>,
     ///Numer KSeF.
-    #[serde(
-        rename = "ksefNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "ksefNumber", skip_serializing_if = "::std::option::Option::is_none")]
     pub ksef_number: ::std::option::Option<KsefNumber>,
     ///Numer sekwencyjny faktury w ramach sesji.
     #[serde(rename = "ordinalNumber")]
     pub ordinal_number: ::std::num::NonZeroU32,
     ///Data trwałego zapisu faktury w repozytorium KSeF. Wartość uzupełniana asynchronicznie w momencie trwałego zapisu; zawsze późniejsza niż <b>acquisitionDate</b>. Podczas sprawdzania statusu może być jeszcze niedostępna.
-    #[serde(
-        rename = "permanentStorageDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub permanent_storage_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "permanentStorageDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub permanent_storage_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Numer referencyjny faktury.
     #[serde(rename = "referenceNumber")]
     pub reference_number: ReferenceNumber,
-    /**Status faktury.
-
-| Code | Description | Details | Extensions |
-| --- | --- | --- | ---|
-| 100 | Faktura przyjęta do dalszego przetwarzania | - | - |
-| 150 | Trwa przetwarzanie | - | - |
-| 200 | Sukces | - | - |
-| 405 | Przetwarzanie anulowane z powodu błędu sesji | - | - |
-| 410 | Nieprawidłowy zakres uprawnień | - |  - |
-| 415 | Brak możliwości wysyłania faktury z załącznikiem | - | - |
-| 430 | Błąd weryfikacji pliku faktury | - | -  |
-| 435 | Błąd odszyfrowania pliku | - | - |
-| 440 | Duplikat faktury | - | 'originalSessionReferenceNumber', 'originalKsefNumber'|
-| 450 | Błąd weryfikacji semantyki dokumentu faktury | - | - |
-| 500 | Nieznany błąd ({statusCode}) | - | - |
-| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |- |*/
+    /// Status faktury.
+    ///
+    /// | Code | Description | Details | Extensions |
+    /// | --- | --- | --- | ---|
+    /// | 100 | Faktura przyjęta do dalszego przetwarzania | - | - |
+    /// | 150 | Trwa przetwarzanie | - | - |
+    /// | 200 | Sukces | - | - |
+    /// | 405 | Przetwarzanie anulowane z powodu błędu sesji | - | - |
+    /// | 410 | Nieprawidłowy zakres uprawnień | - |  - |
+    /// | 415 | Brak możliwości wysyłania faktury z załącznikiem | - | - |
+    /// | 430 | Błąd weryfikacji pliku faktury | - | -  |
+    /// | 435 | Błąd odszyfrowania pliku | - | - |
+    /// | 440 | Duplikat faktury | - | 'originalSessionReferenceNumber', 'originalKsefNumber'|
+    /// | 450 | Błąd weryfikacji semantyki dokumentu faktury | - | - |
+    /// | 500 | Nieznany błąd ({statusCode}) | - | - |
+    /// | 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |- |
     pub status: InvoiceStatusInfo,
-    /**Adres do pobrania UPO. Link generowany jest przy każdym odpytaniu o status.
-Dostęp odbywa się metodą `HTTP GET` i <b>nie należy</b> wysyłać tokenu dostępowego.
-Link nie podlega limitom API i wygasa po określonym czasie w `UpoDownloadUrlExpirationDate`.
-
-Odpowiedź HTTP zawiera dodatkowe nagłówki:
-- `x-ms-meta-hash` – skrót SHA-256 dokumentu UPO, zakodowany w formacie Base64.*/
-    #[serde(
-        rename = "upoDownloadUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Adres do pobrania UPO. Link generowany jest przy każdym odpytaniu o status.
+    /// Dostęp odbywa się metodą `HTTP GET` i <b>nie należy</b> wysyłać tokenu dostępowego.
+    /// Link nie podlega limitom API i wygasa po określonym czasie w `UpoDownloadUrlExpirationDate`.
+    ///
+    /// Odpowiedź HTTP zawiera dodatkowe nagłówki:
+    /// - `x-ms-meta-hash` – skrót SHA-256 dokumentu UPO, zakodowany w formacie Base64.
+    #[serde(rename = "upoDownloadUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub upo_download_url: ::std::option::Option<::std::string::String>,
     ///Data i godzina wygaśnięcia adresu. Po tej dacie link `UpoDownloadUrl` nie będzie już aktywny.
-    #[serde(
-        rename = "upoDownloadUrlExpirationDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub upo_download_url_expiration_date: ::std::option::Option<
-        ::chrono::DateTime<::chrono::offset::Utc>,
-    >,
+    #[serde(rename = "upoDownloadUrlExpirationDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub upo_download_url_expiration_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 ///Nazwa pliku faktury (zwracana dla faktur wysyłanych wsadowo).
 #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -14886,17 +12083,14 @@ impl ::std::ops::Deref for SessionInvoiceStatusResponseInvoiceFileName {
         &self.0
     }
 }
-impl ::std::convert::From<SessionInvoiceStatusResponseInvoiceFileName>
-for ::std::string::String {
+impl ::std::convert::From<SessionInvoiceStatusResponseInvoiceFileName> for ::std::string::String {
     fn from(value: SessionInvoiceStatusResponseInvoiceFileName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SessionInvoiceStatusResponseInvoiceFileName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 128usize {
             return Err("longer than 128 characters".into());
         }
@@ -14905,18 +12099,13 @@ impl ::std::str::FromStr for SessionInvoiceStatusResponseInvoiceFileName {
 }
 impl ::std::convert::TryFrom<&str> for SessionInvoiceStatusResponseInvoiceFileName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SessionInvoiceStatusResponseInvoiceFileName {
+impl ::std::convert::TryFrom<::std::string::String> for SessionInvoiceStatusResponseInvoiceFileName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14927,9 +12116,7 @@ impl<'de> ::serde::Deserialize<'de> for SessionInvoiceStatusResponseInvoiceFileN
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Numer faktury.
@@ -14942,17 +12129,14 @@ impl ::std::ops::Deref for SessionInvoiceStatusResponseInvoiceNumber {
         &self.0
     }
 }
-impl ::std::convert::From<SessionInvoiceStatusResponseInvoiceNumber>
-for ::std::string::String {
+impl ::std::convert::From<SessionInvoiceStatusResponseInvoiceNumber> for ::std::string::String {
     fn from(value: SessionInvoiceStatusResponseInvoiceNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SessionInvoiceStatusResponseInvoiceNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -14961,18 +12145,13 @@ impl ::std::str::FromStr for SessionInvoiceStatusResponseInvoiceNumber {
 }
 impl ::std::convert::TryFrom<&str> for SessionInvoiceStatusResponseInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SessionInvoiceStatusResponseInvoiceNumber {
+impl ::std::convert::TryFrom<::std::string::String> for SessionInvoiceStatusResponseInvoiceNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -14983,19 +12162,14 @@ impl<'de> ::serde::Deserialize<'de> for SessionInvoiceStatusResponseInvoiceNumbe
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SessionInvoicesResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SessionInvoicesResponse {
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
     ///Lista pobranych faktur.
     pub invoices: ::std::vec::Vec<SessionInvoiceStatusResponse>,
@@ -15010,79 +12184,55 @@ pub struct SessionStatusResponse {
     #[serde(rename = "dateUpdated")]
     pub date_updated: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Liczba faktur przeprocesowanych w ramach sesji z błędem.
-    #[serde(
-        rename = "failedInvoiceCount",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "failedInvoiceCount", skip_serializing_if = "::std::option::Option::is_none")]
     pub failed_invoice_count: ::std::option::Option<i32>,
     ///Liczba przyjętych faktur w ramach sesji.
-    #[serde(
-        rename = "invoiceCount",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "invoiceCount", skip_serializing_if = "::std::option::Option::is_none")]
     pub invoice_count: ::std::option::Option<i32>,
-    /**Informacje o aktualnym statusie.
-
-Sesja wsadowa:
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Sesja wsadowa rozpoczęta | - |
-| 150 | Trwa przetwarzanie | - |
-| 200 | Sesja wsadowa przetworzona pomyślnie | - |
-| 405 | Błąd weryfikacji poprawności dostarczonych elementów paczki | - |
-| 415 | Błąd odszyfrowania dostarczonego klucza | - |
-| 420 | Przekroczony limit faktur w sesji | - |
-| 430 | Błąd dekompresji pierwotnego archiwum | - |
-| 435 | Błąd odszyfrowania zaszyfrowanych części archiwum | - |
-| 440 | Sesja anulowana | Przekroczono czas wysyłki |
-| 440 | Sesja anulowana | Nie przesłano faktur |
-| 445 | Błąd weryfikacji, brak poprawnych faktur | - |
-| 500 | Nieznany błąd ({statusCode}) | - |
-
-Sesja interaktywna:
-| Code | Description | Details |
-| --- | --- | --- |
-| 100 | Sesja interaktywna otwarta | - |
-| 170 | Sesja interaktywna zamknięta | - |
-| 200 | Sesja interaktywna przetworzona pomyślnie | - |
-| 415 | Błąd odszyfrowania dostarczonego klucza | - |
-| 440 | Sesja anulowana | Nie przesłano faktur |
-| 445 | Błąd weryfikacji, brak poprawnych faktur | - |
-| * | description missing | - |*/
+    /// Informacje o aktualnym statusie.
+    ///
+    /// Sesja wsadowa:
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Sesja wsadowa rozpoczęta | - |
+    /// | 150 | Trwa przetwarzanie | - |
+    /// | 200 | Sesja wsadowa przetworzona pomyślnie | - |
+    /// | 405 | Błąd weryfikacji poprawności dostarczonych elementów paczki | - |
+    /// | 415 | Błąd odszyfrowania dostarczonego klucza | - |
+    /// | 420 | Przekroczony limit faktur w sesji | - |
+    /// | 430 | Błąd dekompresji pierwotnego archiwum | - |
+    /// | 435 | Błąd odszyfrowania zaszyfrowanych części archiwum | - |
+    /// | 440 | Sesja anulowana | Przekroczono czas wysyłki |
+    /// | 440 | Sesja anulowana | Nie przesłano faktur |
+    /// | 445 | Błąd weryfikacji, brak poprawnych faktur | - |
+    /// | 500 | Nieznany błąd ({statusCode}) | - |
+    ///
+    /// Sesja interaktywna:
+    /// | Code | Description | Details |
+    /// | --- | --- | --- |
+    /// | 100 | Sesja interaktywna otwarta | - |
+    /// | 170 | Sesja interaktywna zamknięta | - |
+    /// | 200 | Sesja interaktywna przetworzona pomyślnie | - |
+    /// | 415 | Błąd odszyfrowania dostarczonego klucza | - |
+    /// | 440 | Sesja anulowana | Nie przesłano faktur |
+    /// | 445 | Błąd weryfikacji, brak poprawnych faktur | - |
+    /// | * | description missing | - |
     pub status: StatusInfo,
     ///Liczba faktur przeprocesowanych w ramach sesji z sukcesem .
-    #[serde(
-        rename = "successfulInvoiceCount",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "successfulInvoiceCount", skip_serializing_if = "::std::option::Option::is_none")]
     pub successful_invoice_count: ::std::option::Option<i32>,
     ///Informacja o UPO sesyjnym, zwracana gdy sesja została zamknięta i UPO zostało wygenerowane.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub upo: ::std::option::Option<UpoResponse>,
     ///Termin ważności sesji. Po jego upływie sesja zostanie automatycznie zamknięta.
-    #[serde(
-        rename = "validUntil",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "validUntil", skip_serializing_if = "::std::option::Option::is_none")]
     pub valid_until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Online | Wysyłka interaktywna (pojedyncze faktury). |
-| Batch | Wysyłka wsadowa (paczka faktur). |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Online | Wysyłka interaktywna (pojedyncze faktury). |
+/// | Batch | Wysyłka wsadowa (paczka faktur). |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SessionType {
     Online,
     Batch,
@@ -15097,9 +12247,7 @@ impl ::std::fmt::Display for SessionType {
 }
 impl ::std::str::FromStr for SessionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Online" => Ok(Self::Online),
             "Batch" => Ok(Self::Batch),
@@ -15109,17 +12257,13 @@ impl ::std::str::FromStr for SessionType {
 }
 impl ::std::convert::TryFrom<&str> for SessionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SessionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15127,10 +12271,7 @@ impl ::std::convert::TryFrom<::std::string::String> for SessionType {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SessionsQueryResponse {
     ///Token służący do pobrania kolejnej strony wyników. Jeśli jest pusty, to nie ma kolejnych stron.
-    #[serde(
-        rename = "continuationToken",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "continuationToken", skip_serializing_if = "::std::option::Option::is_none")]
     pub continuation_token: ::std::option::Option<::std::string::String>,
     ///Lista sesji.
     pub sessions: ::std::vec::Vec<SessionsQueryResponseItem>,
@@ -15159,10 +12300,7 @@ pub struct SessionsQueryResponseItem {
     #[serde(rename = "totalInvoiceCount")]
     pub total_invoice_count: i32,
     ///Termin ważności sesji. Po jego upływie sesja interaktywna zostanie automatycznie zamknięta.
-    #[serde(
-        rename = "validUntil",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "validUntil", skip_serializing_if = "::std::option::Option::is_none")]
     pub valid_until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 ///`SetRateLimitsRequest`
@@ -15188,10 +12326,7 @@ pub struct SetSubjectLimitsRequest {
     pub certificate: ::std::option::Option<CertificateSubjectLimitsOverride>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub enrollment: ::std::option::Option<EnrollmentSubjectLimitsOverride>,
-    #[serde(
-        rename = "subjectIdentifierType",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectIdentifierType", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_identifier_type: ::std::option::Option<SubjectIdentifierType>,
 }
 ///SHA-256 w Base64.
@@ -15211,9 +12346,7 @@ impl ::std::convert::From<Sha256HashBase64> for ::std::string::String {
 }
 impl ::std::str::FromStr for Sha256HashBase64 {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 44usize {
             return Err("longer than 44 characters".into());
         }
@@ -15225,17 +12358,13 @@ impl ::std::str::FromStr for Sha256HashBase64 {
 }
 impl ::std::convert::TryFrom<&str> for Sha256HashBase64 {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for Sha256HashBase64 {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15246,28 +12375,14 @@ impl<'de> ::serde::Deserialize<'de> for Sha256HashBase64 {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Asc | Sortowanie rosnąco. |
-| Desc | Sortowanie malejąco. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Asc | Sortowanie rosnąco. |
+/// | Desc | Sortowanie malejąco. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SortOrder {
     Asc,
     Desc,
@@ -15282,9 +12397,7 @@ impl ::std::fmt::Display for SortOrder {
 }
 impl ::std::str::FromStr for SortOrder {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Asc" => Ok(Self::Asc),
             "Desc" => Ok(Self::Desc),
@@ -15294,17 +12407,13 @@ impl ::std::str::FromStr for SortOrder {
 }
 impl ::std::convert::TryFrom<&str> for SortOrder {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SortOrder {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15336,9 +12445,7 @@ impl ::std::convert::From<StatusInfoDescription> for ::std::string::String {
 }
 impl ::std::str::FromStr for StatusInfoDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() < 1usize {
             return Err("shorter than 1 characters".into());
         }
@@ -15347,17 +12454,13 @@ impl ::std::str::FromStr for StatusInfoDescription {
 }
 impl ::std::convert::TryFrom<&str> for StatusInfoDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for StatusInfoDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15368,19 +12471,14 @@ impl<'de> ::serde::Deserialize<'de> for StatusInfoDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubjectCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubjectCreateRequest {
     ///W przypadku wielokrotnego tworzenia danych testowych z tym samym identyfikatorem nie można podawać daty wcześniejszej ani takiej samej jak poprzednia.
-    #[serde(
-        rename = "createdDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "createdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub created_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     pub description: SubjectCreateRequestDescription,
     #[serde(rename = "subjectNip")]
@@ -15407,9 +12505,7 @@ impl ::std::convert::From<SubjectCreateRequestDescription> for ::std::string::St
 }
 impl ::std::str::FromStr for SubjectCreateRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -15421,17 +12517,13 @@ impl ::std::str::FromStr for SubjectCreateRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for SubjectCreateRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubjectCreateRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15442,24 +12534,11 @@ impl<'de> ::serde::Deserialize<'de> for SubjectCreateRequestDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubjectIdentifierType {
     Nip,
     Pesel,
@@ -15476,9 +12555,7 @@ impl ::std::fmt::Display for SubjectIdentifierType {
 }
 impl ::std::str::FromStr for SubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -15489,17 +12566,13 @@ impl ::std::str::FromStr for SubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15510,18 +12583,7 @@ pub struct SubjectRemoveRequest {
     pub subject_nip: Nip,
 }
 ///`SubjectType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubjectType {
     EnforcementAuthority,
     VatGroup,
@@ -15539,9 +12601,7 @@ impl ::std::fmt::Display for SubjectType {
 }
 impl ::std::str::FromStr for SubjectType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "EnforcementAuthority" => Ok(Self::EnforcementAuthority),
             "VatGroup" => Ok(Self::VatGroup),
@@ -15552,17 +12612,13 @@ impl ::std::str::FromStr for SubjectType {
 }
 impl ::std::convert::TryFrom<&str> for SubjectType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubjectType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15596,9 +12652,7 @@ impl ::std::convert::From<SubordinateEntityRoleDescription> for ::std::string::S
 }
 impl ::std::str::FromStr for SubordinateEntityRoleDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -15610,18 +12664,13 @@ impl ::std::str::FromStr for SubordinateEntityRoleDescription {
 }
 impl ::std::convert::TryFrom<&str> for SubordinateEntityRoleDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubordinateEntityRoleDescription {
+impl ::std::convert::TryFrom<::std::string::String> for SubordinateEntityRoleDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15632,23 +12681,11 @@ impl<'de> ::serde::Deserialize<'de> for SubordinateEntityRoleDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubordinateEntityRoleType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubordinateEntityRoleType {
     LocalGovernmentSubUnit,
     VatGroupSubUnit,
@@ -15668,9 +12705,7 @@ impl ::std::fmt::Display for SubordinateEntityRoleType {
 }
 impl ::std::str::FromStr for SubordinateEntityRoleType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "LocalGovernmentSubUnit" => Ok(Self::LocalGovernmentSubUnit),
             "VatGroupSubUnit" => Ok(Self::VatGroupSubUnit),
@@ -15680,39 +12715,30 @@ impl ::std::str::FromStr for SubordinateEntityRoleType {
 }
 impl ::std::convert::TryFrom<&str> for SubordinateEntityRoleType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubordinateEntityRoleType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`SubordinateEntityRolesQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct SubordinateEntityRolesQueryRequest {
-    /**Identyfikator podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
-    #[serde(
-        rename = "subordinateEntityIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub subordinate_entity_identifier: ::std::option::Option<
-        EntityPermissionsSubordinateEntityIdentifier,
-    >,
+    /// Identyfikator podmiotu podrzędnego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | Nip | 10 cyfrowy numer NIP |
+    #[serde(rename = "subordinateEntityIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub subordinate_entity_identifier: ::std::option::Option<EntityPermissionsSubordinateEntityIdentifier>,
 }
-/**Identyfikator podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator podmiotu podrzędnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubordinateRoleSubordinateEntityIdentifier {
     ///Typ identyfikatora.
@@ -15722,17 +12748,7 @@ pub struct SubordinateRoleSubordinateEntityIdentifier {
     pub value: SubordinateRoleSubordinateEntityIdentifierValue,
 }
 ///`SubordinateRoleSubordinateEntityIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubordinateRoleSubordinateEntityIdentifierType {
     Nip,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -15750,9 +12766,7 @@ impl ::std::fmt::Display for SubordinateRoleSubordinateEntityIdentifierType {
 }
 impl ::std::str::FromStr for SubordinateRoleSubordinateEntityIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
@@ -15761,18 +12775,13 @@ impl ::std::str::FromStr for SubordinateRoleSubordinateEntityIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubordinateRoleSubordinateEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubordinateRoleSubordinateEntityIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for SubordinateRoleSubordinateEntityIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15786,17 +12795,14 @@ impl ::std::ops::Deref for SubordinateRoleSubordinateEntityIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubordinateRoleSubordinateEntityIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubordinateRoleSubordinateEntityIdentifierValue> for ::std::string::String {
     fn from(value: SubordinateRoleSubordinateEntityIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubordinateRoleSubordinateEntityIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -15808,18 +12814,13 @@ impl ::std::str::FromStr for SubordinateRoleSubordinateEntityIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubordinateRoleSubordinateEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubordinateRoleSubordinateEntityIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubordinateRoleSubordinateEntityIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15830,9 +12831,7 @@ impl<'de> ::serde::Deserialize<'de> for SubordinateRoleSubordinateEntityIdentifi
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`Subunit`
@@ -15859,9 +12858,7 @@ impl ::std::convert::From<SubunitDescription> for ::std::string::String {
 }
 impl ::std::str::FromStr for SubunitDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -15873,17 +12870,13 @@ impl ::std::str::FromStr for SubunitDescription {
 }
 impl ::std::convert::TryFrom<&str> for SubunitDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubunitDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15894,9 +12887,7 @@ impl<'de> ::serde::Deserialize<'de> for SubunitDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubunitPermission`
@@ -15917,18 +12908,12 @@ pub struct SubunitPermission {
     #[serde(rename = "startDate")]
     pub start_date: ::chrono::DateTime<::chrono::offset::Utc>,
     ///Dane osoby uprawnionej.
-    #[serde(
-        rename = "subjectPersonDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subjectPersonDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub subject_person_details: ::std::option::Option<PermissionsSubjectPersonDetails>,
     #[serde(rename = "subunitIdentifier")]
     pub subunit_identifier: SubunitPermissionsSubunitIdentifier,
     ///Nazwa jednostki podrzędnej.
-    #[serde(
-        rename = "subunitName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subunitName", skip_serializing_if = "::std::option::Option::is_none")]
     pub subunit_name: ::std::option::Option<SubunitPermissionSubunitName>,
 }
 ///Opis uprawnienia.
@@ -15948,9 +12933,7 @@ impl ::std::convert::From<SubunitPermissionDescription> for ::std::string::Strin
 }
 impl ::std::str::FromStr for SubunitPermissionDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -15962,17 +12945,13 @@ impl ::std::str::FromStr for SubunitPermissionDescription {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -15983,23 +12962,11 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubunitPermissionScope`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubunitPermissionScope {
     CredentialsManage,
     /// A value this version of ksef-model does not know (KSeF added it later). It is
@@ -16017,9 +12984,7 @@ impl ::std::fmt::Display for SubunitPermissionScope {
 }
 impl ::std::str::FromStr for SubunitPermissionScope {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "CredentialsManage" => Ok(Self::CredentialsManage),
             _ => Err("invalid value".into()),
@@ -16028,17 +12993,13 @@ impl ::std::str::FromStr for SubunitPermissionScope {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionScope {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16059,9 +13020,7 @@ impl ::std::convert::From<SubunitPermissionSubunitName> for ::std::string::Strin
 }
 impl ::std::str::FromStr for SubunitPermissionSubunitName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -16073,17 +13032,13 @@ impl ::std::str::FromStr for SubunitPermissionSubunitName {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionSubunitName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionSubunitName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16094,17 +13049,15 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionSubunitName {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator uprawniającego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator uprawniającego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubunitPermissionsAuthorIdentifier {
     ///Typ identyfikatora.
@@ -16114,17 +13067,7 @@ pub struct SubunitPermissionsAuthorIdentifier {
     pub value: SubunitPermissionsAuthorIdentifierValue,
 }
 ///`SubunitPermissionsAuthorIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubunitPermissionsAuthorIdentifierType {
     Nip,
     Pesel,
@@ -16146,9 +13089,7 @@ impl ::std::fmt::Display for SubunitPermissionsAuthorIdentifierType {
 }
 impl ::std::str::FromStr for SubunitPermissionsAuthorIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -16159,18 +13100,13 @@ impl ::std::str::FromStr for SubunitPermissionsAuthorIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsAuthorIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16184,17 +13120,14 @@ impl ::std::ops::Deref for SubunitPermissionsAuthorIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsAuthorIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsAuthorIdentifierValue> for ::std::string::String {
     fn from(value: SubunitPermissionsAuthorIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsAuthorIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -16206,18 +13139,13 @@ impl ::std::str::FromStr for SubunitPermissionsAuthorIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsAuthorIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsAuthorIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16228,17 +13156,15 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsAuthorIdentifierValue 
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator uprawnionego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator uprawnionego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubunitPermissionsAuthorizedIdentifier {
     ///Typ identyfikatora.
@@ -16257,17 +13183,14 @@ impl ::std::ops::Deref for SubunitPermissionsAuthorizedIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsAuthorizedIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsAuthorizedIdentifierValue> for ::std::string::String {
     fn from(value: SubunitPermissionsAuthorizedIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsAuthorizedIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -16279,18 +13202,13 @@ impl ::std::str::FromStr for SubunitPermissionsAuthorizedIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsAuthorizedIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16301,16 +13219,14 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsAuthorizedIdentifierVa
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |*/
+/// Identyfikator podmiotu podrzędnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubunitPermissionsContextIdentifier {
     ///Typ identyfikatora.
@@ -16320,18 +13236,7 @@ pub struct SubunitPermissionsContextIdentifier {
     pub value: SubunitPermissionsContextIdentifierValue,
 }
 ///`SubunitPermissionsContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubunitPermissionsContextIdentifierType {
     InternalId,
     Nip,
@@ -16346,9 +13251,7 @@ impl ::std::fmt::Display for SubunitPermissionsContextIdentifierType {
 }
 impl ::std::str::FromStr for SubunitPermissionsContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InternalId" => Ok(Self::InternalId),
             "Nip" => Ok(Self::Nip),
@@ -16358,18 +13261,13 @@ impl ::std::str::FromStr for SubunitPermissionsContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16383,17 +13281,14 @@ impl ::std::ops::Deref for SubunitPermissionsContextIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsContextIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsContextIdentifierValue> for ::std::string::String {
     fn from(value: SubunitPermissionsContextIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -16405,18 +13300,13 @@ impl ::std::str::FromStr for SubunitPermissionsContextIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsContextIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16427,9 +13317,7 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsContextIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubunitPermissionsGrantRequest`
@@ -16444,10 +13332,7 @@ pub struct SubunitPermissionsGrantRequest {
     #[serde(rename = "subjectIdentifier")]
     pub subject_identifier: SubunitPermissionsSubjectIdentifier,
     ///Nazwa jednostki podrzędnej. W przypadku jednostki podrzędnej z identyfikatorem wewnętrznym pole jest wymagane.
-    #[serde(
-        rename = "subunitName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "subunitName", skip_serializing_if = "::std::option::Option::is_none")]
     pub subunit_name: ::std::option::Option<SubunitPermissionsGrantRequestSubunitName>,
 }
 ///Opis uprawnienia
@@ -16460,17 +13345,14 @@ impl ::std::ops::Deref for SubunitPermissionsGrantRequestDescription {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsGrantRequestDescription>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsGrantRequestDescription> for ::std::string::String {
     fn from(value: SubunitPermissionsGrantRequestDescription) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsGrantRequestDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -16482,18 +13364,13 @@ impl ::std::str::FromStr for SubunitPermissionsGrantRequestDescription {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsGrantRequestDescription {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsGrantRequestDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16504,9 +13381,7 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsGrantRequestDescriptio
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///Nazwa jednostki podrzędnej. W przypadku jednostki podrzędnej z identyfikatorem wewnętrznym pole jest wymagane.
@@ -16519,17 +13394,14 @@ impl ::std::ops::Deref for SubunitPermissionsGrantRequestSubunitName {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsGrantRequestSubunitName>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsGrantRequestSubunitName> for ::std::string::String {
     fn from(value: SubunitPermissionsGrantRequestSubunitName) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsGrantRequestSubunitName {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -16541,18 +13413,13 @@ impl ::std::str::FromStr for SubunitPermissionsGrantRequestSubunitName {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsGrantRequestSubunitName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsGrantRequestSubunitName {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsGrantRequestSubunitName {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16563,31 +13430,26 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsGrantRequestSubunitNam
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`SubunitPermissionsQueryRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct SubunitPermissionsQueryRequest {
-    /**Identyfikator jednostki lub podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
-| Nip | 10 cyfrowy numer NIP |*/
-    #[serde(
-        rename = "subunitIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    /// Identyfikator jednostki lub podmiotu podrzędnego.
+    /// | Type | Value |
+    /// | --- | --- |
+    /// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+    /// | Nip | 10 cyfrowy numer NIP |
+    #[serde(rename = "subunitIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
     pub subunit_identifier: ::std::option::Option<SubunitPermissionsSubunitIdentifier>,
 }
-/**Identyfikator podmiotu lub osoby fizycznej.
-| Type | Value |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| Pesel | 11 cyfrowy numer PESEL |
-| Fingerprint | Odcisk palca certyfikatu |*/
+/// Identyfikator podmiotu lub osoby fizycznej.
+/// | Type | Value |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | Pesel | 11 cyfrowy numer PESEL |
+/// | Fingerprint | Odcisk palca certyfikatu |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubunitPermissionsSubjectIdentifier {
     ///Typ identyfikatora.
@@ -16597,17 +13459,7 @@ pub struct SubunitPermissionsSubjectIdentifier {
     pub value: SubunitPermissionsSubjectIdentifierValue,
 }
 ///`SubunitPermissionsSubjectIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubunitPermissionsSubjectIdentifierType {
     Nip,
     Pesel,
@@ -16629,9 +13481,7 @@ impl ::std::fmt::Display for SubunitPermissionsSubjectIdentifierType {
 }
 impl ::std::str::FromStr for SubunitPermissionsSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -16642,18 +13492,13 @@ impl ::std::str::FromStr for SubunitPermissionsSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsSubjectIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16667,17 +13512,14 @@ impl ::std::ops::Deref for SubunitPermissionsSubjectIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsSubjectIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsSubjectIdentifierValue> for ::std::string::String {
     fn from(value: SubunitPermissionsSubjectIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsSubjectIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -16689,18 +13531,13 @@ impl ::std::str::FromStr for SubunitPermissionsSubjectIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsSubjectIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsSubjectIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16711,16 +13548,14 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsSubjectIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Identyfikator jednostki lub podmiotu podrzędnego.
-| Type | Value |
-| --- | --- |
-| InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
-| Nip | 10 cyfrowy numer NIP |*/
+/// Identyfikator jednostki lub podmiotu podrzędnego.
+/// | Type | Value |
+/// | --- | --- |
+/// | InternalId | Dwuczłonowy identyfikator składający się z numeru NIP i 5 cyfr: `{nip}-{5_cyfr}` |
+/// | Nip | 10 cyfrowy numer NIP |
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SubunitPermissionsSubunitIdentifier {
     ///Typ identyfikatora.
@@ -16730,17 +13565,7 @@ pub struct SubunitPermissionsSubunitIdentifier {
     pub value: SubunitPermissionsSubunitIdentifierValue,
 }
 ///`SubunitPermissionsSubunitIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum SubunitPermissionsSubunitIdentifierType {
     InternalId,
     Nip,
@@ -16760,9 +13585,7 @@ impl ::std::fmt::Display for SubunitPermissionsSubunitIdentifierType {
 }
 impl ::std::str::FromStr for SubunitPermissionsSubunitIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InternalId" => Ok(Self::InternalId),
             "Nip" => Ok(Self::Nip),
@@ -16772,18 +13595,13 @@ impl ::std::str::FromStr for SubunitPermissionsSubunitIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsSubunitIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsSubunitIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsSubunitIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16797,17 +13615,14 @@ impl ::std::ops::Deref for SubunitPermissionsSubunitIdentifierValue {
         &self.0
     }
 }
-impl ::std::convert::From<SubunitPermissionsSubunitIdentifierValue>
-for ::std::string::String {
+impl ::std::convert::From<SubunitPermissionsSubunitIdentifierValue> for ::std::string::String {
     fn from(value: SubunitPermissionsSubunitIdentifierValue) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for SubunitPermissionsSubunitIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
@@ -16819,18 +13634,13 @@ impl ::std::str::FromStr for SubunitPermissionsSubunitIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for SubunitPermissionsSubunitIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for SubunitPermissionsSubunitIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for SubunitPermissionsSubunitIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16841,29 +13651,17 @@ impl<'de> ::serde::Deserialize<'de> for SubunitPermissionsSubunitIdentifierValue
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**Ostrzeżenie techniczne dla systemu integratora. Ostrzeżenie nie wpływa na bieżący wynik operacji. Wartość nagłówka jest normalizowana z użyciem ASCII folding.
-
-Format:
-`[code]: message | [code]: message`
-
-Regex pojedynczego ostrzeżenia: `\[(?<code>[^\]]+)\]: (?<message>[^|]+)`<br/><br/>
-W celu przetestowania obsługi ostrzeżeń można przekazać nagłówek `X-Test-System-Warning`. Jego treść zostanie zwrócona w odpowiedzi jako `X-System-Warning`.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// Ostrzeżenie techniczne dla systemu integratora. Ostrzeżenie nie wpływa na bieżący wynik operacji. Wartość nagłówka jest normalizowana z użyciem ASCII folding.
+///
+/// Format:
+/// `[code]: message | [code]: message`
+///
+/// Regex pojedynczego ostrzeżenia: `\[(?<code>[^\]]+)\]: (?<message>[^|]+)`<br/><br/>
+/// W celu przetestowania obsługi ostrzeżeń można przekazać nagłówek `X-Test-System-Warning`. Jego treść zostanie zwrócona w odpowiedzi jako `X-System-Warning`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
 pub struct SystemWarning(pub ::std::string::String);
 impl ::std::ops::Deref for SystemWarning {
@@ -16901,18 +13699,7 @@ pub struct TestDataAuthenticationContextIdentifier {
     pub value: ::std::string::String,
 }
 ///`TestDataAuthenticationContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TestDataAuthenticationContextIdentifierType {
     Nip,
     InternalId,
@@ -16931,9 +13718,7 @@ impl ::std::fmt::Display for TestDataAuthenticationContextIdentifierType {
 }
 impl ::std::str::FromStr for TestDataAuthenticationContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -16945,18 +13730,13 @@ impl ::std::str::FromStr for TestDataAuthenticationContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for TestDataAuthenticationContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for TestDataAuthenticationContextIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for TestDataAuthenticationContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -16968,18 +13748,7 @@ pub struct TestDataAuthorizedIdentifier {
     pub value: TestDataAuthorizedIdentifierValue,
 }
 ///`TestDataAuthorizedIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TestDataAuthorizedIdentifierType {
     Nip,
     Pesel,
@@ -16996,9 +13765,7 @@ impl ::std::fmt::Display for TestDataAuthorizedIdentifierType {
 }
 impl ::std::str::FromStr for TestDataAuthorizedIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -17009,18 +13776,13 @@ impl ::std::str::FromStr for TestDataAuthorizedIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for TestDataAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for TestDataAuthorizedIdentifierType {
+impl ::std::convert::TryFrom<::std::string::String> for TestDataAuthorizedIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17041,9 +13803,7 @@ impl ::std::convert::From<TestDataAuthorizedIdentifierValue> for ::std::string::
 }
 impl ::std::str::FromStr for TestDataAuthorizedIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -17055,18 +13815,13 @@ impl ::std::str::FromStr for TestDataAuthorizedIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for TestDataAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for TestDataAuthorizedIdentifierValue {
+impl ::std::convert::TryFrom<::std::string::String> for TestDataAuthorizedIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17077,9 +13832,7 @@ impl<'de> ::serde::Deserialize<'de> for TestDataAuthorizedIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`TestDataContextIdentifier`
@@ -17090,18 +13843,7 @@ pub struct TestDataContextIdentifier {
     pub value: TestDataContextIdentifierValue,
 }
 ///`TestDataContextIdentifierType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TestDataContextIdentifierType {
     Nip,
 }
@@ -17114,9 +13856,7 @@ impl ::std::fmt::Display for TestDataContextIdentifierType {
 }
 impl ::std::str::FromStr for TestDataContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             _ => Err("invalid value".into()),
@@ -17125,17 +13865,13 @@ impl ::std::str::FromStr for TestDataContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for TestDataContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TestDataContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17156,9 +13892,7 @@ impl ::std::convert::From<TestDataContextIdentifierValue> for ::std::string::Str
 }
 impl ::std::str::FromStr for TestDataContextIdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 10usize {
             return Err("longer than 10 characters".into());
         }
@@ -17170,17 +13904,13 @@ impl ::std::str::FromStr for TestDataContextIdentifierValue {
 }
 impl ::std::convert::TryFrom<&str> for TestDataContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TestDataContextIdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17191,9 +13921,7 @@ impl<'de> ::serde::Deserialize<'de> for TestDataContextIdentifierValue {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`TestDataPermission`
@@ -17220,9 +13948,7 @@ impl ::std::convert::From<TestDataPermissionDescription> for ::std::string::Stri
 }
 impl ::std::str::FromStr for TestDataPermissionDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -17234,17 +13960,13 @@ impl ::std::str::FromStr for TestDataPermissionDescription {
 }
 impl ::std::convert::TryFrom<&str> for TestDataPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TestDataPermissionDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17255,24 +13977,11 @@ impl<'de> ::serde::Deserialize<'de> for TestDataPermissionDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`TestDataPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TestDataPermissionType {
     InvoiceRead,
     InvoiceWrite,
@@ -17299,9 +14008,7 @@ impl ::std::fmt::Display for TestDataPermissionType {
 }
 impl ::std::str::FromStr for TestDataPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceRead" => Ok(Self::InvoiceRead),
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
@@ -17317,17 +14024,13 @@ impl ::std::str::FromStr for TestDataPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for TestDataPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TestDataPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17365,25 +14068,22 @@ impl ::std::ops::Deref for TestdataUpdateCertificateSerialNumber {
         &self.0
     }
 }
-impl ::std::convert::From<TestdataUpdateCertificateSerialNumber>
-for ::std::string::String {
+impl ::std::convert::From<TestdataUpdateCertificateSerialNumber> for ::std::string::String {
     fn from(value: TestdataUpdateCertificateSerialNumber) -> Self {
         value.0
     }
 }
 impl ::std::str::FromStr for TestdataUpdateCertificateSerialNumber {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 16usize {
             return Err("longer than 16 characters".into());
         }
         if value.chars().count() < 16usize {
             return Err("shorter than 16 characters".into());
         }
-        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[0-9A-F]{16}$").unwrap() });
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+            ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9A-F]{16}$").unwrap());
         if PATTERN.find(value).is_none() {
             return Err("doesn't match pattern \"^[0-9A-F]{16}$\"".into());
         }
@@ -17392,18 +14092,13 @@ impl ::std::str::FromStr for TestdataUpdateCertificateSerialNumber {
 }
 impl ::std::convert::TryFrom<&str> for TestdataUpdateCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String>
-for TestdataUpdateCertificateSerialNumber {
+impl ::std::convert::TryFrom<::std::string::String> for TestdataUpdateCertificateSerialNumber {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17414,30 +14109,17 @@ impl<'de> ::serde::Deserialize<'de> for TestdataUpdateCertificateSerialNumber {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Nip | 10 cyfrowy numer NIP |
-| InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
-| VatUe | Identyfikator VAT UE podmiotu unijnego |
-| Other | Inny identyfikator |
-| None | Brak identyfikatora podmiotu trzeciego |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Nip | 10 cyfrowy numer NIP |
+/// | InternalId | Identyfikator wewnętrzny, składający się z numeru NIP i 5 cyfr. |
+/// | VatUe | Identyfikator VAT UE podmiotu unijnego |
+/// | Other | Inny identyfikator |
+/// | None | Brak identyfikatora podmiotu trzeciego |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum ThirdSubjectIdentifierType {
     Nip,
     InternalId,
@@ -17463,9 +14145,7 @@ impl ::std::fmt::Display for ThirdSubjectIdentifierType {
 }
 impl ::std::str::FromStr for ThirdSubjectIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -17478,37 +14158,22 @@ impl ::std::str::FromStr for ThirdSubjectIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for ThirdSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for ThirdSubjectIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Nip | NIP. |
-| Pesel | PESEL. |
-| Fingerprint | Odcisk palca certyfikatu. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Nip | NIP. |
+/// | Pesel | PESEL. |
+/// | Fingerprint | Odcisk palca certyfikatu. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TokenAuthorIdentifierType {
     Nip,
     Pesel,
@@ -17530,9 +14195,7 @@ impl ::std::fmt::Display for TokenAuthorIdentifierType {
 }
 impl ::std::str::FromStr for TokenAuthorIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "Pesel" => Ok(Self::Pesel),
@@ -17543,53 +14206,37 @@ impl ::std::str::FromStr for TokenAuthorIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for TokenAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TokenAuthorIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`TokenAuthorIdentifierTypeIdentifier`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct TokenAuthorIdentifierTypeIdentifier {
-    /**Typ identyfikatora.
-| Wartość | Opis |
-| --- | --- |
-| Nip | NIP. |
-| Pesel | PESEL. |
-| Fingerprint | Odcisk palca certyfikatu. |
-*/
+    /// Typ identyfikatora.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Nip | NIP. |
+    /// | Pesel | PESEL. |
+    /// | Fingerprint | Odcisk palca certyfikatu. |
     #[serde(rename = "type")]
     pub type_: TokenAuthorIdentifierType,
     ///Wartość identyfikatora.
     pub value: ::std::string::String,
 }
-/**| Wartość | Opis |
-| --- | --- |
-| Nip | NIP. |
-| InternalId | Identyfikator wewnętrzny. |
-| NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}`. |
-| PeppolId | Identyfikator dostawcy usług Peppol. |
-*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+/// | Wartość | Opis |
+/// | --- | --- |
+/// | Nip | NIP. |
+/// | InternalId | Identyfikator wewnętrzny. |
+/// | NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}`. |
+/// | PeppolId | Identyfikator dostawcy usług Peppol. |
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TokenContextIdentifierType {
     Nip,
     InternalId,
@@ -17613,9 +14260,7 @@ impl ::std::fmt::Display for TokenContextIdentifierType {
 }
 impl ::std::str::FromStr for TokenContextIdentifierType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "Nip" => Ok(Self::Nip),
             "InternalId" => Ok(Self::InternalId),
@@ -17627,31 +14272,26 @@ impl ::std::str::FromStr for TokenContextIdentifierType {
 }
 impl ::std::convert::TryFrom<&str> for TokenContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TokenContextIdentifierType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 ///`TokenContextIdentifierTypeIdentifier`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct TokenContextIdentifierTypeIdentifier {
-    /**Typ identyfikatora.
-| Wartość | Opis |
-| --- | --- |
-| Nip | NIP. |
-| InternalId | Identyfikator wewnętrzny. |
-| NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}`. |
-| PeppolId | Identyfikator dostawcy usług Peppol. |
-*/
+    /// Typ identyfikatora.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Nip | NIP. |
+    /// | InternalId | Identyfikator wewnętrzny. |
+    /// | NipVatUe | Dwuczłonowy identyfikator składający się z numeru NIP i numeru VAT-UE: `{nip}-{vat_ue}`. |
+    /// | PeppolId | Identyfikator dostawcy usług Peppol. |
     #[serde(rename = "type")]
     pub type_: TokenContextIdentifierType,
     ///Wartość identyfikatora.
@@ -17667,17 +14307,7 @@ pub struct TokenInfo {
     pub valid_until: ::chrono::DateTime<::chrono::offset::Utc>,
 }
 ///`TokenPermissionType`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum TokenPermissionType {
     InvoiceRead,
     InvoiceWrite,
@@ -17709,9 +14339,7 @@ impl ::std::fmt::Display for TokenPermissionType {
 }
 impl ::std::str::FromStr for TokenPermissionType {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "InvoiceRead" => Ok(Self::InvoiceRead),
             "InvoiceWrite" => Ok(Self::InvoiceWrite),
@@ -17727,17 +14355,13 @@ impl ::std::str::FromStr for TokenPermissionType {
 }
 impl ::std::convert::TryFrom<&str> for TokenPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TokenPermissionType {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17754,10 +14378,7 @@ pub struct TokenStatusResponse {
     ///Opis tokena.
     pub description: TokenStatusResponseDescription,
     ///Data ostatniego użycia tokena.
-    #[serde(
-        rename = "lastUseDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "lastUseDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_use_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Numer referencyjny tokena KSeF.
     #[serde(rename = "referenceNumber")]
@@ -17765,21 +14386,17 @@ pub struct TokenStatusResponse {
     ///Uprawnienia przypisane tokenowi.
     #[serde(rename = "requestedPermissions")]
     pub requested_permissions: ::std::vec::Vec<TokenPermissionType>,
-    /**Status tokena.
-| Wartość | Opis |
-| --- | --- |
-| Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
-| Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
-| Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
-| Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
-| Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
-*/
+    /// Status tokena.
+    /// | Wartość | Opis |
+    /// | --- | --- |
+    /// | Pending | Token został utworzony ale jest jeszcze w trakcie aktywacji i nadawania uprawnień. Nie może być jeszcze wykorzystywany do uwierzytelniania. |
+    /// | Active | Token jest aktywny i może być wykorzystywany do uwierzytelniania. |
+    /// | Revoking | Token jest w trakcie unieważniania. Nie może już być wykorzystywany do uwierzytelniania. |
+    /// | Revoked | Token został unieważniony i nie może być wykorzystywany do uwierzytelniania. |
+    /// | Failed | Nie udało się aktywować tokena. Należy wygenerować nowy token, obecny nie może być wykorzystywany do uwierzytelniania. |
     pub status: AuthenticationTokenStatus,
     ///Dodatkowe informacje na temat statusu, zwracane w przypadku błędów.
-    #[serde(
-        rename = "statusDetails",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "statusDetails", skip_serializing_if = "::std::option::Option::is_none")]
     pub status_details: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 ///Opis tokena.
@@ -17799,9 +14416,7 @@ impl ::std::convert::From<TokenStatusResponseDescription> for ::std::string::Str
 }
 impl ::std::str::FromStr for TokenStatusResponseDescription {
     type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 256usize {
             return Err("longer than 256 characters".into());
         }
@@ -17813,17 +14428,13 @@ impl ::std::str::FromStr for TokenStatusResponseDescription {
 }
 impl ::std::convert::TryFrom<&str> for TokenStatusResponseDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<::std::string::String> for TokenStatusResponseDescription {
     type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -17834,9 +14445,7 @@ impl<'de> ::serde::Deserialize<'de> for TokenStatusResponseDescription {
     {
         ::std::string::String::deserialize(deserializer)?
             .parse()
-            .map_err(|e: self::error::ConversionError| {
-                <D::Error as ::serde::de::Error>::custom(e.to_string())
-            })
+            .map_err(|e: self::error::ConversionError| <D::Error as ::serde::de::Error>::custom(e.to_string()))
     }
 }
 ///`TooManyRequestsProblemDetails`
@@ -17892,23 +14501,18 @@ pub struct UnauthorizedProblemDetails {
 ///`UnblockContextAuthenticationRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct UnblockContextAuthenticationRequest {
-    #[serde(
-        rename = "contextIdentifier",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub context_identifier: ::std::option::Option<
-        TestDataAuthenticationContextIdentifier,
-    >,
+    #[serde(rename = "contextIdentifier", skip_serializing_if = "::std::option::Option::is_none")]
+    pub context_identifier: ::std::option::Option<TestDataAuthenticationContextIdentifier>,
 }
 ///`UpoPageResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct UpoPageResponse {
-    /**Adres do pobrania strony UPO. Link generowany jest przy każdym odpytaniu o status.
-Dostęp odbywa się metodą `HTTP GET` i <b>nie należy</b> wysyłać tokenu dostępowego.
-Link nie podlega limitom API i wygasa po określonym czasie w `DownloadUrlExpirationDate`.
-
-Odpowiedź HTTP zawiera dodatkowe nagłówki:
-- `x-ms-meta-hash` – skrót SHA-256 dokumentu UPO, zakodowany w formacie Base64.*/
+    /// Adres do pobrania strony UPO. Link generowany jest przy każdym odpytaniu o status.
+    /// Dostęp odbywa się metodą `HTTP GET` i <b>nie należy</b> wysyłać tokenu dostępowego.
+    /// Link nie podlega limitom API i wygasa po określonym czasie w `DownloadUrlExpirationDate`.
+    ///
+    /// Odpowiedź HTTP zawiera dodatkowe nagłówki:
+    /// - `x-ms-meta-hash` – skrót SHA-256 dokumentu UPO, zakodowany w formacie Base64.
     #[serde(rename = "downloadUrl")]
     pub download_url: ::std::string::String,
     ///Data i godzina wygaśnięcia adresu. Po tej dacie link `DownloadUrl` nie będzie już aktywny.
@@ -17930,18 +14534,12 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(
-            &self,
-            f: &mut ::std::fmt::Formatter<'_>,
-        ) -> Result<(), ::std::fmt::Error> {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(
-            &self,
-            f: &mut ::std::fmt::Formatter<'_>,
-        ) -> Result<(), ::std::fmt::Error> {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

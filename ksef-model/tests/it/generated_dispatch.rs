@@ -5,10 +5,7 @@
 //! serialize it back.
 use ksef_model::types;
 /// `None` if no generated type has that name.
-pub fn roundtrip_by_name(
-    name: &str,
-    value: serde_json::Value,
-) -> Option<Result<serde_json::Value, String>> {
+pub fn roundtrip_by_name(name: &str, value: serde_json::Value) -> Option<Result<serde_json::Value, String>> {
     match name {
         "AllowedIps" => Some(roundtrip::<types::AllowedIps>(value)),
         "Vec<AllowedIps>" => Some(roundtrip::<Vec<types::AllowedIps>>(value)),
@@ -16,199 +13,103 @@ pub fn roundtrip_by_name(
         "Vec<AmountType>" => Some(roundtrip::<Vec<types::AmountType>>(value)),
         "ApiError" => Some(roundtrip::<types::ApiError>(value)),
         "Vec<ApiError>" => Some(roundtrip::<Vec<types::ApiError>>(value)),
-        "ApiRateLimitValuesOverride" => {
-            Some(roundtrip::<types::ApiRateLimitValuesOverride>(value))
-        }
-        "Vec<ApiRateLimitValuesOverride>" => {
-            Some(roundtrip::<Vec<types::ApiRateLimitValuesOverride>>(value))
-        }
+        "ApiRateLimitValuesOverride" => Some(roundtrip::<types::ApiRateLimitValuesOverride>(value)),
+        "Vec<ApiRateLimitValuesOverride>" => Some(roundtrip::<Vec<types::ApiRateLimitValuesOverride>>(value)),
         "ApiRateLimitsOverride" => Some(roundtrip::<types::ApiRateLimitsOverride>(value)),
-        "Vec<ApiRateLimitsOverride>" => {
-            Some(roundtrip::<Vec<types::ApiRateLimitsOverride>>(value))
-        }
-        "AttachmentPermissionGrantRequest" => {
-            Some(roundtrip::<types::AttachmentPermissionGrantRequest>(value))
-        }
+        "Vec<ApiRateLimitsOverride>" => Some(roundtrip::<Vec<types::ApiRateLimitsOverride>>(value)),
+        "AttachmentPermissionGrantRequest" => Some(roundtrip::<types::AttachmentPermissionGrantRequest>(value)),
         "Vec<AttachmentPermissionGrantRequest>" => {
             Some(roundtrip::<Vec<types::AttachmentPermissionGrantRequest>>(value))
         }
-        "AttachmentPermissionRevokeRequest" => {
-            Some(roundtrip::<types::AttachmentPermissionRevokeRequest>(value))
-        }
+        "AttachmentPermissionRevokeRequest" => Some(roundtrip::<types::AttachmentPermissionRevokeRequest>(value)),
         "Vec<AttachmentPermissionRevokeRequest>" => {
             Some(roundtrip::<Vec<types::AttachmentPermissionRevokeRequest>>(value))
         }
-        "AuthenticationChallengeResponse" => {
-            Some(roundtrip::<types::AuthenticationChallengeResponse>(value))
-        }
-        "Vec<AuthenticationChallengeResponse>" => {
-            Some(roundtrip::<Vec<types::AuthenticationChallengeResponse>>(value))
-        }
-        "AuthenticationContextIdentifier" => {
-            Some(roundtrip::<types::AuthenticationContextIdentifier>(value))
-        }
-        "Vec<AuthenticationContextIdentifier>" => {
-            Some(roundtrip::<Vec<types::AuthenticationContextIdentifier>>(value))
-        }
-        "AuthenticationContextIdentifierType" => {
-            Some(roundtrip::<types::AuthenticationContextIdentifierType>(value))
-        }
+        "AuthenticationChallengeResponse" => Some(roundtrip::<types::AuthenticationChallengeResponse>(value)),
+        "Vec<AuthenticationChallengeResponse>" => Some(roundtrip::<Vec<types::AuthenticationChallengeResponse>>(value)),
+        "AuthenticationContextIdentifier" => Some(roundtrip::<types::AuthenticationContextIdentifier>(value)),
+        "Vec<AuthenticationContextIdentifier>" => Some(roundtrip::<Vec<types::AuthenticationContextIdentifier>>(value)),
+        "AuthenticationContextIdentifierType" => Some(roundtrip::<types::AuthenticationContextIdentifierType>(value)),
         "Vec<AuthenticationContextIdentifierType>" => {
             Some(roundtrip::<Vec<types::AuthenticationContextIdentifierType>>(value))
         }
-        "AuthenticationInitResponse" => {
-            Some(roundtrip::<types::AuthenticationInitResponse>(value))
-        }
-        "Vec<AuthenticationInitResponse>" => {
-            Some(roundtrip::<Vec<types::AuthenticationInitResponse>>(value))
-        }
-        "AuthenticationListItem" => {
-            Some(roundtrip::<types::AuthenticationListItem>(value))
-        }
-        "Vec<AuthenticationListItem>" => {
-            Some(roundtrip::<Vec<types::AuthenticationListItem>>(value))
-        }
-        "AuthenticationListResponse" => {
-            Some(roundtrip::<types::AuthenticationListResponse>(value))
-        }
-        "Vec<AuthenticationListResponse>" => {
-            Some(roundtrip::<Vec<types::AuthenticationListResponse>>(value))
-        }
+        "AuthenticationInitResponse" => Some(roundtrip::<types::AuthenticationInitResponse>(value)),
+        "Vec<AuthenticationInitResponse>" => Some(roundtrip::<Vec<types::AuthenticationInitResponse>>(value)),
+        "AuthenticationListItem" => Some(roundtrip::<types::AuthenticationListItem>(value)),
+        "Vec<AuthenticationListItem>" => Some(roundtrip::<Vec<types::AuthenticationListItem>>(value)),
+        "AuthenticationListResponse" => Some(roundtrip::<types::AuthenticationListResponse>(value)),
+        "Vec<AuthenticationListResponse>" => Some(roundtrip::<Vec<types::AuthenticationListResponse>>(value)),
         "AuthenticationMethod" => Some(roundtrip::<types::AuthenticationMethod>(value)),
-        "Vec<AuthenticationMethod>" => {
-            Some(roundtrip::<Vec<types::AuthenticationMethod>>(value))
-        }
-        "AuthenticationMethodCategory" => {
-            Some(roundtrip::<types::AuthenticationMethodCategory>(value))
-        }
-        "Vec<AuthenticationMethodCategory>" => {
-            Some(roundtrip::<Vec<types::AuthenticationMethodCategory>>(value))
-        }
-        "AuthenticationMethodInfo" => {
-            Some(roundtrip::<types::AuthenticationMethodInfo>(value))
-        }
-        "Vec<AuthenticationMethodInfo>" => {
-            Some(roundtrip::<Vec<types::AuthenticationMethodInfo>>(value))
-        }
+        "Vec<AuthenticationMethod>" => Some(roundtrip::<Vec<types::AuthenticationMethod>>(value)),
+        "AuthenticationMethodCategory" => Some(roundtrip::<types::AuthenticationMethodCategory>(value)),
+        "Vec<AuthenticationMethodCategory>" => Some(roundtrip::<Vec<types::AuthenticationMethodCategory>>(value)),
+        "AuthenticationMethodInfo" => Some(roundtrip::<types::AuthenticationMethodInfo>(value)),
+        "Vec<AuthenticationMethodInfo>" => Some(roundtrip::<Vec<types::AuthenticationMethodInfo>>(value)),
         "AuthenticationOperationStatusResponse" => {
             Some(roundtrip::<types::AuthenticationOperationStatusResponse>(value))
         }
         "Vec<AuthenticationOperationStatusResponse>" => {
             Some(roundtrip::<Vec<types::AuthenticationOperationStatusResponse>>(value))
         }
-        "AuthenticationTokenRefreshResponse" => {
-            Some(roundtrip::<types::AuthenticationTokenRefreshResponse>(value))
-        }
+        "AuthenticationTokenRefreshResponse" => Some(roundtrip::<types::AuthenticationTokenRefreshResponse>(value)),
         "Vec<AuthenticationTokenRefreshResponse>" => {
             Some(roundtrip::<Vec<types::AuthenticationTokenRefreshResponse>>(value))
         }
-        "AuthenticationTokenStatus" => {
-            Some(roundtrip::<types::AuthenticationTokenStatus>(value))
-        }
-        "Vec<AuthenticationTokenStatus>" => {
-            Some(roundtrip::<Vec<types::AuthenticationTokenStatus>>(value))
-        }
-        "AuthenticationTokensResponse" => {
-            Some(roundtrip::<types::AuthenticationTokensResponse>(value))
-        }
-        "Vec<AuthenticationTokensResponse>" => {
-            Some(roundtrip::<Vec<types::AuthenticationTokensResponse>>(value))
-        }
+        "AuthenticationTokenStatus" => Some(roundtrip::<types::AuthenticationTokenStatus>(value)),
+        "Vec<AuthenticationTokenStatus>" => Some(roundtrip::<Vec<types::AuthenticationTokenStatus>>(value)),
+        "AuthenticationTokensResponse" => Some(roundtrip::<types::AuthenticationTokensResponse>(value)),
+        "Vec<AuthenticationTokensResponse>" => Some(roundtrip::<Vec<types::AuthenticationTokensResponse>>(value)),
         "AuthorizationPolicy" => Some(roundtrip::<types::AuthorizationPolicy>(value)),
-        "Vec<AuthorizationPolicy>" => {
-            Some(roundtrip::<Vec<types::AuthorizationPolicy>>(value))
-        }
-        "BadRequestProblemDetails" => {
-            Some(roundtrip::<types::BadRequestProblemDetails>(value))
-        }
-        "Vec<BadRequestProblemDetails>" => {
-            Some(roundtrip::<Vec<types::BadRequestProblemDetails>>(value))
-        }
+        "Vec<AuthorizationPolicy>" => Some(roundtrip::<Vec<types::AuthorizationPolicy>>(value)),
+        "BadRequestProblemDetails" => Some(roundtrip::<types::BadRequestProblemDetails>(value)),
+        "Vec<BadRequestProblemDetails>" => Some(roundtrip::<Vec<types::BadRequestProblemDetails>>(value)),
         "BatchFileInfo" => Some(roundtrip::<types::BatchFileInfo>(value)),
         "Vec<BatchFileInfo>" => Some(roundtrip::<Vec<types::BatchFileInfo>>(value)),
         "BatchFilePartInfo" => Some(roundtrip::<types::BatchFilePartInfo>(value)),
-        "Vec<BatchFilePartInfo>" => {
-            Some(roundtrip::<Vec<types::BatchFilePartInfo>>(value))
-        }
-        "BatchSessionContextLimitsOverride" => {
-            Some(roundtrip::<types::BatchSessionContextLimitsOverride>(value))
-        }
+        "Vec<BatchFilePartInfo>" => Some(roundtrip::<Vec<types::BatchFilePartInfo>>(value)),
+        "BatchSessionContextLimitsOverride" => Some(roundtrip::<types::BatchSessionContextLimitsOverride>(value)),
         "Vec<BatchSessionContextLimitsOverride>" => {
             Some(roundtrip::<Vec<types::BatchSessionContextLimitsOverride>>(value))
         }
-        "BatchSessionEffectiveContextLimits" => {
-            Some(roundtrip::<types::BatchSessionEffectiveContextLimits>(value))
-        }
+        "BatchSessionEffectiveContextLimits" => Some(roundtrip::<types::BatchSessionEffectiveContextLimits>(value)),
         "Vec<BatchSessionEffectiveContextLimits>" => {
             Some(roundtrip::<Vec<types::BatchSessionEffectiveContextLimits>>(value))
         }
-        "BlockContextAuthenticationRequest" => {
-            Some(roundtrip::<types::BlockContextAuthenticationRequest>(value))
-        }
+        "BlockContextAuthenticationRequest" => Some(roundtrip::<types::BlockContextAuthenticationRequest>(value)),
         "Vec<BlockContextAuthenticationRequest>" => {
             Some(roundtrip::<Vec<types::BlockContextAuthenticationRequest>>(value))
         }
         "BuyerIdentifierType" => Some(roundtrip::<types::BuyerIdentifierType>(value)),
-        "Vec<BuyerIdentifierType>" => {
-            Some(roundtrip::<Vec<types::BuyerIdentifierType>>(value))
-        }
-        "CertificateEffectiveSubjectLimits" => {
-            Some(roundtrip::<types::CertificateEffectiveSubjectLimits>(value))
-        }
+        "Vec<BuyerIdentifierType>" => Some(roundtrip::<Vec<types::BuyerIdentifierType>>(value)),
+        "CertificateEffectiveSubjectLimits" => Some(roundtrip::<types::CertificateEffectiveSubjectLimits>(value)),
         "Vec<CertificateEffectiveSubjectLimits>" => {
             Some(roundtrip::<Vec<types::CertificateEffectiveSubjectLimits>>(value))
         }
-        "CertificateEnrollmentDataResponse" => {
-            Some(roundtrip::<types::CertificateEnrollmentDataResponse>(value))
-        }
+        "CertificateEnrollmentDataResponse" => Some(roundtrip::<types::CertificateEnrollmentDataResponse>(value)),
         "Vec<CertificateEnrollmentDataResponse>" => {
             Some(roundtrip::<Vec<types::CertificateEnrollmentDataResponse>>(value))
         }
-        "CertificateEnrollmentStatusResponse" => {
-            Some(roundtrip::<types::CertificateEnrollmentStatusResponse>(value))
-        }
+        "CertificateEnrollmentStatusResponse" => Some(roundtrip::<types::CertificateEnrollmentStatusResponse>(value)),
         "Vec<CertificateEnrollmentStatusResponse>" => {
             Some(roundtrip::<Vec<types::CertificateEnrollmentStatusResponse>>(value))
         }
         "CertificateLimit" => Some(roundtrip::<types::CertificateLimit>(value)),
         "Vec<CertificateLimit>" => Some(roundtrip::<Vec<types::CertificateLimit>>(value)),
-        "CertificateLimitsResponse" => {
-            Some(roundtrip::<types::CertificateLimitsResponse>(value))
-        }
-        "Vec<CertificateLimitsResponse>" => {
-            Some(roundtrip::<Vec<types::CertificateLimitsResponse>>(value))
-        }
+        "CertificateLimitsResponse" => Some(roundtrip::<types::CertificateLimitsResponse>(value)),
+        "Vec<CertificateLimitsResponse>" => Some(roundtrip::<Vec<types::CertificateLimitsResponse>>(value)),
         "CertificateListItem" => Some(roundtrip::<types::CertificateListItem>(value)),
-        "Vec<CertificateListItem>" => {
-            Some(roundtrip::<Vec<types::CertificateListItem>>(value))
-        }
-        "CertificateListItemStatus" => {
-            Some(roundtrip::<types::CertificateListItemStatus>(value))
-        }
-        "Vec<CertificateListItemStatus>" => {
-            Some(roundtrip::<Vec<types::CertificateListItemStatus>>(value))
-        }
-        "CertificateRevocationReason" => {
-            Some(roundtrip::<types::CertificateRevocationReason>(value))
-        }
-        "Vec<CertificateRevocationReason>" => {
-            Some(roundtrip::<Vec<types::CertificateRevocationReason>>(value))
-        }
-        "CertificateSubjectIdentifier" => {
-            Some(roundtrip::<types::CertificateSubjectIdentifier>(value))
-        }
-        "Vec<CertificateSubjectIdentifier>" => {
-            Some(roundtrip::<Vec<types::CertificateSubjectIdentifier>>(value))
-        }
-        "CertificateSubjectIdentifierType" => {
-            Some(roundtrip::<types::CertificateSubjectIdentifierType>(value))
-        }
+        "Vec<CertificateListItem>" => Some(roundtrip::<Vec<types::CertificateListItem>>(value)),
+        "CertificateListItemStatus" => Some(roundtrip::<types::CertificateListItemStatus>(value)),
+        "Vec<CertificateListItemStatus>" => Some(roundtrip::<Vec<types::CertificateListItemStatus>>(value)),
+        "CertificateRevocationReason" => Some(roundtrip::<types::CertificateRevocationReason>(value)),
+        "Vec<CertificateRevocationReason>" => Some(roundtrip::<Vec<types::CertificateRevocationReason>>(value)),
+        "CertificateSubjectIdentifier" => Some(roundtrip::<types::CertificateSubjectIdentifier>(value)),
+        "Vec<CertificateSubjectIdentifier>" => Some(roundtrip::<Vec<types::CertificateSubjectIdentifier>>(value)),
+        "CertificateSubjectIdentifierType" => Some(roundtrip::<types::CertificateSubjectIdentifierType>(value)),
         "Vec<CertificateSubjectIdentifierType>" => {
             Some(roundtrip::<Vec<types::CertificateSubjectIdentifierType>>(value))
         }
-        "CertificateSubjectLimitsOverride" => {
-            Some(roundtrip::<types::CertificateSubjectLimitsOverride>(value))
-        }
+        "CertificateSubjectLimitsOverride" => Some(roundtrip::<types::CertificateSubjectLimitsOverride>(value)),
         "Vec<CertificateSubjectLimitsOverride>" => {
             Some(roundtrip::<Vec<types::CertificateSubjectLimitsOverride>>(value))
         }
@@ -224,29 +125,17 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::CollectiveIdentifierContextLimitsOverride>(value))
         }
         "Vec<CollectiveIdentifierContextLimitsOverride>" => {
-            Some(
-                roundtrip::<Vec<types::CollectiveIdentifierContextLimitsOverride>>(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierContextLimitsOverride>>(value))
         }
         "CollectiveIdentifierEffectiveContextLimits" => {
             Some(roundtrip::<types::CollectiveIdentifierEffectiveContextLimits>(value))
         }
         "Vec<CollectiveIdentifierEffectiveContextLimits>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::CollectiveIdentifierEffectiveContextLimits>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierEffectiveContextLimits>>(value))
         }
-        "CollectiveIdentifierInvoice" => {
-            Some(roundtrip::<types::CollectiveIdentifierInvoice>(value))
-        }
-        "Vec<CollectiveIdentifierInvoice>" => {
-            Some(roundtrip::<Vec<types::CollectiveIdentifierInvoice>>(value))
-        }
-        "CollectiveIdentifierInvoicePayment" => {
-            Some(roundtrip::<types::CollectiveIdentifierInvoicePayment>(value))
-        }
+        "CollectiveIdentifierInvoice" => Some(roundtrip::<types::CollectiveIdentifierInvoice>(value)),
+        "Vec<CollectiveIdentifierInvoice>" => Some(roundtrip::<Vec<types::CollectiveIdentifierInvoice>>(value)),
+        "CollectiveIdentifierInvoicePayment" => Some(roundtrip::<types::CollectiveIdentifierInvoicePayment>(value)),
         "Vec<CollectiveIdentifierInvoicePayment>" => {
             Some(roundtrip::<Vec<types::CollectiveIdentifierInvoicePayment>>(value))
         }
@@ -254,79 +143,43 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::CollectiveIdentifierInvoicesQueryRequest>(value))
         }
         "Vec<CollectiveIdentifierInvoicesQueryRequest>" => {
-            Some(
-                roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryRequest>>(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryRequest>>(value))
         }
         "CollectiveIdentifierInvoicesQueryResponse" => {
             Some(roundtrip::<types::CollectiveIdentifierInvoicesQueryResponse>(value))
         }
         "Vec<CollectiveIdentifierInvoicesQueryResponse>" => {
-            Some(
-                roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryResponse>>(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryResponse>>(value))
         }
         "CollectiveIdentifierInvoicesQueryResponseItem" => {
-            Some(
-                roundtrip::<types::CollectiveIdentifierInvoicesQueryResponseItem>(value),
-            )
+            Some(roundtrip::<types::CollectiveIdentifierInvoicesQueryResponseItem>(value))
         }
         "Vec<CollectiveIdentifierInvoicesQueryResponseItem>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::CollectiveIdentifierInvoicesQueryResponseItem>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryResponseItem>>(value))
         }
         "CollectiveIdentifierInvoicesQueryResponseItemPayment" => {
-            Some(
-                roundtrip::<
-                    types::CollectiveIdentifierInvoicesQueryResponseItemPayment,
-                >(value),
-            )
+            Some(roundtrip::<types::CollectiveIdentifierInvoicesQueryResponseItemPayment>(value))
         }
         "Vec<CollectiveIdentifierInvoicesQueryResponseItemPayment>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::CollectiveIdentifierInvoicesQueryResponseItemPayment>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifierInvoicesQueryResponseItemPayment>>(value))
         }
         "CollectiveIdentifiersByKsefNumberQueryResponse" => {
-            Some(
-                roundtrip::<types::CollectiveIdentifiersByKsefNumberQueryResponse>(value),
-            )
+            Some(roundtrip::<types::CollectiveIdentifiersByKsefNumberQueryResponse>(value))
         }
         "Vec<CollectiveIdentifiersByKsefNumberQueryResponse>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::CollectiveIdentifiersByKsefNumberQueryResponse>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifiersByKsefNumberQueryResponse>>(value))
         }
         "CollectiveIdentifiersByKsefNumberQueryResponseItem" => {
-            Some(
-                roundtrip::<
-                    types::CollectiveIdentifiersByKsefNumberQueryResponseItem,
-                >(value),
-            )
+            Some(roundtrip::<types::CollectiveIdentifiersByKsefNumberQueryResponseItem>(value))
         }
         "Vec<CollectiveIdentifiersByKsefNumberQueryResponseItem>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::CollectiveIdentifiersByKsefNumberQueryResponseItem>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::CollectiveIdentifiersByKsefNumberQueryResponseItem>>(value))
         }
-        "CollectiveIdentifiersQueryRequest" => {
-            Some(roundtrip::<types::CollectiveIdentifiersQueryRequest>(value))
-        }
+        "CollectiveIdentifiersQueryRequest" => Some(roundtrip::<types::CollectiveIdentifiersQueryRequest>(value)),
         "Vec<CollectiveIdentifiersQueryRequest>" => {
             Some(roundtrip::<Vec<types::CollectiveIdentifiersQueryRequest>>(value))
         }
-        "CollectiveIdentifiersQueryResponse" => {
-            Some(roundtrip::<types::CollectiveIdentifiersQueryResponse>(value))
-        }
+        "CollectiveIdentifiersQueryResponse" => Some(roundtrip::<types::CollectiveIdentifiersQueryResponse>(value)),
         "Vec<CollectiveIdentifiersQueryResponse>" => {
             Some(roundtrip::<Vec<types::CollectiveIdentifiersQueryResponse>>(value))
         }
@@ -337,72 +190,34 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<Vec<types::CollectiveIdentifiersQueryResponseItem>>(value))
         }
         "CommonSessionStatus" => Some(roundtrip::<types::CommonSessionStatus>(value)),
-        "Vec<CommonSessionStatus>" => {
-            Some(roundtrip::<Vec<types::CommonSessionStatus>>(value))
-        }
+        "Vec<CommonSessionStatus>" => Some(roundtrip::<Vec<types::CommonSessionStatus>>(value)),
         "CompressionType" => Some(roundtrip::<types::CompressionType>(value)),
         "Vec<CompressionType>" => Some(roundtrip::<Vec<types::CompressionType>>(value)),
         "CurrencyCode" => Some(roundtrip::<types::CurrencyCode>(value)),
         "Vec<CurrencyCode>" => Some(roundtrip::<Vec<types::CurrencyCode>>(value)),
-        "EffectiveApiRateLimitValues" => {
-            Some(roundtrip::<types::EffectiveApiRateLimitValues>(value))
-        }
-        "Vec<EffectiveApiRateLimitValues>" => {
-            Some(roundtrip::<Vec<types::EffectiveApiRateLimitValues>>(value))
-        }
-        "EffectiveApiRateLimits" => {
-            Some(roundtrip::<types::EffectiveApiRateLimits>(value))
-        }
-        "Vec<EffectiveApiRateLimits>" => {
-            Some(roundtrip::<Vec<types::EffectiveApiRateLimits>>(value))
-        }
-        "EffectiveContextLimits" => {
-            Some(roundtrip::<types::EffectiveContextLimits>(value))
-        }
-        "Vec<EffectiveContextLimits>" => {
-            Some(roundtrip::<Vec<types::EffectiveContextLimits>>(value))
-        }
-        "EffectiveSubjectLimits" => {
-            Some(roundtrip::<types::EffectiveSubjectLimits>(value))
-        }
-        "Vec<EffectiveSubjectLimits>" => {
-            Some(roundtrip::<Vec<types::EffectiveSubjectLimits>>(value))
-        }
+        "EffectiveApiRateLimitValues" => Some(roundtrip::<types::EffectiveApiRateLimitValues>(value)),
+        "Vec<EffectiveApiRateLimitValues>" => Some(roundtrip::<Vec<types::EffectiveApiRateLimitValues>>(value)),
+        "EffectiveApiRateLimits" => Some(roundtrip::<types::EffectiveApiRateLimits>(value)),
+        "Vec<EffectiveApiRateLimits>" => Some(roundtrip::<Vec<types::EffectiveApiRateLimits>>(value)),
+        "EffectiveContextLimits" => Some(roundtrip::<types::EffectiveContextLimits>(value)),
+        "Vec<EffectiveContextLimits>" => Some(roundtrip::<Vec<types::EffectiveContextLimits>>(value)),
+        "EffectiveSubjectLimits" => Some(roundtrip::<types::EffectiveSubjectLimits>(value)),
+        "Vec<EffectiveSubjectLimits>" => Some(roundtrip::<Vec<types::EffectiveSubjectLimits>>(value)),
         "EncryptionInfo" => Some(roundtrip::<types::EncryptionInfo>(value)),
         "Vec<EncryptionInfo>" => Some(roundtrip::<Vec<types::EncryptionInfo>>(value)),
-        "EnrollCertificateRequest" => {
-            Some(roundtrip::<types::EnrollCertificateRequest>(value))
-        }
-        "Vec<EnrollCertificateRequest>" => {
-            Some(roundtrip::<Vec<types::EnrollCertificateRequest>>(value))
-        }
-        "EnrollCertificateResponse" => {
-            Some(roundtrip::<types::EnrollCertificateResponse>(value))
-        }
-        "Vec<EnrollCertificateResponse>" => {
-            Some(roundtrip::<Vec<types::EnrollCertificateResponse>>(value))
-        }
-        "EnrollmentEffectiveSubjectLimits" => {
-            Some(roundtrip::<types::EnrollmentEffectiveSubjectLimits>(value))
-        }
+        "EnrollCertificateRequest" => Some(roundtrip::<types::EnrollCertificateRequest>(value)),
+        "Vec<EnrollCertificateRequest>" => Some(roundtrip::<Vec<types::EnrollCertificateRequest>>(value)),
+        "EnrollCertificateResponse" => Some(roundtrip::<types::EnrollCertificateResponse>(value)),
+        "Vec<EnrollCertificateResponse>" => Some(roundtrip::<Vec<types::EnrollCertificateResponse>>(value)),
+        "EnrollmentEffectiveSubjectLimits" => Some(roundtrip::<types::EnrollmentEffectiveSubjectLimits>(value)),
         "Vec<EnrollmentEffectiveSubjectLimits>" => {
             Some(roundtrip::<Vec<types::EnrollmentEffectiveSubjectLimits>>(value))
         }
-        "EnrollmentSubjectLimitsOverride" => {
-            Some(roundtrip::<types::EnrollmentSubjectLimitsOverride>(value))
-        }
-        "Vec<EnrollmentSubjectLimitsOverride>" => {
-            Some(roundtrip::<Vec<types::EnrollmentSubjectLimitsOverride>>(value))
-        }
-        "EntityAuthorizationGrant" => {
-            Some(roundtrip::<types::EntityAuthorizationGrant>(value))
-        }
-        "Vec<EntityAuthorizationGrant>" => {
-            Some(roundtrip::<Vec<types::EntityAuthorizationGrant>>(value))
-        }
-        "EntityAuthorizationPermissionType" => {
-            Some(roundtrip::<types::EntityAuthorizationPermissionType>(value))
-        }
+        "EnrollmentSubjectLimitsOverride" => Some(roundtrip::<types::EnrollmentSubjectLimitsOverride>(value)),
+        "Vec<EnrollmentSubjectLimitsOverride>" => Some(roundtrip::<Vec<types::EnrollmentSubjectLimitsOverride>>(value)),
+        "EntityAuthorizationGrant" => Some(roundtrip::<types::EntityAuthorizationGrant>(value)),
+        "Vec<EntityAuthorizationGrant>" => Some(roundtrip::<Vec<types::EntityAuthorizationGrant>>(value)),
+        "EntityAuthorizationPermissionType" => Some(roundtrip::<types::EntityAuthorizationPermissionType>(value)),
         "Vec<EntityAuthorizationPermissionType>" => {
             Some(roundtrip::<Vec<types::EntityAuthorizationPermissionType>>(value))
         }
@@ -410,53 +225,27 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::EntityAuthorizationPermissionsGrantRequest>(value))
         }
         "Vec<EntityAuthorizationPermissionsGrantRequest>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationPermissionsGrantRequest>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationPermissionsGrantRequest>>(value))
         }
         "EntityAuthorizationPermissionsQueryRequest" => {
             Some(roundtrip::<types::EntityAuthorizationPermissionsQueryRequest>(value))
         }
         "Vec<EntityAuthorizationPermissionsQueryRequest>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationPermissionsQueryRequest>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationPermissionsQueryRequest>>(value))
         }
         "EntityAuthorizationPermissionsSubjectIdentifier" => {
-            Some(
-                roundtrip::<
-                    types::EntityAuthorizationPermissionsSubjectIdentifier,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationPermissionsSubjectIdentifier>(value))
         }
         "Vec<EntityAuthorizationPermissionsSubjectIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationPermissionsSubjectIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationPermissionsSubjectIdentifier>>(value))
         }
         "EntityAuthorizationPermissionsSubjectIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EntityAuthorizationPermissionsSubjectIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationPermissionsSubjectIdentifierType>(value))
         }
         "Vec<EntityAuthorizationPermissionsSubjectIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationPermissionsSubjectIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationPermissionsSubjectIdentifierType>>(value))
         }
-        "EntityAuthorizationsAuthorIdentifier" => {
-            Some(roundtrip::<types::EntityAuthorizationsAuthorIdentifier>(value))
-        }
+        "EntityAuthorizationsAuthorIdentifier" => Some(roundtrip::<types::EntityAuthorizationsAuthorIdentifier>(value)),
         "Vec<EntityAuthorizationsAuthorIdentifier>" => {
             Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorIdentifier>>(value))
         }
@@ -464,91 +253,45 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::EntityAuthorizationsAuthorIdentifierType>(value))
         }
         "Vec<EntityAuthorizationsAuthorIdentifierType>" => {
-            Some(
-                roundtrip::<Vec<types::EntityAuthorizationsAuthorIdentifierType>>(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorIdentifierType>>(value))
         }
         "EntityAuthorizationsAuthorizedEntityIdentifier" => {
-            Some(
-                roundtrip::<types::EntityAuthorizationsAuthorizedEntityIdentifier>(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationsAuthorizedEntityIdentifier>(value))
         }
         "Vec<EntityAuthorizationsAuthorizedEntityIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationsAuthorizedEntityIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorizedEntityIdentifier>>(value))
         }
         "EntityAuthorizationsAuthorizedEntityIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EntityAuthorizationsAuthorizedEntityIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationsAuthorizedEntityIdentifierType>(value))
         }
         "Vec<EntityAuthorizationsAuthorizedEntityIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationsAuthorizedEntityIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorizedEntityIdentifierType>>(value))
         }
         "EntityAuthorizationsAuthorizingEntityIdentifier" => {
-            Some(
-                roundtrip::<
-                    types::EntityAuthorizationsAuthorizingEntityIdentifier,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationsAuthorizingEntityIdentifier>(value))
         }
         "Vec<EntityAuthorizationsAuthorizingEntityIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationsAuthorizingEntityIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorizingEntityIdentifier>>(value))
         }
         "EntityAuthorizationsAuthorizingEntityIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EntityAuthorizationsAuthorizingEntityIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityAuthorizationsAuthorizingEntityIdentifierType>(value))
         }
         "Vec<EntityAuthorizationsAuthorizingEntityIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityAuthorizationsAuthorizingEntityIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityAuthorizationsAuthorizingEntityIdentifierType>>(value))
         }
-        "EntityByFingerprintDetails" => {
-            Some(roundtrip::<types::EntityByFingerprintDetails>(value))
-        }
-        "Vec<EntityByFingerprintDetails>" => {
-            Some(roundtrip::<Vec<types::EntityByFingerprintDetails>>(value))
-        }
+        "EntityByFingerprintDetails" => Some(roundtrip::<types::EntityByFingerprintDetails>(value)),
+        "Vec<EntityByFingerprintDetails>" => Some(roundtrip::<Vec<types::EntityByFingerprintDetails>>(value)),
         "EntityDetails" => Some(roundtrip::<types::EntityDetails>(value)),
         "Vec<EntityDetails>" => Some(roundtrip::<Vec<types::EntityDetails>>(value)),
         "EntityPermission" => Some(roundtrip::<types::EntityPermission>(value)),
         "Vec<EntityPermission>" => Some(roundtrip::<Vec<types::EntityPermission>>(value)),
         "EntityPermissionItem" => Some(roundtrip::<types::EntityPermissionItem>(value)),
-        "Vec<EntityPermissionItem>" => {
-            Some(roundtrip::<Vec<types::EntityPermissionItem>>(value))
-        }
-        "EntityPermissionItemScope" => {
-            Some(roundtrip::<types::EntityPermissionItemScope>(value))
-        }
-        "Vec<EntityPermissionItemScope>" => {
-            Some(roundtrip::<Vec<types::EntityPermissionItemScope>>(value))
-        }
+        "Vec<EntityPermissionItem>" => Some(roundtrip::<Vec<types::EntityPermissionItem>>(value)),
+        "EntityPermissionItemScope" => Some(roundtrip::<types::EntityPermissionItemScope>(value)),
+        "Vec<EntityPermissionItemScope>" => Some(roundtrip::<Vec<types::EntityPermissionItemScope>>(value)),
         "EntityPermissionType" => Some(roundtrip::<types::EntityPermissionType>(value)),
-        "Vec<EntityPermissionType>" => {
-            Some(roundtrip::<Vec<types::EntityPermissionType>>(value))
-        }
-        "EntityPermissionsContextIdentifier" => {
-            Some(roundtrip::<types::EntityPermissionsContextIdentifier>(value))
-        }
+        "Vec<EntityPermissionType>" => Some(roundtrip::<Vec<types::EntityPermissionType>>(value)),
+        "EntityPermissionsContextIdentifier" => Some(roundtrip::<types::EntityPermissionsContextIdentifier>(value)),
         "Vec<EntityPermissionsContextIdentifier>" => {
             Some(roundtrip::<Vec<types::EntityPermissionsContextIdentifier>>(value))
         }
@@ -558,21 +301,11 @@ pub fn roundtrip_by_name(
         "Vec<EntityPermissionsContextIdentifierType>" => {
             Some(roundtrip::<Vec<types::EntityPermissionsContextIdentifierType>>(value))
         }
-        "EntityPermissionsGrantRequest" => {
-            Some(roundtrip::<types::EntityPermissionsGrantRequest>(value))
-        }
-        "Vec<EntityPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::EntityPermissionsGrantRequest>>(value))
-        }
-        "EntityPermissionsQueryRequest" => {
-            Some(roundtrip::<types::EntityPermissionsQueryRequest>(value))
-        }
-        "Vec<EntityPermissionsQueryRequest>" => {
-            Some(roundtrip::<Vec<types::EntityPermissionsQueryRequest>>(value))
-        }
-        "EntityPermissionsSubjectIdentifier" => {
-            Some(roundtrip::<types::EntityPermissionsSubjectIdentifier>(value))
-        }
+        "EntityPermissionsGrantRequest" => Some(roundtrip::<types::EntityPermissionsGrantRequest>(value)),
+        "Vec<EntityPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::EntityPermissionsGrantRequest>>(value)),
+        "EntityPermissionsQueryRequest" => Some(roundtrip::<types::EntityPermissionsQueryRequest>(value)),
+        "Vec<EntityPermissionsQueryRequest>" => Some(roundtrip::<Vec<types::EntityPermissionsQueryRequest>>(value)),
+        "EntityPermissionsSubjectIdentifier" => Some(roundtrip::<types::EntityPermissionsSubjectIdentifier>(value)),
         "Vec<EntityPermissionsSubjectIdentifier>" => {
             Some(roundtrip::<Vec<types::EntityPermissionsSubjectIdentifier>>(value))
         }
@@ -586,33 +319,19 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::EntityPermissionsSubordinateEntityIdentifier>(value))
         }
         "Vec<EntityPermissionsSubordinateEntityIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityPermissionsSubordinateEntityIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityPermissionsSubordinateEntityIdentifier>>(value))
         }
         "EntityPermissionsSubordinateEntityIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EntityPermissionsSubordinateEntityIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EntityPermissionsSubordinateEntityIdentifierType>(value))
         }
         "Vec<EntityPermissionsSubordinateEntityIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EntityPermissionsSubordinateEntityIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EntityPermissionsSubordinateEntityIdentifierType>>(value))
         }
         "EntityRole" => Some(roundtrip::<types::EntityRole>(value)),
         "Vec<EntityRole>" => Some(roundtrip::<Vec<types::EntityRole>>(value)),
         "EntityRoleType" => Some(roundtrip::<types::EntityRoleType>(value)),
         "Vec<EntityRoleType>" => Some(roundtrip::<Vec<types::EntityRoleType>>(value)),
-        "EntityRolesParentEntityIdentifier" => {
-            Some(roundtrip::<types::EntityRolesParentEntityIdentifier>(value))
-        }
+        "EntityRolesParentEntityIdentifier" => Some(roundtrip::<types::EntityRolesParentEntityIdentifier>(value)),
         "Vec<EntityRolesParentEntityIdentifier>" => {
             Some(roundtrip::<Vec<types::EntityRolesParentEntityIdentifier>>(value))
         }
@@ -628,113 +347,57 @@ pub fn roundtrip_by_name(
         "Vec<EntitySubjectByFingerprintDetailsType>" => {
             Some(roundtrip::<Vec<types::EntitySubjectByFingerprintDetailsType>>(value))
         }
-        "EntitySubjectByIdentifierDetailsType" => {
-            Some(roundtrip::<types::EntitySubjectByIdentifierDetailsType>(value))
-        }
+        "EntitySubjectByIdentifierDetailsType" => Some(roundtrip::<types::EntitySubjectByIdentifierDetailsType>(value)),
         "Vec<EntitySubjectByIdentifierDetailsType>" => {
             Some(roundtrip::<Vec<types::EntitySubjectByIdentifierDetailsType>>(value))
         }
-        "EntitySubjectDetailsType" => {
-            Some(roundtrip::<types::EntitySubjectDetailsType>(value))
-        }
-        "Vec<EntitySubjectDetailsType>" => {
-            Some(roundtrip::<Vec<types::EntitySubjectDetailsType>>(value))
-        }
+        "EntitySubjectDetailsType" => Some(roundtrip::<types::EntitySubjectDetailsType>(value)),
+        "Vec<EntitySubjectDetailsType>" => Some(roundtrip::<Vec<types::EntitySubjectDetailsType>>(value)),
         "EuEntityAdministrationPermissionsContextIdentifier" => {
-            Some(
-                roundtrip::<
-                    types::EuEntityAdministrationPermissionsContextIdentifier,
-                >(value),
-            )
+            Some(roundtrip::<types::EuEntityAdministrationPermissionsContextIdentifier>(value))
         }
         "Vec<EuEntityAdministrationPermissionsContextIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EuEntityAdministrationPermissionsContextIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityAdministrationPermissionsContextIdentifier>>(value))
         }
         "EuEntityAdministrationPermissionsContextIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EuEntityAdministrationPermissionsContextIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EuEntityAdministrationPermissionsContextIdentifierType>(value))
         }
         "Vec<EuEntityAdministrationPermissionsContextIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EuEntityAdministrationPermissionsContextIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityAdministrationPermissionsContextIdentifierType>>(value))
         }
         "EuEntityAdministrationPermissionsGrantRequest" => {
-            Some(
-                roundtrip::<types::EuEntityAdministrationPermissionsGrantRequest>(value),
-            )
+            Some(roundtrip::<types::EuEntityAdministrationPermissionsGrantRequest>(value))
         }
         "Vec<EuEntityAdministrationPermissionsGrantRequest>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EuEntityAdministrationPermissionsGrantRequest>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityAdministrationPermissionsGrantRequest>>(value))
         }
         "EuEntityAdministrationPermissionsSubjectIdentifier" => {
-            Some(
-                roundtrip::<
-                    types::EuEntityAdministrationPermissionsSubjectIdentifier,
-                >(value),
-            )
+            Some(roundtrip::<types::EuEntityAdministrationPermissionsSubjectIdentifier>(value))
         }
         "Vec<EuEntityAdministrationPermissionsSubjectIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EuEntityAdministrationPermissionsSubjectIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityAdministrationPermissionsSubjectIdentifier>>(value))
         }
         "EuEntityAdministrationPermissionsSubjectIdentifierType" => {
-            Some(
-                roundtrip::<
-                    types::EuEntityAdministrationPermissionsSubjectIdentifierType,
-                >(value),
-            )
+            Some(roundtrip::<types::EuEntityAdministrationPermissionsSubjectIdentifierType>(value))
         }
         "Vec<EuEntityAdministrationPermissionsSubjectIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::EuEntityAdministrationPermissionsSubjectIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityAdministrationPermissionsSubjectIdentifierType>>(value))
         }
         "EuEntityDetails" => Some(roundtrip::<types::EuEntityDetails>(value)),
         "Vec<EuEntityDetails>" => Some(roundtrip::<Vec<types::EuEntityDetails>>(value)),
         "EuEntityPermission" => Some(roundtrip::<types::EuEntityPermission>(value)),
-        "Vec<EuEntityPermission>" => {
-            Some(roundtrip::<Vec<types::EuEntityPermission>>(value))
-        }
-        "EuEntityPermissionSubjectDetails" => {
-            Some(roundtrip::<types::EuEntityPermissionSubjectDetails>(value))
-        }
+        "Vec<EuEntityPermission>" => Some(roundtrip::<Vec<types::EuEntityPermission>>(value)),
+        "EuEntityPermissionSubjectDetails" => Some(roundtrip::<types::EuEntityPermissionSubjectDetails>(value)),
         "Vec<EuEntityPermissionSubjectDetails>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionSubjectDetails>>(value))
         }
-        "EuEntityPermissionSubjectDetailsType" => {
-            Some(roundtrip::<types::EuEntityPermissionSubjectDetailsType>(value))
-        }
+        "EuEntityPermissionSubjectDetailsType" => Some(roundtrip::<types::EuEntityPermissionSubjectDetailsType>(value)),
         "Vec<EuEntityPermissionSubjectDetailsType>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionSubjectDetailsType>>(value))
         }
-        "EuEntityPermissionType" => {
-            Some(roundtrip::<types::EuEntityPermissionType>(value))
-        }
-        "Vec<EuEntityPermissionType>" => {
-            Some(roundtrip::<Vec<types::EuEntityPermissionType>>(value))
-        }
-        "EuEntityPermissionsAuthorIdentifier" => {
-            Some(roundtrip::<types::EuEntityPermissionsAuthorIdentifier>(value))
-        }
+        "EuEntityPermissionType" => Some(roundtrip::<types::EuEntityPermissionType>(value)),
+        "Vec<EuEntityPermissionType>" => Some(roundtrip::<Vec<types::EuEntityPermissionType>>(value)),
+        "EuEntityPermissionsAuthorIdentifier" => Some(roundtrip::<types::EuEntityPermissionsAuthorIdentifier>(value)),
         "Vec<EuEntityPermissionsAuthorIdentifier>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionsAuthorIdentifier>>(value))
         }
@@ -744,27 +407,17 @@ pub fn roundtrip_by_name(
         "Vec<EuEntityPermissionsAuthorIdentifierType>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionsAuthorIdentifierType>>(value))
         }
-        "EuEntityPermissionsGrantRequest" => {
-            Some(roundtrip::<types::EuEntityPermissionsGrantRequest>(value))
-        }
-        "Vec<EuEntityPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::EuEntityPermissionsGrantRequest>>(value))
-        }
+        "EuEntityPermissionsGrantRequest" => Some(roundtrip::<types::EuEntityPermissionsGrantRequest>(value)),
+        "Vec<EuEntityPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::EuEntityPermissionsGrantRequest>>(value)),
         "EuEntityPermissionsQueryPermissionType" => {
             Some(roundtrip::<types::EuEntityPermissionsQueryPermissionType>(value))
         }
         "Vec<EuEntityPermissionsQueryPermissionType>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionsQueryPermissionType>>(value))
         }
-        "EuEntityPermissionsQueryRequest" => {
-            Some(roundtrip::<types::EuEntityPermissionsQueryRequest>(value))
-        }
-        "Vec<EuEntityPermissionsQueryRequest>" => {
-            Some(roundtrip::<Vec<types::EuEntityPermissionsQueryRequest>>(value))
-        }
-        "EuEntityPermissionsSubjectIdentifier" => {
-            Some(roundtrip::<types::EuEntityPermissionsSubjectIdentifier>(value))
-        }
+        "EuEntityPermissionsQueryRequest" => Some(roundtrip::<types::EuEntityPermissionsQueryRequest>(value)),
+        "Vec<EuEntityPermissionsQueryRequest>" => Some(roundtrip::<Vec<types::EuEntityPermissionsQueryRequest>>(value)),
+        "EuEntityPermissionsSubjectIdentifier" => Some(roundtrip::<types::EuEntityPermissionsSubjectIdentifier>(value)),
         "Vec<EuEntityPermissionsSubjectIdentifier>" => {
             Some(roundtrip::<Vec<types::EuEntityPermissionsSubjectIdentifier>>(value))
         }
@@ -772,73 +425,41 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::EuEntityPermissionsSubjectIdentifierType>(value))
         }
         "Vec<EuEntityPermissionsSubjectIdentifierType>" => {
-            Some(
-                roundtrip::<Vec<types::EuEntityPermissionsSubjectIdentifierType>>(value),
-            )
+            Some(roundtrip::<Vec<types::EuEntityPermissionsSubjectIdentifierType>>(value))
         }
         "ExceptionDetails" => Some(roundtrip::<types::ExceptionDetails>(value)),
         "Vec<ExceptionDetails>" => Some(roundtrip::<Vec<types::ExceptionDetails>>(value)),
         "ExceptionInfo" => Some(roundtrip::<types::ExceptionInfo>(value)),
         "Vec<ExceptionInfo>" => Some(roundtrip::<Vec<types::ExceptionInfo>>(value)),
         "ExceptionResponse" => Some(roundtrip::<types::ExceptionResponse>(value)),
-        "Vec<ExceptionResponse>" => {
-            Some(roundtrip::<Vec<types::ExceptionResponse>>(value))
-        }
-        "ExportInvoicesResponse" => {
-            Some(roundtrip::<types::ExportInvoicesResponse>(value))
-        }
-        "Vec<ExportInvoicesResponse>" => {
-            Some(roundtrip::<Vec<types::ExportInvoicesResponse>>(value))
-        }
-        "ForbiddenProblemDetails" => {
-            Some(roundtrip::<types::ForbiddenProblemDetails>(value))
-        }
-        "Vec<ForbiddenProblemDetails>" => {
-            Some(roundtrip::<Vec<types::ForbiddenProblemDetails>>(value))
-        }
+        "Vec<ExceptionResponse>" => Some(roundtrip::<Vec<types::ExceptionResponse>>(value)),
+        "ExportInvoicesResponse" => Some(roundtrip::<types::ExportInvoicesResponse>(value)),
+        "Vec<ExportInvoicesResponse>" => Some(roundtrip::<Vec<types::ExportInvoicesResponse>>(value)),
+        "ForbiddenProblemDetails" => Some(roundtrip::<types::ForbiddenProblemDetails>(value)),
+        "Vec<ForbiddenProblemDetails>" => Some(roundtrip::<Vec<types::ForbiddenProblemDetails>>(value)),
         "FormCode" => Some(roundtrip::<types::FormCode>(value)),
         "Vec<FormCode>" => Some(roundtrip::<Vec<types::FormCode>>(value)),
-        "GenerateCollectiveIdentifierRequest" => {
-            Some(roundtrip::<types::GenerateCollectiveIdentifierRequest>(value))
-        }
+        "GenerateCollectiveIdentifierRequest" => Some(roundtrip::<types::GenerateCollectiveIdentifierRequest>(value)),
         "Vec<GenerateCollectiveIdentifierRequest>" => {
             Some(roundtrip::<Vec<types::GenerateCollectiveIdentifierRequest>>(value))
         }
-        "GenerateCollectiveIdentifierResponse" => {
-            Some(roundtrip::<types::GenerateCollectiveIdentifierResponse>(value))
-        }
+        "GenerateCollectiveIdentifierResponse" => Some(roundtrip::<types::GenerateCollectiveIdentifierResponse>(value)),
         "Vec<GenerateCollectiveIdentifierResponse>" => {
             Some(roundtrip::<Vec<types::GenerateCollectiveIdentifierResponse>>(value))
         }
         "GenerateTokenRequest" => Some(roundtrip::<types::GenerateTokenRequest>(value)),
-        "Vec<GenerateTokenRequest>" => {
-            Some(roundtrip::<Vec<types::GenerateTokenRequest>>(value))
-        }
+        "Vec<GenerateTokenRequest>" => Some(roundtrip::<Vec<types::GenerateTokenRequest>>(value)),
         "GenerateTokenResponse" => Some(roundtrip::<types::GenerateTokenResponse>(value)),
-        "Vec<GenerateTokenResponse>" => {
-            Some(roundtrip::<Vec<types::GenerateTokenResponse>>(value))
-        }
+        "Vec<GenerateTokenResponse>" => Some(roundtrip::<Vec<types::GenerateTokenResponse>>(value)),
         "GoneProblemDetails" => Some(roundtrip::<types::GoneProblemDetails>(value)),
-        "Vec<GoneProblemDetails>" => {
-            Some(roundtrip::<Vec<types::GoneProblemDetails>>(value))
-        }
+        "Vec<GoneProblemDetails>" => Some(roundtrip::<Vec<types::GoneProblemDetails>>(value)),
         "IdDocument" => Some(roundtrip::<types::IdDocument>(value)),
         "Vec<IdDocument>" => Some(roundtrip::<Vec<types::IdDocument>>(value)),
-        "IndirectPermissionType" => {
-            Some(roundtrip::<types::IndirectPermissionType>(value))
-        }
-        "Vec<IndirectPermissionType>" => {
-            Some(roundtrip::<Vec<types::IndirectPermissionType>>(value))
-        }
-        "IndirectPermissionsGrantRequest" => {
-            Some(roundtrip::<types::IndirectPermissionsGrantRequest>(value))
-        }
-        "Vec<IndirectPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::IndirectPermissionsGrantRequest>>(value))
-        }
-        "IndirectPermissionsSubjectIdentifier" => {
-            Some(roundtrip::<types::IndirectPermissionsSubjectIdentifier>(value))
-        }
+        "IndirectPermissionType" => Some(roundtrip::<types::IndirectPermissionType>(value)),
+        "Vec<IndirectPermissionType>" => Some(roundtrip::<Vec<types::IndirectPermissionType>>(value)),
+        "IndirectPermissionsGrantRequest" => Some(roundtrip::<types::IndirectPermissionsGrantRequest>(value)),
+        "Vec<IndirectPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::IndirectPermissionsGrantRequest>>(value)),
+        "IndirectPermissionsSubjectIdentifier" => Some(roundtrip::<types::IndirectPermissionsSubjectIdentifier>(value)),
         "Vec<IndirectPermissionsSubjectIdentifier>" => {
             Some(roundtrip::<Vec<types::IndirectPermissionsSubjectIdentifier>>(value))
         }
@@ -846,13 +467,9 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::IndirectPermissionsSubjectIdentifierType>(value))
         }
         "Vec<IndirectPermissionsSubjectIdentifierType>" => {
-            Some(
-                roundtrip::<Vec<types::IndirectPermissionsSubjectIdentifierType>>(value),
-            )
+            Some(roundtrip::<Vec<types::IndirectPermissionsSubjectIdentifierType>>(value))
         }
-        "IndirectPermissionsTargetIdentifier" => {
-            Some(roundtrip::<types::IndirectPermissionsTargetIdentifier>(value))
-        }
+        "IndirectPermissionsTargetIdentifier" => Some(roundtrip::<types::IndirectPermissionsTargetIdentifier>(value)),
         "Vec<IndirectPermissionsTargetIdentifier>" => {
             Some(roundtrip::<Vec<types::IndirectPermissionsTargetIdentifier>>(value))
         }
@@ -862,52 +479,28 @@ pub fn roundtrip_by_name(
         "Vec<IndirectPermissionsTargetIdentifierType>" => {
             Some(roundtrip::<Vec<types::IndirectPermissionsTargetIdentifierType>>(value))
         }
-        "InitTokenAuthenticationRequest" => {
-            Some(roundtrip::<types::InitTokenAuthenticationRequest>(value))
-        }
-        "Vec<InitTokenAuthenticationRequest>" => {
-            Some(roundtrip::<Vec<types::InitTokenAuthenticationRequest>>(value))
-        }
+        "InitTokenAuthenticationRequest" => Some(roundtrip::<types::InitTokenAuthenticationRequest>(value)),
+        "Vec<InitTokenAuthenticationRequest>" => Some(roundtrip::<Vec<types::InitTokenAuthenticationRequest>>(value)),
         "InternalId" => Some(roundtrip::<types::InternalId>(value)),
         "Vec<InternalId>" => Some(roundtrip::<Vec<types::InternalId>>(value)),
         "InvoiceExportRequest" => Some(roundtrip::<types::InvoiceExportRequest>(value)),
-        "Vec<InvoiceExportRequest>" => {
-            Some(roundtrip::<Vec<types::InvoiceExportRequest>>(value))
-        }
-        "InvoiceExportStatusResponse" => {
-            Some(roundtrip::<types::InvoiceExportStatusResponse>(value))
-        }
-        "Vec<InvoiceExportStatusResponse>" => {
-            Some(roundtrip::<Vec<types::InvoiceExportStatusResponse>>(value))
-        }
+        "Vec<InvoiceExportRequest>" => Some(roundtrip::<Vec<types::InvoiceExportRequest>>(value)),
+        "InvoiceExportStatusResponse" => Some(roundtrip::<types::InvoiceExportStatusResponse>(value)),
+        "Vec<InvoiceExportStatusResponse>" => Some(roundtrip::<Vec<types::InvoiceExportStatusResponse>>(value)),
         "InvoiceMetadata" => Some(roundtrip::<types::InvoiceMetadata>(value)),
         "Vec<InvoiceMetadata>" => Some(roundtrip::<Vec<types::InvoiceMetadata>>(value)),
-        "InvoiceMetadataAuthorizedSubject" => {
-            Some(roundtrip::<types::InvoiceMetadataAuthorizedSubject>(value))
-        }
+        "InvoiceMetadataAuthorizedSubject" => Some(roundtrip::<types::InvoiceMetadataAuthorizedSubject>(value)),
         "Vec<InvoiceMetadataAuthorizedSubject>" => {
             Some(roundtrip::<Vec<types::InvoiceMetadataAuthorizedSubject>>(value))
         }
         "InvoiceMetadataBuyer" => Some(roundtrip::<types::InvoiceMetadataBuyer>(value)),
-        "Vec<InvoiceMetadataBuyer>" => {
-            Some(roundtrip::<Vec<types::InvoiceMetadataBuyer>>(value))
-        }
-        "InvoiceMetadataBuyerIdentifier" => {
-            Some(roundtrip::<types::InvoiceMetadataBuyerIdentifier>(value))
-        }
-        "Vec<InvoiceMetadataBuyerIdentifier>" => {
-            Some(roundtrip::<Vec<types::InvoiceMetadataBuyerIdentifier>>(value))
-        }
+        "Vec<InvoiceMetadataBuyer>" => Some(roundtrip::<Vec<types::InvoiceMetadataBuyer>>(value)),
+        "InvoiceMetadataBuyerIdentifier" => Some(roundtrip::<types::InvoiceMetadataBuyerIdentifier>(value)),
+        "Vec<InvoiceMetadataBuyerIdentifier>" => Some(roundtrip::<Vec<types::InvoiceMetadataBuyerIdentifier>>(value)),
         "InvoiceMetadataSeller" => Some(roundtrip::<types::InvoiceMetadataSeller>(value)),
-        "Vec<InvoiceMetadataSeller>" => {
-            Some(roundtrip::<Vec<types::InvoiceMetadataSeller>>(value))
-        }
-        "InvoiceMetadataThirdSubject" => {
-            Some(roundtrip::<types::InvoiceMetadataThirdSubject>(value))
-        }
-        "Vec<InvoiceMetadataThirdSubject>" => {
-            Some(roundtrip::<Vec<types::InvoiceMetadataThirdSubject>>(value))
-        }
+        "Vec<InvoiceMetadataSeller>" => Some(roundtrip::<Vec<types::InvoiceMetadataSeller>>(value)),
+        "InvoiceMetadataThirdSubject" => Some(roundtrip::<types::InvoiceMetadataThirdSubject>(value)),
+        "Vec<InvoiceMetadataThirdSubject>" => Some(roundtrip::<Vec<types::InvoiceMetadataThirdSubject>>(value)),
         "InvoiceMetadataThirdSubjectIdentifier" => {
             Some(roundtrip::<types::InvoiceMetadataThirdSubjectIdentifier>(value))
         }
@@ -917,107 +510,57 @@ pub fn roundtrip_by_name(
         "InvoicePackage" => Some(roundtrip::<types::InvoicePackage>(value)),
         "Vec<InvoicePackage>" => Some(roundtrip::<Vec<types::InvoicePackage>>(value)),
         "InvoicePackagePart" => Some(roundtrip::<types::InvoicePackagePart>(value)),
-        "Vec<InvoicePackagePart>" => {
-            Some(roundtrip::<Vec<types::InvoicePackagePart>>(value))
-        }
+        "Vec<InvoicePackagePart>" => Some(roundtrip::<Vec<types::InvoicePackagePart>>(value)),
         "InvoicePermissionType" => Some(roundtrip::<types::InvoicePermissionType>(value)),
-        "Vec<InvoicePermissionType>" => {
-            Some(roundtrip::<Vec<types::InvoicePermissionType>>(value))
-        }
+        "Vec<InvoicePermissionType>" => Some(roundtrip::<Vec<types::InvoicePermissionType>>(value)),
         "InvoiceQueryAmount" => Some(roundtrip::<types::InvoiceQueryAmount>(value)),
-        "Vec<InvoiceQueryAmount>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryAmount>>(value))
-        }
-        "InvoiceQueryBuyerIdentifier" => {
-            Some(roundtrip::<types::InvoiceQueryBuyerIdentifier>(value))
-        }
-        "Vec<InvoiceQueryBuyerIdentifier>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryBuyerIdentifier>>(value))
-        }
+        "Vec<InvoiceQueryAmount>" => Some(roundtrip::<Vec<types::InvoiceQueryAmount>>(value)),
+        "InvoiceQueryBuyerIdentifier" => Some(roundtrip::<types::InvoiceQueryBuyerIdentifier>(value)),
+        "Vec<InvoiceQueryBuyerIdentifier>" => Some(roundtrip::<Vec<types::InvoiceQueryBuyerIdentifier>>(value)),
         "InvoiceQueryDateRange" => Some(roundtrip::<types::InvoiceQueryDateRange>(value)),
-        "Vec<InvoiceQueryDateRange>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryDateRange>>(value))
-        }
+        "Vec<InvoiceQueryDateRange>" => Some(roundtrip::<Vec<types::InvoiceQueryDateRange>>(value)),
         "InvoiceQueryDateType" => Some(roundtrip::<types::InvoiceQueryDateType>(value)),
-        "Vec<InvoiceQueryDateType>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryDateType>>(value))
-        }
+        "Vec<InvoiceQueryDateType>" => Some(roundtrip::<Vec<types::InvoiceQueryDateType>>(value)),
         "InvoiceQueryFilters" => Some(roundtrip::<types::InvoiceQueryFilters>(value)),
-        "Vec<InvoiceQueryFilters>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryFilters>>(value))
-        }
+        "Vec<InvoiceQueryFilters>" => Some(roundtrip::<Vec<types::InvoiceQueryFilters>>(value)),
         "InvoiceQueryFormType" => Some(roundtrip::<types::InvoiceQueryFormType>(value)),
-        "Vec<InvoiceQueryFormType>" => {
-            Some(roundtrip::<Vec<types::InvoiceQueryFormType>>(value))
-        }
-        "InvoiceQuerySubjectType" => {
-            Some(roundtrip::<types::InvoiceQuerySubjectType>(value))
-        }
-        "Vec<InvoiceQuerySubjectType>" => {
-            Some(roundtrip::<Vec<types::InvoiceQuerySubjectType>>(value))
-        }
+        "Vec<InvoiceQueryFormType>" => Some(roundtrip::<Vec<types::InvoiceQueryFormType>>(value)),
+        "InvoiceQuerySubjectType" => Some(roundtrip::<types::InvoiceQuerySubjectType>(value)),
+        "Vec<InvoiceQuerySubjectType>" => Some(roundtrip::<Vec<types::InvoiceQuerySubjectType>>(value)),
         "InvoiceStatusInfo" => Some(roundtrip::<types::InvoiceStatusInfo>(value)),
-        "Vec<InvoiceStatusInfo>" => {
-            Some(roundtrip::<Vec<types::InvoiceStatusInfo>>(value))
-        }
+        "Vec<InvoiceStatusInfo>" => Some(roundtrip::<Vec<types::InvoiceStatusInfo>>(value)),
         "InvoiceType" => Some(roundtrip::<types::InvoiceType>(value)),
         "Vec<InvoiceType>" => Some(roundtrip::<Vec<types::InvoiceType>>(value)),
         "InvoicingMode" => Some(roundtrip::<types::InvoicingMode>(value)),
         "Vec<InvoicingMode>" => Some(roundtrip::<Vec<types::InvoicingMode>>(value)),
         "KsefCertificateType" => Some(roundtrip::<types::KsefCertificateType>(value)),
-        "Vec<KsefCertificateType>" => {
-            Some(roundtrip::<Vec<types::KsefCertificateType>>(value))
-        }
+        "Vec<KsefCertificateType>" => Some(roundtrip::<Vec<types::KsefCertificateType>>(value)),
         "KsefNumber" => Some(roundtrip::<types::KsefNumber>(value)),
         "Vec<KsefNumber>" => Some(roundtrip::<Vec<types::KsefNumber>>(value)),
         "Nip" => Some(roundtrip::<types::Nip>(value)),
         "Vec<Nip>" => Some(roundtrip::<Vec<types::Nip>>(value)),
         "NipVatUe" => Some(roundtrip::<types::NipVatUe>(value)),
         "Vec<NipVatUe>" => Some(roundtrip::<Vec<types::NipVatUe>>(value)),
-        "OnlineSessionContextLimitsOverride" => {
-            Some(roundtrip::<types::OnlineSessionContextLimitsOverride>(value))
-        }
+        "OnlineSessionContextLimitsOverride" => Some(roundtrip::<types::OnlineSessionContextLimitsOverride>(value)),
         "Vec<OnlineSessionContextLimitsOverride>" => {
             Some(roundtrip::<Vec<types::OnlineSessionContextLimitsOverride>>(value))
         }
-        "OnlineSessionEffectiveContextLimits" => {
-            Some(roundtrip::<types::OnlineSessionEffectiveContextLimits>(value))
-        }
+        "OnlineSessionEffectiveContextLimits" => Some(roundtrip::<types::OnlineSessionEffectiveContextLimits>(value)),
         "Vec<OnlineSessionEffectiveContextLimits>" => {
             Some(roundtrip::<Vec<types::OnlineSessionEffectiveContextLimits>>(value))
         }
-        "OpenBatchSessionRequest" => {
-            Some(roundtrip::<types::OpenBatchSessionRequest>(value))
-        }
-        "Vec<OpenBatchSessionRequest>" => {
-            Some(roundtrip::<Vec<types::OpenBatchSessionRequest>>(value))
-        }
-        "OpenBatchSessionResponse" => {
-            Some(roundtrip::<types::OpenBatchSessionResponse>(value))
-        }
-        "Vec<OpenBatchSessionResponse>" => {
-            Some(roundtrip::<Vec<types::OpenBatchSessionResponse>>(value))
-        }
-        "OpenOnlineSessionRequest" => {
-            Some(roundtrip::<types::OpenOnlineSessionRequest>(value))
-        }
-        "Vec<OpenOnlineSessionRequest>" => {
-            Some(roundtrip::<Vec<types::OpenOnlineSessionRequest>>(value))
-        }
-        "OpenOnlineSessionResponse" => {
-            Some(roundtrip::<types::OpenOnlineSessionResponse>(value))
-        }
-        "Vec<OpenOnlineSessionResponse>" => {
-            Some(roundtrip::<Vec<types::OpenOnlineSessionResponse>>(value))
-        }
+        "OpenBatchSessionRequest" => Some(roundtrip::<types::OpenBatchSessionRequest>(value)),
+        "Vec<OpenBatchSessionRequest>" => Some(roundtrip::<Vec<types::OpenBatchSessionRequest>>(value)),
+        "OpenBatchSessionResponse" => Some(roundtrip::<types::OpenBatchSessionResponse>(value)),
+        "Vec<OpenBatchSessionResponse>" => Some(roundtrip::<Vec<types::OpenBatchSessionResponse>>(value)),
+        "OpenOnlineSessionRequest" => Some(roundtrip::<types::OpenOnlineSessionRequest>(value)),
+        "Vec<OpenOnlineSessionRequest>" => Some(roundtrip::<Vec<types::OpenOnlineSessionRequest>>(value)),
+        "OpenOnlineSessionResponse" => Some(roundtrip::<types::OpenOnlineSessionResponse>(value)),
+        "Vec<OpenOnlineSessionResponse>" => Some(roundtrip::<Vec<types::OpenOnlineSessionResponse>>(value)),
         "OwnerPermissionScope" => Some(roundtrip::<types::OwnerPermissionScope>(value)),
-        "Vec<OwnerPermissionScope>" => {
-            Some(roundtrip::<Vec<types::OwnerPermissionScope>>(value))
-        }
+        "Vec<OwnerPermissionScope>" => Some(roundtrip::<Vec<types::OwnerPermissionScope>>(value)),
         "PartUploadRequest" => Some(roundtrip::<types::PartUploadRequest>(value)),
-        "Vec<PartUploadRequest>" => {
-            Some(roundtrip::<Vec<types::PartUploadRequest>>(value))
-        }
+        "Vec<PartUploadRequest>" => Some(roundtrip::<Vec<types::PartUploadRequest>>(value)),
         "PeppolId" => Some(roundtrip::<types::PeppolId>(value)),
         "Vec<PeppolId>" => Some(roundtrip::<Vec<types::PeppolId>>(value)),
         "PeppolProvider" => Some(roundtrip::<types::PeppolProvider>(value)),
@@ -1026,21 +569,11 @@ pub fn roundtrip_by_name(
         "Vec<PermissionId>" => Some(roundtrip::<Vec<types::PermissionId>>(value)),
         "PermissionState" => Some(roundtrip::<types::PermissionState>(value)),
         "Vec<PermissionState>" => Some(roundtrip::<Vec<types::PermissionState>>(value)),
-        "PermissionsEuEntityDetails" => {
-            Some(roundtrip::<types::PermissionsEuEntityDetails>(value))
-        }
-        "Vec<PermissionsEuEntityDetails>" => {
-            Some(roundtrip::<Vec<types::PermissionsEuEntityDetails>>(value))
-        }
-        "PermissionsOperationResponse" => {
-            Some(roundtrip::<types::PermissionsOperationResponse>(value))
-        }
-        "Vec<PermissionsOperationResponse>" => {
-            Some(roundtrip::<Vec<types::PermissionsOperationResponse>>(value))
-        }
-        "PermissionsOperationStatusResponse" => {
-            Some(roundtrip::<types::PermissionsOperationStatusResponse>(value))
-        }
+        "PermissionsEuEntityDetails" => Some(roundtrip::<types::PermissionsEuEntityDetails>(value)),
+        "Vec<PermissionsEuEntityDetails>" => Some(roundtrip::<Vec<types::PermissionsEuEntityDetails>>(value)),
+        "PermissionsOperationResponse" => Some(roundtrip::<types::PermissionsOperationResponse>(value)),
+        "Vec<PermissionsOperationResponse>" => Some(roundtrip::<Vec<types::PermissionsOperationResponse>>(value)),
+        "PermissionsOperationStatusResponse" => Some(roundtrip::<types::PermissionsOperationStatusResponse>(value)),
         "Vec<PermissionsOperationStatusResponse>" => {
             Some(roundtrip::<Vec<types::PermissionsOperationStatusResponse>>(value))
         }
@@ -1048,99 +581,57 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::PermissionsSubjectEntityByFingerprintDetails>(value))
         }
         "Vec<PermissionsSubjectEntityByFingerprintDetails>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::PermissionsSubjectEntityByFingerprintDetails>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::PermissionsSubjectEntityByFingerprintDetails>>(value))
         }
         "PermissionsSubjectEntityByIdentifierDetails" => {
             Some(roundtrip::<types::PermissionsSubjectEntityByIdentifierDetails>(value))
         }
         "Vec<PermissionsSubjectEntityByIdentifierDetails>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::PermissionsSubjectEntityByIdentifierDetails>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::PermissionsSubjectEntityByIdentifierDetails>>(value))
         }
-        "PermissionsSubjectEntityDetails" => {
-            Some(roundtrip::<types::PermissionsSubjectEntityDetails>(value))
-        }
-        "Vec<PermissionsSubjectEntityDetails>" => {
-            Some(roundtrip::<Vec<types::PermissionsSubjectEntityDetails>>(value))
-        }
+        "PermissionsSubjectEntityDetails" => Some(roundtrip::<types::PermissionsSubjectEntityDetails>(value)),
+        "Vec<PermissionsSubjectEntityDetails>" => Some(roundtrip::<Vec<types::PermissionsSubjectEntityDetails>>(value)),
         "PermissionsSubjectPersonByFingerprintDetails" => {
             Some(roundtrip::<types::PermissionsSubjectPersonByFingerprintDetails>(value))
         }
         "Vec<PermissionsSubjectPersonByFingerprintDetails>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::PermissionsSubjectPersonByFingerprintDetails>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::PermissionsSubjectPersonByFingerprintDetails>>(value))
         }
-        "PermissionsSubjectPersonDetails" => {
-            Some(roundtrip::<types::PermissionsSubjectPersonDetails>(value))
-        }
-        "Vec<PermissionsSubjectPersonDetails>" => {
-            Some(roundtrip::<Vec<types::PermissionsSubjectPersonDetails>>(value))
-        }
+        "PermissionsSubjectPersonDetails" => Some(roundtrip::<types::PermissionsSubjectPersonDetails>(value)),
+        "Vec<PermissionsSubjectPersonDetails>" => Some(roundtrip::<Vec<types::PermissionsSubjectPersonDetails>>(value)),
         "PersonByFingerprintWithIdentifierDetails" => {
             Some(roundtrip::<types::PersonByFingerprintWithIdentifierDetails>(value))
         }
         "Vec<PersonByFingerprintWithIdentifierDetails>" => {
-            Some(
-                roundtrip::<Vec<types::PersonByFingerprintWithIdentifierDetails>>(value),
-            )
+            Some(roundtrip::<Vec<types::PersonByFingerprintWithIdentifierDetails>>(value))
         }
         "PersonByFingerprintWithoutIdentifierDetails" => {
             Some(roundtrip::<types::PersonByFingerprintWithoutIdentifierDetails>(value))
         }
         "Vec<PersonByFingerprintWithoutIdentifierDetails>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::PersonByFingerprintWithoutIdentifierDetails>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::PersonByFingerprintWithoutIdentifierDetails>>(value))
         }
         "PersonCreateRequest" => Some(roundtrip::<types::PersonCreateRequest>(value)),
-        "Vec<PersonCreateRequest>" => {
-            Some(roundtrip::<Vec<types::PersonCreateRequest>>(value))
-        }
+        "Vec<PersonCreateRequest>" => Some(roundtrip::<Vec<types::PersonCreateRequest>>(value)),
         "PersonDetails" => Some(roundtrip::<types::PersonDetails>(value)),
         "Vec<PersonDetails>" => Some(roundtrip::<Vec<types::PersonDetails>>(value)),
         "PersonIdentifier" => Some(roundtrip::<types::PersonIdentifier>(value)),
         "Vec<PersonIdentifier>" => Some(roundtrip::<Vec<types::PersonIdentifier>>(value)),
         "PersonIdentifierType" => Some(roundtrip::<types::PersonIdentifierType>(value)),
-        "Vec<PersonIdentifierType>" => {
-            Some(roundtrip::<Vec<types::PersonIdentifierType>>(value))
-        }
+        "Vec<PersonIdentifierType>" => Some(roundtrip::<Vec<types::PersonIdentifierType>>(value)),
         "PersonPermission" => Some(roundtrip::<types::PersonPermission>(value)),
         "Vec<PersonPermission>" => Some(roundtrip::<Vec<types::PersonPermission>>(value)),
         "PersonPermissionScope" => Some(roundtrip::<types::PersonPermissionScope>(value)),
-        "Vec<PersonPermissionScope>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionScope>>(value))
-        }
-        "PersonPermissionSubjectDetails" => {
-            Some(roundtrip::<types::PersonPermissionSubjectDetails>(value))
-        }
-        "Vec<PersonPermissionSubjectDetails>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionSubjectDetails>>(value))
-        }
-        "PersonPermissionSubjectDetailsType" => {
-            Some(roundtrip::<types::PersonPermissionSubjectDetailsType>(value))
-        }
+        "Vec<PersonPermissionScope>" => Some(roundtrip::<Vec<types::PersonPermissionScope>>(value)),
+        "PersonPermissionSubjectDetails" => Some(roundtrip::<types::PersonPermissionSubjectDetails>(value)),
+        "Vec<PersonPermissionSubjectDetails>" => Some(roundtrip::<Vec<types::PersonPermissionSubjectDetails>>(value)),
+        "PersonPermissionSubjectDetailsType" => Some(roundtrip::<types::PersonPermissionSubjectDetailsType>(value)),
         "Vec<PersonPermissionSubjectDetailsType>" => {
             Some(roundtrip::<Vec<types::PersonPermissionSubjectDetailsType>>(value))
         }
         "PersonPermissionType" => Some(roundtrip::<types::PersonPermissionType>(value)),
-        "Vec<PersonPermissionType>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionType>>(value))
-        }
-        "PersonPermissionsAuthorIdentifier" => {
-            Some(roundtrip::<types::PersonPermissionsAuthorIdentifier>(value))
-        }
+        "Vec<PersonPermissionType>" => Some(roundtrip::<Vec<types::PersonPermissionType>>(value)),
+        "PersonPermissionsAuthorIdentifier" => Some(roundtrip::<types::PersonPermissionsAuthorIdentifier>(value)),
         "Vec<PersonPermissionsAuthorIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsAuthorIdentifier>>(value))
         }
@@ -1160,13 +651,9 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::PersonPermissionsAuthorizedIdentifierType>(value))
         }
         "Vec<PersonPermissionsAuthorizedIdentifierType>" => {
-            Some(
-                roundtrip::<Vec<types::PersonPermissionsAuthorizedIdentifierType>>(value),
-            )
+            Some(roundtrip::<Vec<types::PersonPermissionsAuthorizedIdentifierType>>(value))
         }
-        "PersonPermissionsContextIdentifier" => {
-            Some(roundtrip::<types::PersonPermissionsContextIdentifier>(value))
-        }
+        "PersonPermissionsContextIdentifier" => Some(roundtrip::<types::PersonPermissionsContextIdentifier>(value)),
         "Vec<PersonPermissionsContextIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsContextIdentifier>>(value))
         }
@@ -1176,27 +663,13 @@ pub fn roundtrip_by_name(
         "Vec<PersonPermissionsContextIdentifierType>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsContextIdentifierType>>(value))
         }
-        "PersonPermissionsGrantRequest" => {
-            Some(roundtrip::<types::PersonPermissionsGrantRequest>(value))
-        }
-        "Vec<PersonPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionsGrantRequest>>(value))
-        }
-        "PersonPermissionsQueryRequest" => {
-            Some(roundtrip::<types::PersonPermissionsQueryRequest>(value))
-        }
-        "Vec<PersonPermissionsQueryRequest>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionsQueryRequest>>(value))
-        }
-        "PersonPermissionsQueryType" => {
-            Some(roundtrip::<types::PersonPermissionsQueryType>(value))
-        }
-        "Vec<PersonPermissionsQueryType>" => {
-            Some(roundtrip::<Vec<types::PersonPermissionsQueryType>>(value))
-        }
-        "PersonPermissionsSubjectIdentifier" => {
-            Some(roundtrip::<types::PersonPermissionsSubjectIdentifier>(value))
-        }
+        "PersonPermissionsGrantRequest" => Some(roundtrip::<types::PersonPermissionsGrantRequest>(value)),
+        "Vec<PersonPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::PersonPermissionsGrantRequest>>(value)),
+        "PersonPermissionsQueryRequest" => Some(roundtrip::<types::PersonPermissionsQueryRequest>(value)),
+        "Vec<PersonPermissionsQueryRequest>" => Some(roundtrip::<Vec<types::PersonPermissionsQueryRequest>>(value)),
+        "PersonPermissionsQueryType" => Some(roundtrip::<types::PersonPermissionsQueryType>(value)),
+        "Vec<PersonPermissionsQueryType>" => Some(roundtrip::<Vec<types::PersonPermissionsQueryType>>(value)),
+        "PersonPermissionsSubjectIdentifier" => Some(roundtrip::<types::PersonPermissionsSubjectIdentifier>(value)),
         "Vec<PersonPermissionsSubjectIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsSubjectIdentifier>>(value))
         }
@@ -1206,9 +679,7 @@ pub fn roundtrip_by_name(
         "Vec<PersonPermissionsSubjectIdentifierType>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsSubjectIdentifierType>>(value))
         }
-        "PersonPermissionsTargetIdentifier" => {
-            Some(roundtrip::<types::PersonPermissionsTargetIdentifier>(value))
-        }
+        "PersonPermissionsTargetIdentifier" => Some(roundtrip::<types::PersonPermissionsTargetIdentifier>(value)),
         "Vec<PersonPermissionsTargetIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonPermissionsTargetIdentifier>>(value))
         }
@@ -1219,37 +690,21 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<Vec<types::PersonPermissionsTargetIdentifierType>>(value))
         }
         "PersonRemoveRequest" => Some(roundtrip::<types::PersonRemoveRequest>(value)),
-        "Vec<PersonRemoveRequest>" => {
-            Some(roundtrip::<Vec<types::PersonRemoveRequest>>(value))
-        }
+        "Vec<PersonRemoveRequest>" => Some(roundtrip::<Vec<types::PersonRemoveRequest>>(value)),
         "PersonSubjectByFingerprintDetailsType" => {
             Some(roundtrip::<types::PersonSubjectByFingerprintDetailsType>(value))
         }
         "Vec<PersonSubjectByFingerprintDetailsType>" => {
             Some(roundtrip::<Vec<types::PersonSubjectByFingerprintDetailsType>>(value))
         }
-        "PersonSubjectDetailsType" => {
-            Some(roundtrip::<types::PersonSubjectDetailsType>(value))
-        }
-        "Vec<PersonSubjectDetailsType>" => {
-            Some(roundtrip::<Vec<types::PersonSubjectDetailsType>>(value))
-        }
+        "PersonSubjectDetailsType" => Some(roundtrip::<types::PersonSubjectDetailsType>(value)),
+        "Vec<PersonSubjectDetailsType>" => Some(roundtrip::<Vec<types::PersonSubjectDetailsType>>(value)),
         "PersonalPermission" => Some(roundtrip::<types::PersonalPermission>(value)),
-        "Vec<PersonalPermission>" => {
-            Some(roundtrip::<Vec<types::PersonalPermission>>(value))
-        }
-        "PersonalPermissionScope" => {
-            Some(roundtrip::<types::PersonalPermissionScope>(value))
-        }
-        "Vec<PersonalPermissionScope>" => {
-            Some(roundtrip::<Vec<types::PersonalPermissionScope>>(value))
-        }
-        "PersonalPermissionType" => {
-            Some(roundtrip::<types::PersonalPermissionType>(value))
-        }
-        "Vec<PersonalPermissionType>" => {
-            Some(roundtrip::<Vec<types::PersonalPermissionType>>(value))
-        }
+        "Vec<PersonalPermission>" => Some(roundtrip::<Vec<types::PersonalPermission>>(value)),
+        "PersonalPermissionScope" => Some(roundtrip::<types::PersonalPermissionScope>(value)),
+        "Vec<PersonalPermissionScope>" => Some(roundtrip::<Vec<types::PersonalPermissionScope>>(value)),
+        "PersonalPermissionType" => Some(roundtrip::<types::PersonalPermissionType>(value)),
+        "Vec<PersonalPermissionType>" => Some(roundtrip::<Vec<types::PersonalPermissionType>>(value)),
         "PersonalPermissionsAuthorizedIdentifier" => {
             Some(roundtrip::<types::PersonalPermissionsAuthorizedIdentifier>(value))
         }
@@ -1260,15 +715,9 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::PersonalPermissionsAuthorizedIdentifierType>(value))
         }
         "Vec<PersonalPermissionsAuthorizedIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::PersonalPermissionsAuthorizedIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::PersonalPermissionsAuthorizedIdentifierType>>(value))
         }
-        "PersonalPermissionsContextIdentifier" => {
-            Some(roundtrip::<types::PersonalPermissionsContextIdentifier>(value))
-        }
+        "PersonalPermissionsContextIdentifier" => Some(roundtrip::<types::PersonalPermissionsContextIdentifier>(value)),
         "Vec<PersonalPermissionsContextIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonalPermissionsContextIdentifier>>(value))
         }
@@ -1276,19 +725,11 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::PersonalPermissionsContextIdentifierType>(value))
         }
         "Vec<PersonalPermissionsContextIdentifierType>" => {
-            Some(
-                roundtrip::<Vec<types::PersonalPermissionsContextIdentifierType>>(value),
-            )
+            Some(roundtrip::<Vec<types::PersonalPermissionsContextIdentifierType>>(value))
         }
-        "PersonalPermissionsQueryRequest" => {
-            Some(roundtrip::<types::PersonalPermissionsQueryRequest>(value))
-        }
-        "Vec<PersonalPermissionsQueryRequest>" => {
-            Some(roundtrip::<Vec<types::PersonalPermissionsQueryRequest>>(value))
-        }
-        "PersonalPermissionsTargetIdentifier" => {
-            Some(roundtrip::<types::PersonalPermissionsTargetIdentifier>(value))
-        }
+        "PersonalPermissionsQueryRequest" => Some(roundtrip::<types::PersonalPermissionsQueryRequest>(value)),
+        "Vec<PersonalPermissionsQueryRequest>" => Some(roundtrip::<Vec<types::PersonalPermissionsQueryRequest>>(value)),
+        "PersonalPermissionsTargetIdentifier" => Some(roundtrip::<types::PersonalPermissionsTargetIdentifier>(value)),
         "Vec<PersonalPermissionsTargetIdentifier>" => {
             Some(roundtrip::<Vec<types::PersonalPermissionsTargetIdentifier>>(value))
         }
@@ -1301,183 +742,83 @@ pub fn roundtrip_by_name(
         "Pesel" => Some(roundtrip::<types::Pesel>(value)),
         "Vec<Pesel>" => Some(roundtrip::<Vec<types::Pesel>>(value)),
         "PublicKeyCertificate" => Some(roundtrip::<types::PublicKeyCertificate>(value)),
-        "Vec<PublicKeyCertificate>" => {
-            Some(roundtrip::<Vec<types::PublicKeyCertificate>>(value))
-        }
-        "PublicKeyCertificateUsage" => {
-            Some(roundtrip::<types::PublicKeyCertificateUsage>(value))
-        }
-        "Vec<PublicKeyCertificateUsage>" => {
-            Some(roundtrip::<Vec<types::PublicKeyCertificateUsage>>(value))
-        }
-        "QueryCertificatesRequest" => {
-            Some(roundtrip::<types::QueryCertificatesRequest>(value))
-        }
-        "Vec<QueryCertificatesRequest>" => {
-            Some(roundtrip::<Vec<types::QueryCertificatesRequest>>(value))
-        }
-        "QueryCertificatesResponse" => {
-            Some(roundtrip::<types::QueryCertificatesResponse>(value))
-        }
-        "Vec<QueryCertificatesResponse>" => {
-            Some(roundtrip::<Vec<types::QueryCertificatesResponse>>(value))
-        }
+        "Vec<PublicKeyCertificate>" => Some(roundtrip::<Vec<types::PublicKeyCertificate>>(value)),
+        "PublicKeyCertificateUsage" => Some(roundtrip::<types::PublicKeyCertificateUsage>(value)),
+        "Vec<PublicKeyCertificateUsage>" => Some(roundtrip::<Vec<types::PublicKeyCertificateUsage>>(value)),
+        "QueryCertificatesRequest" => Some(roundtrip::<types::QueryCertificatesRequest>(value)),
+        "Vec<QueryCertificatesRequest>" => Some(roundtrip::<Vec<types::QueryCertificatesRequest>>(value)),
+        "QueryCertificatesResponse" => Some(roundtrip::<types::QueryCertificatesResponse>(value)),
+        "Vec<QueryCertificatesResponse>" => Some(roundtrip::<Vec<types::QueryCertificatesResponse>>(value)),
         "QueryEntityAuthorizationPermissionsResponse" => {
             Some(roundtrip::<types::QueryEntityAuthorizationPermissionsResponse>(value))
         }
         "Vec<QueryEntityAuthorizationPermissionsResponse>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::QueryEntityAuthorizationPermissionsResponse>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::QueryEntityAuthorizationPermissionsResponse>>(value))
         }
-        "QueryEntityPermissionsResponse" => {
-            Some(roundtrip::<types::QueryEntityPermissionsResponse>(value))
-        }
-        "Vec<QueryEntityPermissionsResponse>" => {
-            Some(roundtrip::<Vec<types::QueryEntityPermissionsResponse>>(value))
-        }
-        "QueryEntityRolesResponse" => {
-            Some(roundtrip::<types::QueryEntityRolesResponse>(value))
-        }
-        "Vec<QueryEntityRolesResponse>" => {
-            Some(roundtrip::<Vec<types::QueryEntityRolesResponse>>(value))
-        }
-        "QueryEuEntityPermissionsResponse" => {
-            Some(roundtrip::<types::QueryEuEntityPermissionsResponse>(value))
-        }
+        "QueryEntityPermissionsResponse" => Some(roundtrip::<types::QueryEntityPermissionsResponse>(value)),
+        "Vec<QueryEntityPermissionsResponse>" => Some(roundtrip::<Vec<types::QueryEntityPermissionsResponse>>(value)),
+        "QueryEntityRolesResponse" => Some(roundtrip::<types::QueryEntityRolesResponse>(value)),
+        "Vec<QueryEntityRolesResponse>" => Some(roundtrip::<Vec<types::QueryEntityRolesResponse>>(value)),
+        "QueryEuEntityPermissionsResponse" => Some(roundtrip::<types::QueryEuEntityPermissionsResponse>(value)),
         "Vec<QueryEuEntityPermissionsResponse>" => {
             Some(roundtrip::<Vec<types::QueryEuEntityPermissionsResponse>>(value))
         }
-        "QueryInvoicesMetadataResponse" => {
-            Some(roundtrip::<types::QueryInvoicesMetadataResponse>(value))
-        }
-        "Vec<QueryInvoicesMetadataResponse>" => {
-            Some(roundtrip::<Vec<types::QueryInvoicesMetadataResponse>>(value))
-        }
-        "QueryPeppolProvidersResponse" => {
-            Some(roundtrip::<types::QueryPeppolProvidersResponse>(value))
-        }
-        "Vec<QueryPeppolProvidersResponse>" => {
-            Some(roundtrip::<Vec<types::QueryPeppolProvidersResponse>>(value))
-        }
-        "QueryPersonPermissionsResponse" => {
-            Some(roundtrip::<types::QueryPersonPermissionsResponse>(value))
-        }
-        "Vec<QueryPersonPermissionsResponse>" => {
-            Some(roundtrip::<Vec<types::QueryPersonPermissionsResponse>>(value))
-        }
-        "QueryPersonalPermissionsResponse" => {
-            Some(roundtrip::<types::QueryPersonalPermissionsResponse>(value))
-        }
+        "QueryInvoicesMetadataResponse" => Some(roundtrip::<types::QueryInvoicesMetadataResponse>(value)),
+        "Vec<QueryInvoicesMetadataResponse>" => Some(roundtrip::<Vec<types::QueryInvoicesMetadataResponse>>(value)),
+        "QueryPeppolProvidersResponse" => Some(roundtrip::<types::QueryPeppolProvidersResponse>(value)),
+        "Vec<QueryPeppolProvidersResponse>" => Some(roundtrip::<Vec<types::QueryPeppolProvidersResponse>>(value)),
+        "QueryPersonPermissionsResponse" => Some(roundtrip::<types::QueryPersonPermissionsResponse>(value)),
+        "Vec<QueryPersonPermissionsResponse>" => Some(roundtrip::<Vec<types::QueryPersonPermissionsResponse>>(value)),
+        "QueryPersonalPermissionsResponse" => Some(roundtrip::<types::QueryPersonalPermissionsResponse>(value)),
         "Vec<QueryPersonalPermissionsResponse>" => {
             Some(roundtrip::<Vec<types::QueryPersonalPermissionsResponse>>(value))
         }
-        "QuerySubordinateEntityRolesResponse" => {
-            Some(roundtrip::<types::QuerySubordinateEntityRolesResponse>(value))
-        }
+        "QuerySubordinateEntityRolesResponse" => Some(roundtrip::<types::QuerySubordinateEntityRolesResponse>(value)),
         "Vec<QuerySubordinateEntityRolesResponse>" => {
             Some(roundtrip::<Vec<types::QuerySubordinateEntityRolesResponse>>(value))
         }
-        "QuerySubunitPermissionsResponse" => {
-            Some(roundtrip::<types::QuerySubunitPermissionsResponse>(value))
-        }
-        "Vec<QuerySubunitPermissionsResponse>" => {
-            Some(roundtrip::<Vec<types::QuerySubunitPermissionsResponse>>(value))
-        }
+        "QuerySubunitPermissionsResponse" => Some(roundtrip::<types::QuerySubunitPermissionsResponse>(value)),
+        "Vec<QuerySubunitPermissionsResponse>" => Some(roundtrip::<Vec<types::QuerySubunitPermissionsResponse>>(value)),
         "QueryTokensResponse" => Some(roundtrip::<types::QueryTokensResponse>(value)),
-        "Vec<QueryTokensResponse>" => {
-            Some(roundtrip::<Vec<types::QueryTokensResponse>>(value))
-        }
-        "QueryTokensResponseItem" => {
-            Some(roundtrip::<types::QueryTokensResponseItem>(value))
-        }
-        "Vec<QueryTokensResponseItem>" => {
-            Some(roundtrip::<Vec<types::QueryTokensResponseItem>>(value))
-        }
+        "Vec<QueryTokensResponse>" => Some(roundtrip::<Vec<types::QueryTokensResponse>>(value)),
+        "QueryTokensResponseItem" => Some(roundtrip::<types::QueryTokensResponseItem>(value)),
+        "Vec<QueryTokensResponseItem>" => Some(roundtrip::<Vec<types::QueryTokensResponseItem>>(value)),
         "QueryType" => Some(roundtrip::<types::QueryType>(value)),
         "Vec<QueryType>" => Some(roundtrip::<Vec<types::QueryType>>(value)),
         "ReferenceNumber" => Some(roundtrip::<types::ReferenceNumber>(value)),
         "Vec<ReferenceNumber>" => Some(roundtrip::<Vec<types::ReferenceNumber>>(value)),
-        "RetrieveCertificatesListItem" => {
-            Some(roundtrip::<types::RetrieveCertificatesListItem>(value))
-        }
-        "Vec<RetrieveCertificatesListItem>" => {
-            Some(roundtrip::<Vec<types::RetrieveCertificatesListItem>>(value))
-        }
-        "RetrieveCertificatesRequest" => {
-            Some(roundtrip::<types::RetrieveCertificatesRequest>(value))
-        }
-        "Vec<RetrieveCertificatesRequest>" => {
-            Some(roundtrip::<Vec<types::RetrieveCertificatesRequest>>(value))
-        }
-        "RetrieveCertificatesResponse" => {
-            Some(roundtrip::<types::RetrieveCertificatesResponse>(value))
-        }
-        "Vec<RetrieveCertificatesResponse>" => {
-            Some(roundtrip::<Vec<types::RetrieveCertificatesResponse>>(value))
-        }
+        "RetrieveCertificatesListItem" => Some(roundtrip::<types::RetrieveCertificatesListItem>(value)),
+        "Vec<RetrieveCertificatesListItem>" => Some(roundtrip::<Vec<types::RetrieveCertificatesListItem>>(value)),
+        "RetrieveCertificatesRequest" => Some(roundtrip::<types::RetrieveCertificatesRequest>(value)),
+        "Vec<RetrieveCertificatesRequest>" => Some(roundtrip::<Vec<types::RetrieveCertificatesRequest>>(value)),
+        "RetrieveCertificatesResponse" => Some(roundtrip::<types::RetrieveCertificatesResponse>(value)),
+        "Vec<RetrieveCertificatesResponse>" => Some(roundtrip::<Vec<types::RetrieveCertificatesResponse>>(value)),
         "RetryAfter" => Some(roundtrip::<types::RetryAfter>(value)),
         "Vec<RetryAfter>" => Some(roundtrip::<Vec<types::RetryAfter>>(value)),
-        "RevokeCertificateRequest" => {
-            Some(roundtrip::<types::RevokeCertificateRequest>(value))
-        }
-        "Vec<RevokeCertificateRequest>" => {
-            Some(roundtrip::<Vec<types::RevokeCertificateRequest>>(value))
-        }
+        "RevokeCertificateRequest" => Some(roundtrip::<types::RevokeCertificateRequest>(value)),
+        "Vec<RevokeCertificateRequest>" => Some(roundtrip::<Vec<types::RevokeCertificateRequest>>(value)),
         "SendInvoiceRequest" => Some(roundtrip::<types::SendInvoiceRequest>(value)),
-        "Vec<SendInvoiceRequest>" => {
-            Some(roundtrip::<Vec<types::SendInvoiceRequest>>(value))
-        }
+        "Vec<SendInvoiceRequest>" => Some(roundtrip::<Vec<types::SendInvoiceRequest>>(value)),
         "SendInvoiceResponse" => Some(roundtrip::<types::SendInvoiceResponse>(value)),
-        "Vec<SendInvoiceResponse>" => {
-            Some(roundtrip::<Vec<types::SendInvoiceResponse>>(value))
-        }
-        "SessionInvoiceStatusResponse" => {
-            Some(roundtrip::<types::SessionInvoiceStatusResponse>(value))
-        }
-        "Vec<SessionInvoiceStatusResponse>" => {
-            Some(roundtrip::<Vec<types::SessionInvoiceStatusResponse>>(value))
-        }
-        "SessionInvoicesResponse" => {
-            Some(roundtrip::<types::SessionInvoicesResponse>(value))
-        }
-        "Vec<SessionInvoicesResponse>" => {
-            Some(roundtrip::<Vec<types::SessionInvoicesResponse>>(value))
-        }
+        "Vec<SendInvoiceResponse>" => Some(roundtrip::<Vec<types::SendInvoiceResponse>>(value)),
+        "SessionInvoiceStatusResponse" => Some(roundtrip::<types::SessionInvoiceStatusResponse>(value)),
+        "Vec<SessionInvoiceStatusResponse>" => Some(roundtrip::<Vec<types::SessionInvoiceStatusResponse>>(value)),
+        "SessionInvoicesResponse" => Some(roundtrip::<types::SessionInvoicesResponse>(value)),
+        "Vec<SessionInvoicesResponse>" => Some(roundtrip::<Vec<types::SessionInvoicesResponse>>(value)),
         "SessionStatusResponse" => Some(roundtrip::<types::SessionStatusResponse>(value)),
-        "Vec<SessionStatusResponse>" => {
-            Some(roundtrip::<Vec<types::SessionStatusResponse>>(value))
-        }
+        "Vec<SessionStatusResponse>" => Some(roundtrip::<Vec<types::SessionStatusResponse>>(value)),
         "SessionType" => Some(roundtrip::<types::SessionType>(value)),
         "Vec<SessionType>" => Some(roundtrip::<Vec<types::SessionType>>(value)),
         "SessionsQueryResponse" => Some(roundtrip::<types::SessionsQueryResponse>(value)),
-        "Vec<SessionsQueryResponse>" => {
-            Some(roundtrip::<Vec<types::SessionsQueryResponse>>(value))
-        }
-        "SessionsQueryResponseItem" => {
-            Some(roundtrip::<types::SessionsQueryResponseItem>(value))
-        }
-        "Vec<SessionsQueryResponseItem>" => {
-            Some(roundtrip::<Vec<types::SessionsQueryResponseItem>>(value))
-        }
+        "Vec<SessionsQueryResponse>" => Some(roundtrip::<Vec<types::SessionsQueryResponse>>(value)),
+        "SessionsQueryResponseItem" => Some(roundtrip::<types::SessionsQueryResponseItem>(value)),
+        "Vec<SessionsQueryResponseItem>" => Some(roundtrip::<Vec<types::SessionsQueryResponseItem>>(value)),
         "SetRateLimitsRequest" => Some(roundtrip::<types::SetRateLimitsRequest>(value)),
-        "Vec<SetRateLimitsRequest>" => {
-            Some(roundtrip::<Vec<types::SetRateLimitsRequest>>(value))
-        }
-        "SetSessionLimitsRequest" => {
-            Some(roundtrip::<types::SetSessionLimitsRequest>(value))
-        }
-        "Vec<SetSessionLimitsRequest>" => {
-            Some(roundtrip::<Vec<types::SetSessionLimitsRequest>>(value))
-        }
-        "SetSubjectLimitsRequest" => {
-            Some(roundtrip::<types::SetSubjectLimitsRequest>(value))
-        }
-        "Vec<SetSubjectLimitsRequest>" => {
-            Some(roundtrip::<Vec<types::SetSubjectLimitsRequest>>(value))
-        }
+        "Vec<SetRateLimitsRequest>" => Some(roundtrip::<Vec<types::SetRateLimitsRequest>>(value)),
+        "SetSessionLimitsRequest" => Some(roundtrip::<types::SetSessionLimitsRequest>(value)),
+        "Vec<SetSessionLimitsRequest>" => Some(roundtrip::<Vec<types::SetSessionLimitsRequest>>(value)),
+        "SetSubjectLimitsRequest" => Some(roundtrip::<types::SetSubjectLimitsRequest>(value)),
+        "Vec<SetSubjectLimitsRequest>" => Some(roundtrip::<Vec<types::SetSubjectLimitsRequest>>(value)),
         "Sha256HashBase64" => Some(roundtrip::<types::Sha256HashBase64>(value)),
         "Vec<Sha256HashBase64>" => Some(roundtrip::<Vec<types::Sha256HashBase64>>(value)),
         "SortOrder" => Some(roundtrip::<types::SortOrder>(value)),
@@ -1485,32 +826,18 @@ pub fn roundtrip_by_name(
         "StatusInfo" => Some(roundtrip::<types::StatusInfo>(value)),
         "Vec<StatusInfo>" => Some(roundtrip::<Vec<types::StatusInfo>>(value)),
         "SubjectCreateRequest" => Some(roundtrip::<types::SubjectCreateRequest>(value)),
-        "Vec<SubjectCreateRequest>" => {
-            Some(roundtrip::<Vec<types::SubjectCreateRequest>>(value))
-        }
+        "Vec<SubjectCreateRequest>" => Some(roundtrip::<Vec<types::SubjectCreateRequest>>(value)),
         "SubjectIdentifierType" => Some(roundtrip::<types::SubjectIdentifierType>(value)),
-        "Vec<SubjectIdentifierType>" => {
-            Some(roundtrip::<Vec<types::SubjectIdentifierType>>(value))
-        }
+        "Vec<SubjectIdentifierType>" => Some(roundtrip::<Vec<types::SubjectIdentifierType>>(value)),
         "SubjectRemoveRequest" => Some(roundtrip::<types::SubjectRemoveRequest>(value)),
-        "Vec<SubjectRemoveRequest>" => {
-            Some(roundtrip::<Vec<types::SubjectRemoveRequest>>(value))
-        }
+        "Vec<SubjectRemoveRequest>" => Some(roundtrip::<Vec<types::SubjectRemoveRequest>>(value)),
         "SubjectType" => Some(roundtrip::<types::SubjectType>(value)),
         "Vec<SubjectType>" => Some(roundtrip::<Vec<types::SubjectType>>(value)),
         "SubordinateEntityRole" => Some(roundtrip::<types::SubordinateEntityRole>(value)),
-        "Vec<SubordinateEntityRole>" => {
-            Some(roundtrip::<Vec<types::SubordinateEntityRole>>(value))
-        }
-        "SubordinateEntityRoleType" => {
-            Some(roundtrip::<types::SubordinateEntityRoleType>(value))
-        }
-        "Vec<SubordinateEntityRoleType>" => {
-            Some(roundtrip::<Vec<types::SubordinateEntityRoleType>>(value))
-        }
-        "SubordinateEntityRolesQueryRequest" => {
-            Some(roundtrip::<types::SubordinateEntityRolesQueryRequest>(value))
-        }
+        "Vec<SubordinateEntityRole>" => Some(roundtrip::<Vec<types::SubordinateEntityRole>>(value)),
+        "SubordinateEntityRoleType" => Some(roundtrip::<types::SubordinateEntityRoleType>(value)),
+        "Vec<SubordinateEntityRoleType>" => Some(roundtrip::<Vec<types::SubordinateEntityRoleType>>(value)),
+        "SubordinateEntityRolesQueryRequest" => Some(roundtrip::<types::SubordinateEntityRolesQueryRequest>(value)),
         "Vec<SubordinateEntityRolesQueryRequest>" => {
             Some(roundtrip::<Vec<types::SubordinateEntityRolesQueryRequest>>(value))
         }
@@ -1518,39 +845,21 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::SubordinateRoleSubordinateEntityIdentifier>(value))
         }
         "Vec<SubordinateRoleSubordinateEntityIdentifier>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::SubordinateRoleSubordinateEntityIdentifier>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::SubordinateRoleSubordinateEntityIdentifier>>(value))
         }
         "SubordinateRoleSubordinateEntityIdentifierType" => {
-            Some(
-                roundtrip::<types::SubordinateRoleSubordinateEntityIdentifierType>(value),
-            )
+            Some(roundtrip::<types::SubordinateRoleSubordinateEntityIdentifierType>(value))
         }
         "Vec<SubordinateRoleSubordinateEntityIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::SubordinateRoleSubordinateEntityIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::SubordinateRoleSubordinateEntityIdentifierType>>(value))
         }
         "Subunit" => Some(roundtrip::<types::Subunit>(value)),
         "Vec<Subunit>" => Some(roundtrip::<Vec<types::Subunit>>(value)),
         "SubunitPermission" => Some(roundtrip::<types::SubunitPermission>(value)),
-        "Vec<SubunitPermission>" => {
-            Some(roundtrip::<Vec<types::SubunitPermission>>(value))
-        }
-        "SubunitPermissionScope" => {
-            Some(roundtrip::<types::SubunitPermissionScope>(value))
-        }
-        "Vec<SubunitPermissionScope>" => {
-            Some(roundtrip::<Vec<types::SubunitPermissionScope>>(value))
-        }
-        "SubunitPermissionsAuthorIdentifier" => {
-            Some(roundtrip::<types::SubunitPermissionsAuthorIdentifier>(value))
-        }
+        "Vec<SubunitPermission>" => Some(roundtrip::<Vec<types::SubunitPermission>>(value)),
+        "SubunitPermissionScope" => Some(roundtrip::<types::SubunitPermissionScope>(value)),
+        "Vec<SubunitPermissionScope>" => Some(roundtrip::<Vec<types::SubunitPermissionScope>>(value)),
+        "SubunitPermissionsAuthorIdentifier" => Some(roundtrip::<types::SubunitPermissionsAuthorIdentifier>(value)),
         "Vec<SubunitPermissionsAuthorIdentifier>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsAuthorIdentifier>>(value))
         }
@@ -1566,9 +875,7 @@ pub fn roundtrip_by_name(
         "Vec<SubunitPermissionsAuthorizedIdentifier>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsAuthorizedIdentifier>>(value))
         }
-        "SubunitPermissionsContextIdentifier" => {
-            Some(roundtrip::<types::SubunitPermissionsContextIdentifier>(value))
-        }
+        "SubunitPermissionsContextIdentifier" => Some(roundtrip::<types::SubunitPermissionsContextIdentifier>(value)),
         "Vec<SubunitPermissionsContextIdentifier>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsContextIdentifier>>(value))
         }
@@ -1578,21 +885,11 @@ pub fn roundtrip_by_name(
         "Vec<SubunitPermissionsContextIdentifierType>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsContextIdentifierType>>(value))
         }
-        "SubunitPermissionsGrantRequest" => {
-            Some(roundtrip::<types::SubunitPermissionsGrantRequest>(value))
-        }
-        "Vec<SubunitPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::SubunitPermissionsGrantRequest>>(value))
-        }
-        "SubunitPermissionsQueryRequest" => {
-            Some(roundtrip::<types::SubunitPermissionsQueryRequest>(value))
-        }
-        "Vec<SubunitPermissionsQueryRequest>" => {
-            Some(roundtrip::<Vec<types::SubunitPermissionsQueryRequest>>(value))
-        }
-        "SubunitPermissionsSubjectIdentifier" => {
-            Some(roundtrip::<types::SubunitPermissionsSubjectIdentifier>(value))
-        }
+        "SubunitPermissionsGrantRequest" => Some(roundtrip::<types::SubunitPermissionsGrantRequest>(value)),
+        "Vec<SubunitPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::SubunitPermissionsGrantRequest>>(value)),
+        "SubunitPermissionsQueryRequest" => Some(roundtrip::<types::SubunitPermissionsQueryRequest>(value)),
+        "Vec<SubunitPermissionsQueryRequest>" => Some(roundtrip::<Vec<types::SubunitPermissionsQueryRequest>>(value)),
+        "SubunitPermissionsSubjectIdentifier" => Some(roundtrip::<types::SubunitPermissionsSubjectIdentifier>(value)),
         "Vec<SubunitPermissionsSubjectIdentifier>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsSubjectIdentifier>>(value))
         }
@@ -1602,9 +899,7 @@ pub fn roundtrip_by_name(
         "Vec<SubunitPermissionsSubjectIdentifierType>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsSubjectIdentifierType>>(value))
         }
-        "SubunitPermissionsSubunitIdentifier" => {
-            Some(roundtrip::<types::SubunitPermissionsSubunitIdentifier>(value))
-        }
+        "SubunitPermissionsSubunitIdentifier" => Some(roundtrip::<types::SubunitPermissionsSubunitIdentifier>(value)),
         "Vec<SubunitPermissionsSubunitIdentifier>" => {
             Some(roundtrip::<Vec<types::SubunitPermissionsSubunitIdentifier>>(value))
         }
@@ -1626,125 +921,59 @@ pub fn roundtrip_by_name(
             Some(roundtrip::<types::TestDataAuthenticationContextIdentifierType>(value))
         }
         "Vec<TestDataAuthenticationContextIdentifierType>" => {
-            Some(
-                roundtrip::<
-                    Vec<types::TestDataAuthenticationContextIdentifierType>,
-                >(value),
-            )
+            Some(roundtrip::<Vec<types::TestDataAuthenticationContextIdentifierType>>(value))
         }
-        "TestDataAuthorizedIdentifier" => {
-            Some(roundtrip::<types::TestDataAuthorizedIdentifier>(value))
-        }
-        "Vec<TestDataAuthorizedIdentifier>" => {
-            Some(roundtrip::<Vec<types::TestDataAuthorizedIdentifier>>(value))
-        }
-        "TestDataAuthorizedIdentifierType" => {
-            Some(roundtrip::<types::TestDataAuthorizedIdentifierType>(value))
-        }
+        "TestDataAuthorizedIdentifier" => Some(roundtrip::<types::TestDataAuthorizedIdentifier>(value)),
+        "Vec<TestDataAuthorizedIdentifier>" => Some(roundtrip::<Vec<types::TestDataAuthorizedIdentifier>>(value)),
+        "TestDataAuthorizedIdentifierType" => Some(roundtrip::<types::TestDataAuthorizedIdentifierType>(value)),
         "Vec<TestDataAuthorizedIdentifierType>" => {
             Some(roundtrip::<Vec<types::TestDataAuthorizedIdentifierType>>(value))
         }
-        "TestDataContextIdentifier" => {
-            Some(roundtrip::<types::TestDataContextIdentifier>(value))
-        }
-        "Vec<TestDataContextIdentifier>" => {
-            Some(roundtrip::<Vec<types::TestDataContextIdentifier>>(value))
-        }
-        "TestDataContextIdentifierType" => {
-            Some(roundtrip::<types::TestDataContextIdentifierType>(value))
-        }
-        "Vec<TestDataContextIdentifierType>" => {
-            Some(roundtrip::<Vec<types::TestDataContextIdentifierType>>(value))
-        }
+        "TestDataContextIdentifier" => Some(roundtrip::<types::TestDataContextIdentifier>(value)),
+        "Vec<TestDataContextIdentifier>" => Some(roundtrip::<Vec<types::TestDataContextIdentifier>>(value)),
+        "TestDataContextIdentifierType" => Some(roundtrip::<types::TestDataContextIdentifierType>(value)),
+        "Vec<TestDataContextIdentifierType>" => Some(roundtrip::<Vec<types::TestDataContextIdentifierType>>(value)),
         "TestDataPermission" => Some(roundtrip::<types::TestDataPermission>(value)),
-        "Vec<TestDataPermission>" => {
-            Some(roundtrip::<Vec<types::TestDataPermission>>(value))
-        }
-        "TestDataPermissionType" => {
-            Some(roundtrip::<types::TestDataPermissionType>(value))
-        }
-        "Vec<TestDataPermissionType>" => {
-            Some(roundtrip::<Vec<types::TestDataPermissionType>>(value))
-        }
-        "TestDataPermissionsGrantRequest" => {
-            Some(roundtrip::<types::TestDataPermissionsGrantRequest>(value))
-        }
-        "Vec<TestDataPermissionsGrantRequest>" => {
-            Some(roundtrip::<Vec<types::TestDataPermissionsGrantRequest>>(value))
-        }
-        "TestDataPermissionsRevokeRequest" => {
-            Some(roundtrip::<types::TestDataPermissionsRevokeRequest>(value))
-        }
+        "Vec<TestDataPermission>" => Some(roundtrip::<Vec<types::TestDataPermission>>(value)),
+        "TestDataPermissionType" => Some(roundtrip::<types::TestDataPermissionType>(value)),
+        "Vec<TestDataPermissionType>" => Some(roundtrip::<Vec<types::TestDataPermissionType>>(value)),
+        "TestDataPermissionsGrantRequest" => Some(roundtrip::<types::TestDataPermissionsGrantRequest>(value)),
+        "Vec<TestDataPermissionsGrantRequest>" => Some(roundtrip::<Vec<types::TestDataPermissionsGrantRequest>>(value)),
+        "TestDataPermissionsRevokeRequest" => Some(roundtrip::<types::TestDataPermissionsRevokeRequest>(value)),
         "Vec<TestDataPermissionsRevokeRequest>" => {
             Some(roundtrip::<Vec<types::TestDataPermissionsRevokeRequest>>(value))
         }
-        "TestDataUpdateCertificateRequest" => {
-            Some(roundtrip::<types::TestDataUpdateCertificateRequest>(value))
-        }
+        "TestDataUpdateCertificateRequest" => Some(roundtrip::<types::TestDataUpdateCertificateRequest>(value)),
         "Vec<TestDataUpdateCertificateRequest>" => {
             Some(roundtrip::<Vec<types::TestDataUpdateCertificateRequest>>(value))
         }
-        "ThirdSubjectIdentifierType" => {
-            Some(roundtrip::<types::ThirdSubjectIdentifierType>(value))
-        }
-        "Vec<ThirdSubjectIdentifierType>" => {
-            Some(roundtrip::<Vec<types::ThirdSubjectIdentifierType>>(value))
-        }
-        "TokenAuthorIdentifierType" => {
-            Some(roundtrip::<types::TokenAuthorIdentifierType>(value))
-        }
-        "Vec<TokenAuthorIdentifierType>" => {
-            Some(roundtrip::<Vec<types::TokenAuthorIdentifierType>>(value))
-        }
-        "TokenAuthorIdentifierTypeIdentifier" => {
-            Some(roundtrip::<types::TokenAuthorIdentifierTypeIdentifier>(value))
-        }
+        "ThirdSubjectIdentifierType" => Some(roundtrip::<types::ThirdSubjectIdentifierType>(value)),
+        "Vec<ThirdSubjectIdentifierType>" => Some(roundtrip::<Vec<types::ThirdSubjectIdentifierType>>(value)),
+        "TokenAuthorIdentifierType" => Some(roundtrip::<types::TokenAuthorIdentifierType>(value)),
+        "Vec<TokenAuthorIdentifierType>" => Some(roundtrip::<Vec<types::TokenAuthorIdentifierType>>(value)),
+        "TokenAuthorIdentifierTypeIdentifier" => Some(roundtrip::<types::TokenAuthorIdentifierTypeIdentifier>(value)),
         "Vec<TokenAuthorIdentifierTypeIdentifier>" => {
             Some(roundtrip::<Vec<types::TokenAuthorIdentifierTypeIdentifier>>(value))
         }
-        "TokenContextIdentifierType" => {
-            Some(roundtrip::<types::TokenContextIdentifierType>(value))
-        }
-        "Vec<TokenContextIdentifierType>" => {
-            Some(roundtrip::<Vec<types::TokenContextIdentifierType>>(value))
-        }
-        "TokenContextIdentifierTypeIdentifier" => {
-            Some(roundtrip::<types::TokenContextIdentifierTypeIdentifier>(value))
-        }
+        "TokenContextIdentifierType" => Some(roundtrip::<types::TokenContextIdentifierType>(value)),
+        "Vec<TokenContextIdentifierType>" => Some(roundtrip::<Vec<types::TokenContextIdentifierType>>(value)),
+        "TokenContextIdentifierTypeIdentifier" => Some(roundtrip::<types::TokenContextIdentifierTypeIdentifier>(value)),
         "Vec<TokenContextIdentifierTypeIdentifier>" => {
             Some(roundtrip::<Vec<types::TokenContextIdentifierTypeIdentifier>>(value))
         }
         "TokenInfo" => Some(roundtrip::<types::TokenInfo>(value)),
         "Vec<TokenInfo>" => Some(roundtrip::<Vec<types::TokenInfo>>(value)),
         "TokenPermissionType" => Some(roundtrip::<types::TokenPermissionType>(value)),
-        "Vec<TokenPermissionType>" => {
-            Some(roundtrip::<Vec<types::TokenPermissionType>>(value))
-        }
+        "Vec<TokenPermissionType>" => Some(roundtrip::<Vec<types::TokenPermissionType>>(value)),
         "TokenStatusResponse" => Some(roundtrip::<types::TokenStatusResponse>(value)),
-        "Vec<TokenStatusResponse>" => {
-            Some(roundtrip::<Vec<types::TokenStatusResponse>>(value))
-        }
-        "TooManyRequestsProblemDetails" => {
-            Some(roundtrip::<types::TooManyRequestsProblemDetails>(value))
-        }
-        "Vec<TooManyRequestsProblemDetails>" => {
-            Some(roundtrip::<Vec<types::TooManyRequestsProblemDetails>>(value))
-        }
-        "TooManyRequestsResponse" => {
-            Some(roundtrip::<types::TooManyRequestsResponse>(value))
-        }
-        "Vec<TooManyRequestsResponse>" => {
-            Some(roundtrip::<Vec<types::TooManyRequestsResponse>>(value))
-        }
-        "UnauthorizedProblemDetails" => {
-            Some(roundtrip::<types::UnauthorizedProblemDetails>(value))
-        }
-        "Vec<UnauthorizedProblemDetails>" => {
-            Some(roundtrip::<Vec<types::UnauthorizedProblemDetails>>(value))
-        }
-        "UnblockContextAuthenticationRequest" => {
-            Some(roundtrip::<types::UnblockContextAuthenticationRequest>(value))
-        }
+        "Vec<TokenStatusResponse>" => Some(roundtrip::<Vec<types::TokenStatusResponse>>(value)),
+        "TooManyRequestsProblemDetails" => Some(roundtrip::<types::TooManyRequestsProblemDetails>(value)),
+        "Vec<TooManyRequestsProblemDetails>" => Some(roundtrip::<Vec<types::TooManyRequestsProblemDetails>>(value)),
+        "TooManyRequestsResponse" => Some(roundtrip::<types::TooManyRequestsResponse>(value)),
+        "Vec<TooManyRequestsResponse>" => Some(roundtrip::<Vec<types::TooManyRequestsResponse>>(value)),
+        "UnauthorizedProblemDetails" => Some(roundtrip::<types::UnauthorizedProblemDetails>(value)),
+        "Vec<UnauthorizedProblemDetails>" => Some(roundtrip::<Vec<types::UnauthorizedProblemDetails>>(value)),
+        "UnblockContextAuthenticationRequest" => Some(roundtrip::<types::UnblockContextAuthenticationRequest>(value)),
         "Vec<UnblockContextAuthenticationRequest>" => {
             Some(roundtrip::<Vec<types::UnblockContextAuthenticationRequest>>(value))
         }
@@ -1758,7 +987,6 @@ pub fn roundtrip_by_name(
 fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(
     value: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    let typed: T = serde_json::from_value(value)
-        .map_err(|e| format!("deserialize: {e}"))?;
+    let typed: T = serde_json::from_value(value).map_err(|e| format!("deserialize: {e}"))?;
     serde_json::to_value(&typed).map_err(|e| format!("serialize: {e}"))
 }

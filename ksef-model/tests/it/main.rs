@@ -1,1 +1,8 @@
+//! ksef-model integration tests (one binary).
+
+mod enums;
+mod examples;
 mod generated_dispatch;
+mod ids;
+mod operations;
+mod spec;

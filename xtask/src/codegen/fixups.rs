@@ -69,8 +69,12 @@ fn collapse_request_allof_wrappers(spec: &mut Value, _: &OperationNames) -> Resu
             return;
         };
         for media in content.values_mut() {
-            let Some(schema) = media.get_mut("schema").and_then(Value::as_object_mut) else { continue };
-            let Some(target) = single_allof_ref(schema) else { continue };
+            let Some(schema) = media.get_mut("schema").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let Some(target) = single_allof_ref(schema) else {
+                continue;
+            };
             if let Some(extra) = schema.keys().find(|k| *k != "allOf" && *k != "required") {
                 err.get_or_insert_with(|| format!("{method} {path}: request wrapper has `{extra}`"));
                 continue;
@@ -113,7 +117,9 @@ fn allowed_ips_array_bounds(spec: &mut Value, _: &OperationNames) -> Result<usiz
         bail!("AllowedIps has no properties");
     };
     for prop in props.values_mut() {
-        let Some(obj) = prop.as_object_mut() else { continue };
+        let Some(obj) = prop.as_object_mut() else {
+            continue;
+        };
         if obj.get("type").and_then(Value::as_str) != Some("array") {
             continue;
         }

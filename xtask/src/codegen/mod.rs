@@ -66,10 +66,10 @@ pub fn generate(spec_path: &Path) -> Result<BTreeMap<String, String>> {
     let ops = operations::generate(&spec, &names)?;
 
     let mut files = BTreeMap::new();
-    files.insert("ksef-model/src/generated/mod.rs".to_owned(), with_header(&header, GENERATED_MOD));
-    files.insert("ksef-model/src/generated/types.rs".to_owned(), with_header(&header, &model.types));
-    files.insert("ksef-model/src/generated/operations.rs".to_owned(), with_header(&header, &ops.table));
-    files.insert("ksef-model/tests/it/generated_dispatch.rs".to_owned(), with_header(&header, &model.dispatch));
+    files.insert("ksef-model/src/generated/mod.rs".to_owned(), with_header(&header, GENERATED_MOD)?);
+    files.insert("ksef-model/src/generated/types.rs".to_owned(), with_header(&header, &model.types)?);
+    files.insert("ksef-model/src/generated/operations.rs".to_owned(), with_header(&header, &ops.table)?);
+    files.insert("ksef-model/tests/it/generated_dispatch.rs".to_owned(), with_header(&header, &model.dispatch)?);
     files.insert("ksef-model/SPEC.toml".to_owned(), spec.provenance_toml(model.type_count, ops.count));
     Ok(files)
 }
@@ -88,12 +88,74 @@ pub mod types;
 pub mod operations;
 ";
 
-fn with_header(header: &str, body: &str) -> String {
+fn with_header(header: &str, body: &str) -> Result<String> {
     let mut s = String::with_capacity(header.len() + body.len() + 1);
     s.push_str(header);
     s.push('\n');
     s.push_str(body);
-    normalize(s)
+    Ok(normalize(rustfmt(&s)?))
+}
+
+/// Rewrites multi-line `#[doc = "..."]` attributes as one attribute per line, so that prettyplease
+/// prints `///` comments: rustfmt re-indents `/** */` blocks on every run and never settles.
+pub fn split_doc_lines(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Splitter;
+    impl VisitMut for Splitter {
+        fn visit_attributes_mut(&mut self, attrs: &mut Vec<syn::Attribute>) {
+            let mut out = Vec::with_capacity(attrs.len());
+            for attr in attrs.drain(..) {
+                let text = match &attr.meta {
+                    syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value().contains('\n') => {
+                            Some(s.value())
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match text {
+                    Some(text) => {
+                        for line in text.lines() {
+                            let line = if line.is_empty() || line.starts_with(' ') {
+                                line.trim_end().to_owned()
+                            } else {
+                                format!(" {}", line.trim_end())
+                            };
+                            out.push(syn::parse_quote!(#[doc = #line]));
+                        }
+                    }
+                    None => out.push(attr),
+                }
+            }
+            *attrs = out;
+        }
+    }
+    Splitter.visit_file_mut(file);
+}
+
+/// Formats with the toolchain's stable rustfmt and the repository's `rustfmt.toml`, so that
+/// `cargo fmt --check` and `codegen --check` agree on generated files.
+fn rustfmt(src: &str) -> Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = project_root();
+    let mut child = Command::new(std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into()))
+        .args(["--edition", "2024", "--emit", "stdout", "--config-path"])
+        .arg(root.join("rustfmt.toml"))
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
+    let mut stdin = child.stdin.take().context("rustfmt stdin")?;
+    let input = src.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    writer.join().map_err(|_| anyhow::anyhow!("rustfmt writer panicked"))??;
+    anyhow::ensure!(out.status.success(), "rustfmt failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stdout)?)
 }
 
 /// `\n` line endings, exactly one trailing newline.

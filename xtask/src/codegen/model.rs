@@ -46,9 +46,7 @@ pub fn generate(spec: &Spec) -> Result<Model> {
         settings.with_patch(name, TypePatch::default().with_derive("Hash").with_derive("Eq"));
     }
     let mut generator = Generator::new(&settings);
-    generator
-        .generate_tokens(&openapi)
-        .map_err(|e| anyhow::anyhow!("progenitor: {e}"))?;
+    generator.generate_tokens(&openapi).map_err(|e| anyhow::anyhow!("progenitor: {e}"))?;
     let tokens = generator.get_type_space().to_stream();
     let mut file: syn::File = syn::parse2(quote!(#tokens)).context("typify output does not parse")?;
 
@@ -58,6 +56,7 @@ pub fn generate(spec: &Spec) -> Result<Model> {
 
     let type_count = file.items.iter().filter(|i| matches!(i, syn::Item::Struct(_) | syn::Item::Enum(_))).count();
     let dispatch = dispatch(spec)?;
+    super::split_doc_lines(&mut file);
     Ok(Model { types: prettyplease::unparse(&file), dispatch, type_count })
 }
 
@@ -65,11 +64,8 @@ pub fn generate(spec: &Spec) -> Result<Model> {
 fn progenitor_view(spec: &Value) -> Value {
     let mut view = spec.clone();
     for_each_operation_mut(&mut view, |_, _, op| {
-        let json_body = op
-            .get("requestBody")
-            .and_then(|b| b.get("content"))
-            .and_then(|c| c.get("application/json"))
-            .is_some();
+        let json_body =
+            op.get("requestBody").and_then(|b| b.get("content")).and_then(|c| c.get("application/json")).is_some();
         if !json_body {
             op.remove("requestBody");
         }
@@ -148,21 +144,23 @@ fn open_enums(file: &mut syn::File, names: &BTreeSet<String>) -> usize {
     }
     for item in &mut file.items {
         let syn::Item::Impl(imp) = item else { continue };
-        let syn::Type::Path(tp) = &*imp.self_ty else { continue };
-        let Some(last) = tp.path.segments.last() else { continue };
+        let syn::Type::Path(tp) = &*imp.self_ty else {
+            continue;
+        };
+        let Some(last) = tp.path.segments.last() else {
+            continue;
+        };
         if !opened.contains(&last.ident.to_string()) {
             continue;
         }
-        let is_display = imp
-            .trait_
-            .as_ref()
-            .and_then(|(p, _)| p.segments.last())
-            .is_some_and(|s| s.ident == "Display");
+        let is_display = imp.trait_.as_ref().and_then(|(p, _)| p.segments.last()).is_some_and(|s| s.ident == "Display");
         if !is_display {
             continue;
         }
         for impl_item in &mut imp.items {
-            let syn::ImplItem::Fn(f) = impl_item else { continue };
+            let syn::ImplItem::Fn(f) = impl_item else {
+                continue;
+            };
             for stmt in &mut f.block.stmts {
                 if let syn::Stmt::Expr(syn::Expr::Match(m), _) = stmt {
                     m.arms.push(syn::parse_quote!(Self::Unknown(ref v) => f.write_str(v.as_str()),));
@@ -175,11 +173,8 @@ fn open_enums(file: &mut syn::File, names: &BTreeSet<String>) -> usize {
 
 /// The test-only dispatch from schema name to type.
 fn dispatch(spec: &Spec) -> Result<String> {
-    let names: Vec<&String> = spec.json["components"]["schemas"]
-        .as_object()
-        .context("no components.schemas")?
-        .keys()
-        .collect();
+    let names: Vec<&String> =
+        spec.json["components"]["schemas"].as_object().context("no components.schemas")?.keys().collect();
     let arms = names.iter().map(|n| {
         let ident = quote::format_ident!("{}", n);
         let n = n.as_str();

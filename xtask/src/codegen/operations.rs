@@ -17,9 +17,13 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "opt
 
 /// Calls `f(METHOD, path, operation)` for every operation, in document order.
 pub fn for_each_operation_mut(spec: &mut Value, mut f: impl FnMut(&str, &str, &mut Map<String, Value>)) {
-    let Some(paths) = spec["paths"].as_object_mut() else { return };
+    let Some(paths) = spec["paths"].as_object_mut() else {
+        return;
+    };
     for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for (method, op) in item.iter_mut() {
             if !METHODS.contains(&method.as_str()) {
                 continue;
@@ -33,9 +37,13 @@ pub fn for_each_operation_mut(spec: &mut Value, mut f: impl FnMut(&str, &str, &m
 
 /// Calls `f(METHOD, path, operation)` for every operation, in document order.
 pub fn for_each_operation<'a>(spec: &'a Value, mut f: impl FnMut(&str, &'a str, &'a Map<String, Value>)) {
-    let Some(paths) = spec["paths"].as_object() else { return };
+    let Some(paths) = spec["paths"].as_object() else {
+        return;
+    };
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         for (method, op) in item {
             if !METHODS.contains(&method.as_str()) {
                 continue;
@@ -65,7 +73,8 @@ impl OperationNames {
     /// Reads and checks the mapping (names are unique snake_case).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let map: BTreeMap<String, NameEntry> = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let map: BTreeMap<String, NameEntry> =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let mut names = BTreeSet::new();
         for (key, e) in &map {
             ensure!(
@@ -245,12 +254,8 @@ fn one(
         params.push(param(p, schemas)?);
     }
     // Path parameters must match the template exactly.
-    let template_params: BTreeSet<String> = path
-        .split('{')
-        .skip(1)
-        .filter_map(|s| s.split('}').next())
-        .map(str::to_owned)
-        .collect();
+    let template_params: BTreeSet<String> =
+        path.split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_owned).collect();
     let declared: BTreeSet<String> = params.iter().filter(|p| p.location == "Path").map(|p| p.name.clone()).collect();
     ensure!(template_params == declared, "path template params {template_params:?} ≠ declared {declared:?}");
 
@@ -285,7 +290,8 @@ fn one(
     };
     let response_headers: Vec<String> =
         resp.get("headers").and_then(Value::as_object).map(|h| h.keys().cloned().collect()).unwrap_or_default();
-    let error_statuses: Vec<u16> = responses.keys().filter(|s| !s.starts_with('2')).filter_map(|s| s.parse().ok()).collect();
+    let error_statuses: Vec<u16> =
+        responses.keys().filter(|s| !s.starts_with('2')).filter_map(|s| s.parse().ok()).collect();
 
     // Vendor extensions.
     let rl = op.get("x-rate-limits").ok_or_else(|| anyhow!("no x-rate-limits"))?;
@@ -381,7 +387,7 @@ fn one(
             if let Some(d) = &p.default {
                 doc.push_str(&format!(", default {d}"));
             }
-            doc.push_str(")");
+            doc.push(')');
             if !p.description.is_empty() {
                 doc.push_str(": ");
                 doc.push_str(p.description.lines().next().unwrap_or_default());

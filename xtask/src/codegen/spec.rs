@@ -30,16 +30,13 @@ impl Spec {
         let sha256 = hex(&Sha256::digest(&bytes));
         let json: Value = serde_json::from_slice(&bytes).context("the spec is not JSON")?;
         let description = json["info"]["description"].as_str().unwrap_or_default();
-        let api_version = api_version(description)
-            .ok_or_else(|| anyhow!("no `Wersja API:` line in info.description"))?;
+        let api_version =
+            api_version(description).ok_or_else(|| anyhow!("no `Wersja API:` line in info.description"))?;
         let openapi_version = json["openapi"].as_str().unwrap_or_default().to_owned();
-        let source = path.parent().map(|d| d.join("VERSION")).and_then(|v| std::fs::read_to_string(v).ok()).and_then(
-            |text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix("source = "))
-                    .map(|s| s.trim().trim_matches('"').to_owned())
-            },
-        );
+        let source =
+            path.parent().map(|d| d.join("VERSION")).and_then(|v| std::fs::read_to_string(v).ok()).and_then(|text| {
+                text.lines().find_map(|l| l.strip_prefix("source = ")).map(|s| s.trim().trim_matches('"').to_owned())
+            });
         Ok(Self { json, sha256, api_version, openapi_version, source })
     }
 
