@@ -1,2 +1,32 @@
 #![doc = include_str!("../README.md")]
+#![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+mod oid;
+mod time;
+
+pub mod cert;
+pub mod encoding;
+pub mod hash;
+pub mod keys;
+pub mod public_keys;
+pub mod rsa_oaep;
+pub mod symmetric;
+
+pub use cert::{Certificate, SubjectIdentity};
+pub use error::Error;
+pub use hash::{FileDigest, Sha256Stream, sha256};
+pub use keys::{KeyKind, PrivateKey, PublicKey};
+pub use public_keys::{KeyUsage, KsefPublicKey, select_key};
+pub use symmetric::SessionKey;
+pub use time::UnixTime;
+
+/// Re-exported so callers can name the RNG traits this crate takes (`rand_core` 0.10).
+pub use rand_core;
