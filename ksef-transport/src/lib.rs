@@ -1,2 +1,60 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod context;
+mod error;
+mod request;
+mod response;
+mod secret;
+mod transport;
+mod warning;
+
+pub use body::{JsonBody, RequestBody, ResponseBody};
+pub use context::{DEMO_BASE_URL, PRODUCTION_BASE_URL, RequestContext, TEST_BASE_URL};
+pub use error::{ApiError, BuildError, DecodeError, Error, ErrorFormat, ExceptionDetail, RetryAfter, TransportFailure};
+pub use request::{build_raw, build_request};
+pub use response::{Response, check_response, parse_response};
+pub use secret::SecretToken;
+pub use transport::{AsyncTransport, HttpRequest, HttpResponse, SyncTransport, TransportConfig, TransportError};
+pub use warning::{SystemWarning, parse_system_warnings, system_warnings};
+
+use ksef_model::Operation;
+
+/// Builds, sends (blocking) and parses one request of operation `O`; no limiter, no retries.
+pub fn send_blocking<O, T>(
+    transport: &T,
+    ctx: &RequestContext,
+    params: &O::Params,
+    body: O::Request,
+) -> Result<Response<O::Response>, Error>
+where
+    O: Operation,
+    O::Request: RequestBody,
+    O::Response: ResponseBody,
+    T: SyncTransport + ?Sized,
+{
+    let req = build_request::<O>(ctx, params, body)?;
+    let resp = transport.send(req).map_err(Error::from_transport)?;
+    parse_response::<O>(resp)
+}
+
+/// Builds, sends (async) and parses one request of operation `O`; no limiter, no retries.
+pub async fn send_async<O, T>(
+    transport: &T,
+    ctx: &RequestContext,
+    params: &O::Params,
+    body: O::Request,
+) -> Result<Response<O::Response>, Error>
+where
+    O: Operation,
+    O::Request: RequestBody,
+    O::Response: ResponseBody,
+    T: AsyncTransport + ?Sized,
+{
+    let req = build_request::<O>(ctx, params, body)?;
+    let resp = transport.send(req).await.map_err(Error::from_transport)?;
+    parse_response::<O>(resp)
+}

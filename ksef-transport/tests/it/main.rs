@@ -1,0 +1,3 @@
+//! Integration tests of ksef-transport.
+
+mod parse;
