@@ -49,11 +49,6 @@ impl Certificate {
         Self::from_der(&der)
     }
 
-    #[allow(dead_code)]
-    pub(crate) fn from_parsed(parsed: X509) -> Result<Self, Error> {
-        Ok(Self { der: parsed.to_der()?, parsed })
-    }
-
     /// DER bytes.
     pub fn der(&self) -> &[u8] {
         &self.der

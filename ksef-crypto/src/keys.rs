@@ -216,7 +216,6 @@ impl PrivateKey {
         }
     }
 
-    #[allow(dead_code)]
     pub(crate) fn p256(&self) -> Option<&EcSigningKey> {
         match &self.0 {
             PrivInner::P256(k) => Some(k),

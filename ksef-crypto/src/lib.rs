@@ -10,6 +10,7 @@ extern crate std;
 
 mod error;
 mod oid;
+mod sign;
 mod time;
 
 pub mod cert;
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod public_keys;
 pub mod rsa_oaep;
 pub mod symmetric;
+pub mod x509;
 
 pub use cert::{Certificate, SubjectIdentity};
 pub use error::Error;
@@ -27,6 +29,7 @@ pub use keys::{KeyKind, PrivateKey, PublicKey};
 pub use public_keys::{KeyUsage, KsefPublicKey, select_key};
 pub use symmetric::SessionKey;
 pub use time::UnixTime;
+pub use x509::{KeyAlgorithm, KsefCertificateType, SubjectFields, TestIdentity};
 
 /// Re-exported so callers can name the RNG traits this crate takes (`rand_core` 0.10).
 pub use rand_core;
