@@ -12,6 +12,18 @@ mod secret;
 mod transport;
 mod warning;
 
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest_transport;
+#[cfg(feature = "ureq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
+pub mod ureq_transport;
+
+#[cfg(feature = "reqwest")]
+pub use reqwest_transport::{ReqwestError, ReqwestTransport, tokio_sleep};
+#[cfg(feature = "ureq")]
+pub use ureq_transport::{DownloadBody, UreqError, UreqTransport};
+
 pub use body::{JsonBody, RequestBody, ResponseBody};
 pub use context::{DEMO_BASE_URL, PRODUCTION_BASE_URL, RequestContext, TEST_BASE_URL};
 pub use error::{ApiError, BuildError, DecodeError, Error, ErrorFormat, ExceptionDetail, RetryAfter, TransportFailure};
