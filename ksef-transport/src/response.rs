@@ -47,7 +47,15 @@ where
     O: Operation,
     O::Response: ResponseBody,
 {
-    let raw = check_response(O::SPEC, resp)?;
+    decode_body::<O>(check_response(O::SPEC, resp)?)
+}
+
+/// Decodes the body of a response [`check_response`] accepted as `O::Response`.
+pub fn decode_body<O>(raw: Response<Vec<u8>>) -> Result<Response<O::Response>, Error>
+where
+    O: Operation,
+    O::Response: ResponseBody,
+{
     let Response { value, status, warnings, headers } = raw;
     match O::Response::from_body(value) {
         Ok(value) => Ok(Response { value, status, warnings, headers }),
