@@ -1,3 +1,4 @@
 //! Integration tests of ksef-transport.
 
+mod build;
 mod parse;
