@@ -13,6 +13,8 @@ mod oid;
 mod sign;
 mod time;
 
+pub mod auth_request;
+mod c14n;
 pub mod cert;
 pub mod encoding;
 pub mod hash;
@@ -21,7 +23,9 @@ pub mod public_keys;
 pub mod rsa_oaep;
 pub mod symmetric;
 pub mod x509;
+pub mod xades;
 
+pub use auth_request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
 pub use cert::{Certificate, SubjectIdentity};
 pub use error::Error;
 pub use hash::{FileDigest, Sha256Stream, sha256};

@@ -9,7 +9,6 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::{Error, oid};
 
 /// How an ECDSA signature is encoded.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EcdsaFormat {
     /// ASN.1 DER `Ecdsa-Sig-Value` (X.509, CSR).

@@ -40,7 +40,6 @@ impl UnixTime {
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ` (xsd:dateTime, UTC).
-    #[allow(dead_code)]
     pub(crate) fn to_xsd_datetime(self) -> Result<alloc::string::String, crate::Error> {
         let dt = self.to_der_datetime()?;
         Ok(alloc::format!(

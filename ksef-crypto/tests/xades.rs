@@ -1,0 +1,221 @@
+//! XAdES: our signatures verify under `xmlsec1` (independent implementation) and under our
+//! verifier; the verifier accepts the four third-party fixtures and rejects tampering.
+//!
+//! `xmlsec1` must be installed (Debian package `xmlsec1`); set `KSEF_SKIP_XMLSEC=1` to skip
+//! that part. Fixtures are read from `$KSEF_SHARED_DIR/fixtures/xades` (default
+//! `../../shared` relative to this crate).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use ksef_crypto::auth_request::{AllowedIps, AuthTokenNamespace};
+use ksef_crypto::xades::{VerifyError, VerifyOptions, sign_auth_token_request, verify};
+use ksef_crypto::{
+    AuthTokenRequest, ContextIdentifier, KeyAlgorithm, SubjectFields, SubjectIdentifierType, SubjectIdentity,
+    TestIdentity, UnixTime,
+};
+
+fn shared() -> PathBuf {
+    std::env::var_os("KSEF_SHARED_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"), PathBuf::from)
+}
+
+const FIXTURES: [&str; 4] =
+    ["xmlsec-excc14n-rsa.xml", "xmlsec-excc14n-ec.xml", "signxml-c14n11-rsa.xml", "signxml-c14n11-ec.xml"];
+
+/// 2027-01-01T00:00:00Z: inside the fixtures' validity (2026-11-23 .. ~2046).
+const FIXTURE_TIME: UnixTime = UnixTime::from_secs(1_798_761_600);
+
+fn fixture(name: &str) -> String {
+    let p = shared().join("fixtures/xades").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Change one character right after the first occurrence of `marker` (skipping `skip` chars).
+fn tamper(xml: &str, marker: &str, skip: usize) -> String {
+    let i = xml.find(marker).unwrap_or_else(|| panic!("marker {marker}")) + marker.len() + skip;
+    let mut b = xml.as_bytes().to_vec();
+    b[i] = match b[i] {
+        b'0' => b'1',
+        b'A' => b'B',
+        b'a' => b'b',
+        c if c.is_ascii_digit() => b'0',
+        c if c.is_ascii_uppercase() => b'A',
+        _ => b'a',
+    };
+    String::from_utf8(b).unwrap()
+}
+
+#[test]
+fn third_party_fixtures_verify_and_tampering_is_caught() {
+    for name in FIXTURES {
+        let xml = fixture(name);
+        let v = verify(&xml, &VerifyOptions::at(FIXTURE_TIME)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(v.identity, SubjectIdentity::SealNip("5265877635".into()), "{name}");
+        let req = v.auth_token_request().unwrap();
+        assert_eq!(req.challenge, "20250514-CR-226FB7B000-3ACF9BE4C0-10");
+        assert_eq!(req.context, ContextIdentifier::Nip("5265877635".into()));
+        assert_eq!(req.subject_identifier_type, SubjectIdentifierType::CertificateSubject);
+
+        // Signed content.
+        let t = tamper(&xml, "<Nip>", 3);
+        assert_eq!(verify(&t, &VerifyOptions::at(FIXTURE_TIME)).unwrap_err(), VerifyError::DigestMismatch(0), "{name}");
+        // SignedProperties (a digit of SigningTime).
+        let t = tamper(&xml, "SigningTime>", 3);
+        assert!(
+            matches!(verify(&t, &VerifyOptions::at(FIXTURE_TIME)).unwrap_err(), VerifyError::DigestMismatch(1)),
+            "{name}"
+        );
+        // SignatureValue.
+        let t = tamper(&xml, "SignatureValue>", 5);
+        assert_eq!(verify(&t, &VerifyOptions::at(FIXTURE_TIME)).unwrap_err(), VerifyError::SignatureInvalid, "{name}");
+        // Verification time outside the certificate validity.
+        assert_eq!(
+            verify(&xml, &VerifyOptions::at(UnixTime::from_secs(1_700_000_000))).unwrap_err(),
+            VerifyError::CertificateNotValidAtTime
+        );
+    }
+}
+
+fn xmlsec_available() -> bool {
+    match Command::new("xmlsec1").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        _ => {
+            assert!(
+                std::env::var("KSEF_SKIP_XMLSEC").as_deref() == Ok("1"),
+                "xmlsec1 is required: `apt-get install -y xmlsec1` (or set KSEF_SKIP_XMLSEC=1 to skip)"
+            );
+            false
+        }
+    }
+}
+
+fn xmlsec_verify(path: &std::path::Path) -> (bool, String) {
+    let o = Command::new("xmlsec1")
+        .args([
+            "--verify",
+            "--id-attr:Id",
+            "SignedProperties",
+            "--id-attr:Id",
+            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            "--insecure",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn our_signatures_verify_under_xmlsec1_and_ours() {
+    let check_xmlsec = xmlsec_available();
+    let dir = std::env::temp_dir().join(format!("ksef-xades-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = rand::rng();
+    let now = UnixTime::now();
+    let start = UnixTime::from_secs(now.as_secs() - 86_400);
+    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256] {
+        let ids = [
+            TestIdentity::generate(
+                alg,
+                &SubjectFields::seal("5265877635", "Firma & Syn <Test>").unwrap(),
+                start,
+                365,
+                &mut rng,
+            )
+            .unwrap(),
+            TestIdentity::generate(
+                alg,
+                &SubjectFields::person_nip("5265877635", "Jan", "Kowalski").unwrap(),
+                start,
+                365,
+                &mut rng,
+            )
+            .unwrap(),
+        ];
+        for (k, id) in ids.iter().enumerate() {
+            for ns in [AuthTokenNamespace::V2_0, AuthTokenNamespace::V2_1] {
+                let mut req = AuthTokenRequest::new(
+                    "20250604-CR-461EA5B000-537A6BA15D-D7",
+                    ContextIdentifier::Nip("5265877635".into()),
+                );
+                req.namespace = ns;
+                if k == 1 {
+                    req.subject_identifier_type = SubjectIdentifierType::CertificateFingerprint;
+                    req.allowed_ips = Some(AllowedIps {
+                        ip4_addresses: vec!["192.168.0.1".into()],
+                        ip4_ranges: vec!["10.0.0.1-10.0.0.9".into()],
+                        ip4_masks: vec!["192.168.1.0/24".into()],
+                    });
+                }
+                let signed = sign_auth_token_request(&req, id, UnixTime::from_secs(now.as_secs() - 60)).unwrap();
+                let v = verify(&signed, &VerifyOptions::at(now))
+                    .unwrap_or_else(|e| panic!("{alg:?} {ns:?}: {e}\n{signed}"));
+                assert_eq!(v.certificate, id.certificate);
+                assert_eq!(v.auth_token_request().unwrap(), req);
+                assert_eq!(
+                    verify(&tamper(&signed, "<Challenge>", 0), &VerifyOptions::at(now)).unwrap_err(),
+                    VerifyError::DigestMismatch(0)
+                );
+                if check_xmlsec {
+                    let p = dir.join(format!("{alg:?}-{k}-{ns:?}.xml"));
+                    std::fs::write(&p, &signed).unwrap();
+                    let (ok, err) = xmlsec_verify(&p);
+                    assert!(ok, "xmlsec1 rejected {}: {err}", p.display());
+                    // And xmlsec1 must reject a tampered copy (the check is meaningful).
+                    let bad = dir.join(format!("{alg:?}-{k}-{ns:?}-tampered.xml"));
+                    std::fs::write(&bad, tamper(&signed, "<Challenge>", 0)).unwrap();
+                    assert!(!xmlsec_verify(&bad).0, "xmlsec1 accepted a tampered document");
+                }
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn rejections_name_the_failed_check() {
+    let xml = fixture("xmlsec-excc14n-rsa.xml");
+    let at = VerifyOptions::at(FIXTURE_TIME);
+    // RSA-PSS.
+    let pss = xml.replace(
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+    );
+    assert_eq!(verify(&pss, &at).unwrap_err(), VerifyError::RsaPssRejected);
+    // Unknown algorithm.
+    let unk = xml.replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "urn:unknown");
+    assert_eq!(verify(&unk, &at).unwrap_err(), VerifyError::UnsupportedSignatureMethod);
+    let unk = xml.replacen("http://www.w3.org/2001/04/xmlenc#sha256", "urn:unknown", 1);
+    assert_eq!(verify(&unk, &at).unwrap_err(), VerifyError::UnsupportedDigestMethod);
+    // Missing SignedProperties reference: point it at the Signature itself.
+    let nosp = xml.replace("URI=\"#SignedProperties\"", "URI=\"#Signature\"");
+    assert!(matches!(
+        verify(&nosp, &at).unwrap_err(),
+        VerifyError::DigestMismatch(1) | VerifyError::MissingSignedProperties
+    ));
+    // Wrong certificate: swap in the certificate of another fixture.
+    let other = fixture("xmlsec-excc14n-ec.xml");
+    let cert_of = |s: &str| {
+        let a = s.find("<ds:X509Certificate>").unwrap() + "<ds:X509Certificate>".len();
+        let b = s.find("</ds:X509Certificate>").unwrap();
+        s[a..b].to_string()
+    };
+    let swapped = xml.replace(&cert_of(&xml), &cert_of(&other));
+    assert_eq!(verify(&swapped, &at).unwrap_err(), VerifyError::SigningCertificateMismatch);
+    // DTD / entities.
+    let dtd = xml.replacen("<AuthTokenRequest", "<!DOCTYPE AuthTokenRequest [<!ENTITY x \"y\">]><AuthTokenRequest", 1);
+    assert_eq!(verify(&dtd, &at).unwrap_err(), VerifyError::MalformedXml);
+    // Size cap.
+    let small = VerifyOptions { max_bytes: 100, ..at };
+    assert_eq!(verify(&xml, &small).unwrap_err(), VerifyError::TooLarge);
+    // No signature.
+    assert_eq!(verify("<a xmlns=\"urn:x\"/>", &at).unwrap_err(), VerifyError::NoSignature);
+    // Signature wrapping: a second Signature is refused.
+    let two = xml.replacen(
+        "<Challenge>",
+        "<x><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></x><Challenge>",
+        1,
+    );
+    assert_eq!(verify(&two, &at).unwrap_err(), VerifyError::MultipleSignatures);
+}
