@@ -20,6 +20,7 @@ pub mod encoding;
 pub mod hash;
 pub mod keys;
 pub mod public_keys;
+pub mod qr;
 pub mod rsa_oaep;
 pub mod symmetric;
 pub mod x509;
