@@ -132,7 +132,7 @@ impl TransportFailure {
 }
 
 /// A response whose body could not be decoded; status and raw body are kept.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("HTTP {status}: body of {} bytes is not a valid `{expected}`", body.len())]
 pub struct DecodeError {
     status: StatusCode,
@@ -140,6 +140,19 @@ pub struct DecodeError {
     body: Vec<u8>,
     #[source]
     source: serde_json::Error,
+}
+
+impl core::fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let shown = &self.body[..self.body.len().min(512)];
+        f.debug_struct("DecodeError")
+            .field("status", &self.status)
+            .field("expected", &self.expected)
+            .field("body_len", &self.body.len())
+            .field("body_start", &String::from_utf8_lossy(shown))
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl DecodeError {
