@@ -1,7 +1,13 @@
-//! Integration tests of ksef-transport.
+//! Integration tests of ksef-transport. The loopback suite needs both transports:
+//! `cargo test -p ksef-transport --all-features`.
 
 mod build;
 mod limiter;
+#[cfg(all(feature = "ureq", feature = "reqwest"))]
+mod loopback;
 mod parse;
+mod presigned;
 mod redaction;
 mod retry;
+#[cfg(all(feature = "ureq", feature = "reqwest"))]
+mod server;
