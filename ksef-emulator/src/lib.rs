@@ -1,2 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod domain;
+mod emulator;
+pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod pipeline;
+pub mod store;
+pub mod upo;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{EmulatorConfig, Environment, TokenLifetimes};
+pub use emulator::{AuthInit, Emulator, EmulatorBuilder, StartError, serve};
+pub use error::ApiError;

@@ -1,0 +1,366 @@
+//! Authentication: challenge, operation status, redeem, refresh, auth sessions.
+//!
+//! `POST /auth/xades-signature` and `POST /auth/ksef-token` are not served yet: the first needs
+//! the XAdES verifier of `ksef-crypto`, the second needs KSeF tokens (`/tokens`). Both will end in
+//! [`begin`], which the in-process test hook [`crate::Emulator::authenticate`] uses today.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{AppState, Caller, Routes, continuation_offset, continuation_token, page_size, ts};
+use crate::domain::permissions::effective;
+use crate::domain::{Identifier, IdentifierType, StatusInfo};
+use crate::error::ApiError;
+use crate::jwt::{Claims, ISSUER, TokenKind};
+use crate::store::{AuthMethod, AuthOperationRecord, ChallengeRecord};
+
+pub(super) fn register(r: &mut Routes) {
+    r.add("auth_challenge", challenge);
+    r.add("auth_status", status);
+    r.add("auth_token_redeem", redeem);
+    r.add("auth_token_refresh", refresh);
+    r.add("list_auth_sessions", list_sessions);
+    r.add("revoke_current_auth_session", revoke_current);
+    r.add("revoke_auth_session", revoke);
+}
+
+/// The result of starting an authentication: what `POST /auth/xades-signature` answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthInit {
+    /// `AU` reference number of the operation.
+    pub reference_number: String,
+    /// The `authenticationToken` (for `GET /auth/{ref}` and redeem).
+    pub authentication_token: String,
+    /// Its expiry.
+    pub valid_until: DateTime<Utc>,
+}
+
+impl AuthInit {
+    /// The `AuthenticationInitResponse` JSON.
+    pub fn to_json(&self) -> Value {
+        json!({"referenceNumber": self.reference_number,
+               "authenticationToken": {"token": self.authentication_token, "validUntil": ts(self.valid_until)}})
+    }
+}
+
+async fn challenge(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<Value>, ApiError> {
+    let now = app.now();
+    let challenge = app.reference("CR");
+    let client_ip = peer.ip().to_string();
+    app.store.insert_challenge(ChallengeRecord {
+        challenge: challenge.clone(),
+        timestamp: now,
+        client_ip: client_ip.clone(),
+        used: false,
+    })?;
+    Ok(Json(json!({
+        "challenge": challenge,
+        "timestamp": ts(now),
+        "timestampMs": now.timestamp_millis(),
+        "clientIp": client_ip,
+    })))
+}
+
+/// Consumes a challenge: it must exist, be unused and younger than the challenge lifetime
+/// (else `21111`).
+#[allow(dead_code)] // the XAdES and KSeF-token endpoints will call it
+pub(crate) fn use_challenge(app: &AppState, challenge: &str) -> Result<ChallengeRecord, ApiError> {
+    let bad = |d: &str| ApiError::code(21111, [d.to_owned()]);
+    let rec = app.store.use_challenge(challenge)?.ok_or_else(|| bad("Wyzwanie nie istnieje."))?;
+    if rec.used {
+        return Err(bad("Wyzwanie zostało już wykorzystane."));
+    }
+    if app.now() - rec.timestamp > app.config.lifetimes.challenge {
+        return Err(bad("Wyzwanie wygasło."));
+    }
+    Ok(rec)
+}
+
+/// Starts an authentication operation for a verified subject and decides its outcome
+/// (status 200, 415 no permissions, 470 deceased, 480 context blocked).
+pub(crate) fn begin(
+    app: &AppState,
+    context: Identifier,
+    subject: Identifier,
+    method: AuthMethod,
+    auth_document_hash: Option<String>,
+    ksef_token_reference: Option<String>,
+) -> Result<AuthInit, ApiError> {
+    let now = app.now();
+    let reference = app.reference("AU");
+    let deceased = match subject.kind {
+        IdentifierType::Pesel => app.store.person_by_pesel(&subject.value)?.is_some_and(|p| p.is_deceased),
+        IdentifierType::Nip => app.store.person_by_nip(&subject.value)?.is_some_and(|p| p.is_deceased),
+        _ => false,
+    };
+    let status = if app.store.is_context_blocked(&context)? {
+        StatusInfo::with_detail(
+            480,
+            "Uwierzytelnienie zablokowane",
+            "Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy.",
+        )
+    } else if deceased {
+        StatusInfo::with_detail(
+            470,
+            "Uwierzytelnianie zakończone niepowodzeniem",
+            "Próba wykorzystania metod autoryzacyjnych osoby zmarłej",
+        )
+    } else if effective(app.store.as_ref(), &context, &subject)?.is_empty() {
+        StatusInfo::with_detail(415, "Uwierzytelnianie zakończone niepowodzeniem", "Brak przypisanych uprawnień")
+    } else {
+        StatusInfo::new(200, "Uwierzytelnianie zakończone sukcesem")
+    };
+    app.store.insert_auth(AuthOperationRecord {
+        reference: reference.clone(),
+        context: context.clone(),
+        subject: subject.clone(),
+        method,
+        start_date: now,
+        status,
+        redeemed: false,
+        last_refresh: None,
+        refresh_valid_until: None,
+        auth_document_hash,
+        ksef_token_reference,
+        deceased,
+    })?;
+    let valid_until = now + app.config.lifetimes.authentication;
+    let token =
+        sign(app, TokenKind::OperationToken, &reference, Some(context), Some(subject), Vec::new(), now, valid_until);
+    Ok(AuthInit { reference_number: reference, authentication_token: token, valid_until })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign(
+    app: &AppState,
+    kind: TokenKind,
+    reference: &str,
+    context: Option<Identifier>,
+    subject: Option<Identifier>,
+    permissions: Vec<crate::domain::PermissionType>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> String {
+    app.jwt.sign(&Claims {
+        kind,
+        auth_reference: reference.to_owned(),
+        context,
+        subject,
+        permissions,
+        iat: now.timestamp(),
+        exp: until.timestamp(),
+        iss: ISSUER.into(),
+        aud: ISSUER.into(),
+        jti: app.random_hex(16),
+    })
+}
+
+const AUTH_RETENTION_DAYS: i64 = 7;
+
+fn status_json(op: &AuthOperationRecord) -> Value {
+    let (category, code, display) = op.method.info();
+    let mut v = json!({
+        "startDate": ts(op.start_date),
+        "authenticationMethod": op.method.legacy_name(),
+        "authenticationMethodInfo": {"category": category, "code": code, "displayName": display},
+        "status": op.status,
+    });
+    if op.redeemed {
+        v["isTokenRedeemed"] = json!(true);
+    }
+    if let Some(t) = op.last_refresh {
+        v["lastTokenRefreshDate"] = json!(ts(t));
+    }
+    if let Some(t) = op.refresh_valid_until {
+        v["refreshTokenValidUntil"] = json!(ts(t));
+    }
+    v
+}
+
+fn not_found(reference: &str) -> ApiError {
+    ApiError::code(
+        21304,
+        [format!("Operacja uwierzytelniania o numerze referencyjnym {reference} nie została odnaleziona.")],
+    )
+}
+
+async fn status(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(reference): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if caller.claims.auth_reference != reference {
+        return Err(not_found(&reference));
+    }
+    let op = app.store.auth(&reference)?.ok_or_else(|| not_found(&reference))?;
+    if app.now() - op.start_date > Duration::days(AUTH_RETENTION_DAYS) {
+        return Err(ApiError::Gone);
+    }
+    Ok(Json(status_json(&op)))
+}
+
+async fn redeem(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let reference = caller.claims.auth_reference.clone();
+    let op = app.store.auth(&reference)?.ok_or_else(|| not_found(&reference))?;
+    if op.redeemed {
+        return Err(ApiError::code(
+            21301,
+            [format!("Tokeny dla operacji uwierzytelniania {reference} zostały już pobrane")],
+        ));
+    }
+    if op.deceased {
+        return Err(ApiError::code(21308, ["Próba wykorzystania metod autoryzacyjnych osoby zmarłej."]));
+    }
+    if op.status.code != 200 {
+        return Err(ApiError::code(
+            21301,
+            [format!("Status uwierzytelniania ({}) nie pozwala na pobranie tokenów", op.status.code)],
+        ));
+    }
+    let now = app.now();
+    let refresh_until = now + app.config.lifetimes.refresh;
+    // Single use even under concurrent calls: only the caller that flips the flag gets tokens.
+    let mut won = false;
+    app.store.update_auth(&reference, &mut |a| {
+        if !a.redeemed {
+            a.redeemed = true;
+            a.refresh_valid_until = Some(refresh_until);
+            won = true;
+        }
+    })?;
+    if !won {
+        return Err(ApiError::code(
+            21301,
+            [format!("Tokeny dla operacji uwierzytelniania {reference} zostały już pobrane")],
+        ));
+    }
+    let access_until = now + app.config.lifetimes.access;
+    let perms: Vec<_> = effective(app.store.as_ref(), &op.context, &op.subject)?.into_iter().collect();
+    let access = sign(
+        &app,
+        TokenKind::ContextToken,
+        &reference,
+        Some(op.context.clone()),
+        Some(op.subject.clone()),
+        perms,
+        now,
+        access_until,
+    );
+    let refresh = sign(
+        &app,
+        TokenKind::RefreshToken,
+        &reference,
+        Some(op.context),
+        Some(op.subject),
+        Vec::new(),
+        now,
+        refresh_until,
+    );
+    Ok(Json(json!({
+        "accessToken": {"token": access, "validUntil": ts(access_until)},
+        "refreshToken": {"token": refresh, "validUntil": ts(refresh_until)},
+    })))
+}
+
+async fn refresh(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let reference = caller.claims.auth_reference.clone();
+    let op = app.store.auth(&reference)?.ok_or_else(|| not_found(&reference))?;
+    if op.deceased {
+        return Err(ApiError::code(21308, ["Próba wykorzystania metod autoryzacyjnych osoby zmarłej."]));
+    }
+    if op.status.code != 200 || !op.redeemed {
+        return Err(ApiError::code(
+            21301,
+            [format!("Status uwierzytelniania ({}) nie pozwala na pobranie tokenów", op.status.code)],
+        ));
+    }
+    let now = app.now();
+    let access_until = now + app.config.lifetimes.access;
+    let perms: Vec<_> = effective(app.store.as_ref(), &op.context, &op.subject)?.into_iter().collect();
+    app.store.update_auth(&reference, &mut |a| a.last_refresh = Some(now))?;
+    let access =
+        sign(&app, TokenKind::ContextToken, &reference, Some(op.context), Some(op.subject), perms, now, access_until);
+    Ok(Json(json!({"accessToken": {"token": access, "validUntil": ts(access_until)}})))
+}
+
+async fn list_sessions(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let size = page_size(q.get("pageSize"), 10, 100, 10)? as usize;
+    let offset = continuation_offset(&headers)?;
+    let now = app.now();
+    let mut ops: Vec<AuthOperationRecord> = app
+        .store
+        .auths_in_context(caller.context()?)?
+        .into_iter()
+        .filter(|a| a.redeemed && a.status.code == 200 && a.refresh_valid_until.is_some_and(|t| t > now))
+        .collect();
+    ops.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.reference.cmp(&b.reference)));
+    let total = ops.len();
+    let items: Vec<Value> = ops
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|op| {
+            let mut v = status_json(op);
+            v["referenceNumber"] = json!(op.reference);
+            v["isCurrent"] = json!(op.reference == caller.claims.auth_reference);
+            v
+        })
+        .collect();
+    let mut body = json!({"items": items});
+    if let Some(t) = continuation_token(offset + size, total) {
+        body["continuationToken"] = json!(t);
+    }
+    Ok(Json(body))
+}
+
+fn revoke_op(app: &AppState, reference: &str) -> Result<(), ApiError> {
+    app.store.update_auth(reference, &mut |a| {
+        a.status = StatusInfo::with_detail(
+            425,
+            "Uwierzytelnienie unieważnione",
+            "Uwierzytelnienie i powiązane refresh tokeny zostały unieważnione przez użytkownika",
+        );
+    })?;
+    Ok(())
+}
+
+async fn revoke_current(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<StatusCode, ApiError> {
+    revoke_op(&app, &caller.claims.auth_reference)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(reference): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let op = app.store.auth(&reference)?.ok_or_else(|| not_found(&reference))?;
+    if &op.context != caller.context()? {
+        return Err(not_found(&reference));
+    }
+    revoke_op(&app, &reference)?;
+    Ok(StatusCode::NO_CONTENT)
+}

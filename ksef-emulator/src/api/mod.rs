@@ -1,0 +1,314 @@
+//! HTTP layer: routes registered from [`ksef_model::OPERATIONS`], bearer and permission checks,
+//! error rendering. One module per area of the API.
+
+pub mod auth;
+pub mod invoices;
+pub mod security;
+pub mod sessions;
+pub mod testdata;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::handler::Handler;
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use chrono::{DateTime, Utc};
+use ksef_model::{Method, OperationSpec, ReferenceNumber};
+use rand::rngs::StdRng;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::config::EmulatorConfig;
+use crate::domain::{Identifier, PermissionType};
+use crate::error::{ApiError, ErrorRendering, ForbiddenReason, PendingError, render, wants_problem_details};
+use crate::jwt::{Claims, JwtSigner, TokenKind};
+use crate::keys::KeyRing;
+use crate::store::{Store, StoreError};
+
+/// Shared state of a running emulator.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: EmulatorConfig,
+    /// State.
+    pub store: Arc<dyn Store>,
+    /// Server keys.
+    pub keys: Arc<KeyRing>,
+    /// Token signer.
+    pub jwt: JwtSigner,
+    rng: Mutex<StdRng>,
+    trace: AtomicU64,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(config: EmulatorConfig, store: Arc<dyn Store>, keys: Arc<KeyRing>, mut rng: StdRng) -> Self {
+        let mut secret = vec![0u8; 32];
+        rand::Rng::fill_bytes(&mut rng, &mut secret);
+        Self { config, store, keys, jwt: JwtSigner::new(secret), rng: Mutex::new(rng), trace: AtomicU64::new(1) }
+    }
+
+    /// The emulator's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+
+    /// `n` random bytes.
+    pub fn random_bytes(&self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        rand::Rng::fill_bytes(&mut *g, &mut v);
+        v
+    }
+
+    /// `n` random upper-case hex characters.
+    pub fn random_hex(&self, n: usize) -> String {
+        let bytes = self.random_bytes(n.div_ceil(2));
+        let mut s: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        s.truncate(n);
+        s
+    }
+
+    /// A fresh reference number of type `tt` (`SO`, `EE`, `AU`, ...) dated today, with a CRC-8.
+    pub fn reference(&self, tt: &str) -> String {
+        let now = self.now();
+        ReferenceNumber::build(now.date_naive(), tt, &self.random_hex(10), &self.random_hex(10))
+            .map(ReferenceNumber::into_string)
+            .unwrap_or_else(|_| unreachable!("type codes are two capitals"))
+    }
+
+    /// A GUID-shaped id (permission ids).
+    pub fn guid(&self) -> String {
+        let h = self.random_hex(32).to_ascii_lowercase();
+        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    }
+
+    fn trace_id(&self) -> String {
+        let n = self.trace.fetch_add(1, Ordering::Relaxed);
+        format!("{n:032x}")
+    }
+}
+
+/// Store failures are internal errors of the emulator; KSeF would answer 500.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::code(500, [e.to_string()])
+    }
+}
+
+/// The authenticated caller of a protected operation (from the verified bearer token).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The token's claims.
+    pub claims: Claims,
+}
+
+impl Caller {
+    /// The context (access and refresh tokens).
+    pub fn context(&self) -> Result<&Identifier, ApiError> {
+        self.claims.context.as_ref().ok_or_else(|| ApiError::Unauthorized("Token bez kontekstu.".into()))
+    }
+
+    /// The authenticated subject.
+    pub fn subject(&self) -> Result<&Identifier, ApiError> {
+        self.claims.subject.as_ref().ok_or_else(|| ApiError::Unauthorized("Token bez podmiotu.".into()))
+    }
+
+    /// Whether the token's permission snapshot holds `p`.
+    pub fn has(&self, p: PermissionType) -> bool {
+        self.claims.permissions.contains(&p)
+    }
+}
+
+/// A JSON body: malformed JSON, missing fields, bad enum values and formats give 400 `21405`;
+/// unknown fields are ignored; the `Content-Type` is not enforced.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::validation(e.body_text()))?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
+        serde_json::from_slice(body).map(JsonBody).map_err(|e| ApiError::validation(e.to_string()))
+    }
+}
+
+/// Which token kinds an operation accepts.
+fn accepted_kinds(name: &str) -> &'static [TokenKind] {
+    match name {
+        "auth_status" | "auth_token_redeem" => &[TokenKind::OperationToken],
+        "auth_token_refresh" => &[TokenKind::RefreshToken],
+        "revoke_current_auth_session" => &[TokenKind::ContextToken, TokenKind::RefreshToken],
+        _ => &[TokenKind::ContextToken],
+    }
+}
+
+async fn guard(
+    State((app, spec)): State<(Arc<AppState>, &'static OperationSpec)>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if spec.bearer {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::Unauthorized("Brak tokenu.".into()))?;
+        let claims = app.jwt.verify(token, app.now()).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        if !accepted_kinds(spec.name).contains(&claims.kind) {
+            return Err(ApiError::Unauthorized("Nieprawidłowy rodzaj tokenu.".into()));
+        }
+        if claims.kind == TokenKind::ContextToken && !spec.required_permissions.is_empty() {
+            let ok = spec
+                .required_permissions
+                .iter()
+                .any(|p| PermissionType::parse(p).is_some_and(|p| claims.permissions.contains(&p)));
+            if !ok {
+                let present: Vec<&str> = claims.permissions.iter().map(|p| p.as_str()).collect();
+                return Err(ApiError::Forbidden {
+                    reason: ForbiddenReason::MissingPermissions,
+                    detail: "Brak wymaganych uprawnień do wykonania operacji.".into(),
+                    security: json!({"requiredAnyOfPermissions": spec.required_permissions, "presentPermissions": present}),
+                });
+            }
+        }
+        req.extensions_mut().insert(Caller { claims });
+    }
+    Ok(next.run(req).await)
+}
+
+async fn render_errors(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let rendering = ErrorRendering {
+        problem_details: wants_problem_details(req.headers()),
+        instance: req.uri().path().to_owned(),
+        now: app.now(),
+        trace_id: app.trace_id(),
+    };
+    let resp = next.run(req).await;
+    match resp.extensions().get::<PendingError>() {
+        Some(PendingError(err)) => render(err, &rendering),
+        None => resp,
+    }
+}
+
+fn filter(m: Method) -> MethodFilter {
+    match m {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+/// Collects the implemented operations; each is registered at its spec path and method.
+pub(crate) struct Routes {
+    app: Arc<AppState>,
+    by_path: BTreeMap<&'static str, MethodRouter<Arc<AppState>>>,
+    names: Vec<&'static str>,
+}
+
+impl Routes {
+    fn add<H, T>(&mut self, name: &'static str, handler: H)
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let Some(spec) = OperationSpec::by_name(name) else {
+            // Names come from this crate's code; a typo is caught by the route-table test.
+            tracing::error!(name, "operation not in the spec table; not registered");
+            return;
+        };
+        let mr =
+            on(filter(spec.method), handler).layer(middleware::from_fn_with_state((self.app.clone(), spec), guard));
+        let entry = self.by_path.remove(spec.path);
+        self.by_path.insert(
+            spec.path,
+            match entry {
+                Some(existing) => existing.merge(mr),
+                None => mr,
+            },
+        );
+        self.names.push(name);
+    }
+}
+
+/// The operations this emulator serves (snake_case names of [`ksef_model::OPERATIONS`]).
+pub fn implemented_operations() -> Vec<&'static str> {
+    let mut r = Routes { app: dummy_state(), by_path: BTreeMap::new(), names: Vec::new() };
+    register(&mut r);
+    r.names
+}
+
+fn dummy_state() -> Arc<AppState> {
+    use rand::SeedableRng;
+    let keys = Arc::new(KeyRing::empty());
+    Arc::new(AppState::new(
+        EmulatorConfig::default(),
+        Arc::new(crate::store::MemoryStore::new()),
+        keys,
+        StdRng::seed_from_u64(0),
+    ))
+}
+
+fn register(r: &mut Routes) {
+    security::register(r);
+    testdata::register(r);
+    auth::register(r);
+    sessions::register(r);
+    invoices::register(r);
+}
+
+/// Builds the router of the whole API under `/v2`.
+pub fn router(app: Arc<AppState>) -> Router {
+    let mut r = Routes { app: app.clone(), by_path: BTreeMap::new(), names: Vec::new() };
+    register(&mut r);
+    let mut api = Router::new();
+    for (path, mr) in r.by_path {
+        api = api.route(path, mr);
+    }
+    Router::new().nest("/v2", api).layer(middleware::from_fn_with_state(app.clone(), render_errors)).with_state(app)
+}
+
+/// Parses `pageSize` within bounds (default when absent); `21405` otherwise.
+pub(crate) fn page_size(raw: Option<&String>, min: u32, max: u32, default: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.parse::<u32>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(v),
+            _ => Err(ApiError::validation(format!("pageSize musi być liczbą z zakresu {min}..{max}."))),
+        },
+    }
+}
+
+/// Continuation tokens are opaque to clients; ours encode an offset. Malformed → `21418`.
+pub(crate) fn continuation_offset(headers: &axum::http::HeaderMap) -> Result<usize, ApiError> {
+    let Some(v) = headers.get("x-continuation-token") else { return Ok(0) };
+    let s = v.to_str().map_err(|_| ApiError::code(21418, ["Token kontynuacji jest nieczytelny."]))?.trim();
+    if s.is_empty() {
+        return Ok(0);
+    }
+    s.strip_prefix("ce1.")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| ApiError::code(21418, ["Token kontynuacji ma nieprawidłowy format."]))
+}
+
+/// The continuation token for the next page, or `None` on the last page.
+pub(crate) fn continuation_token(next_offset: usize, total: usize) -> Option<String> {
+    (next_offset < total).then(|| format!("ce1.{next_offset}"))
+}
+
+/// A KSeF date-time (7 fractional digits, offset).
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    crate::error::ksef_timestamp(t)
+}

@@ -1,0 +1,5 @@
+//! sessions
+
+use super::Routes;
+
+pub(super) fn register(_r: &mut Routes) {}

@@ -1,0 +1,59 @@
+//! Effective permissions of a subject in a context.
+//!
+//! Implemented so far: the owner rule (same NIP, or a PESEL linked to the context NIP by a
+//! test-data person), the bailiff rule (`isBailiff` persons and enforcement authorities get
+//! `EnforcementOperations` in their own context), and direct grants (test data / ZAW-FA). Entity,
+//! indirect, sub-unit and EU-entity grants come with the permission endpoints.
+
+use std::collections::BTreeSet;
+
+use super::Identifier;
+use super::enums::{EntityRole, IdentifierType, PermissionType};
+use crate::store::{Store, StoreResult};
+
+/// What an owner holds by ownership: everything except `VatUeManage` and `PefInvoiceWrite`
+/// (`EnforcementOperations` only with a bailiff or enforcement role).
+pub const OWNER_PERMISSIONS: &[PermissionType] = &[
+    PermissionType::CredentialsManage,
+    PermissionType::CredentialsRead,
+    PermissionType::InvoiceWrite,
+    PermissionType::InvoiceRead,
+    PermissionType::Introspection,
+    PermissionType::SubunitManage,
+    PermissionType::CollectiveIdentifierManage,
+];
+
+/// Whether `subject` owns the `context` (same NIP, or a PESEL linked to the context's NIP).
+pub fn is_owner(store: &dyn Store, context: &Identifier, subject: &Identifier) -> StoreResult<bool> {
+    if context.kind != IdentifierType::Nip {
+        return Ok(false);
+    }
+    Ok(match subject.kind {
+        IdentifierType::Nip => subject.value == context.value,
+        IdentifierType::Pesel => store.person_by_pesel(&subject.value)?.is_some_and(|p| p.nip == context.value),
+        _ => false,
+    })
+}
+
+/// Every permission `subject` holds in `context` now.
+pub fn effective(
+    store: &dyn Store,
+    context: &Identifier,
+    subject: &Identifier,
+) -> StoreResult<BTreeSet<PermissionType>> {
+    let mut out = BTreeSet::new();
+    if is_owner(store, context, subject)? {
+        out.extend(OWNER_PERMISSIONS.iter().copied());
+        let bailiff = store.person_by_nip(&context.value)?.is_some_and(|p| p.is_bailiff);
+        let enforcement = store.subject(&context.value)?.is_some_and(|s| {
+            s.roles.iter().any(|r| matches!(r, EntityRole::EnforcementAuthority | EntityRole::CourtBailiff))
+        });
+        if bailiff || enforcement {
+            out.insert(PermissionType::EnforcementOperations);
+        }
+    }
+    for g in store.grants_of(context, subject)? {
+        out.insert(g.permission);
+    }
+    Ok(out)
+}

@@ -1,0 +1,201 @@
+//! Starting and stopping the emulator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::api::{self, AppState};
+use crate::clock::Clock;
+use crate::config::{EmulatorConfig, Environment, TokenLifetimes};
+use crate::domain::Identifier;
+use crate::error::ApiError;
+use crate::keys::{KeyError, KeyRing};
+use crate::store::{AuthMethod, MemoryStore, Store};
+
+pub use crate::api::auth::AuthInit;
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The tokio runtime could not be built.
+    #[error("could not start the runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The listener could not bind.
+    #[error("could not bind the listener")]
+    Bind(#[source] std::io::Error),
+    /// Key generation failed.
+    #[error("could not create the server keys")]
+    Keys(#[from] KeyError),
+}
+
+/// Configures an [`Emulator`].
+#[derive(Debug, Default)]
+pub struct EmulatorBuilder {
+    config: EmulatorConfig,
+    store: Option<Arc<dyn Store>>,
+    bind: Option<SocketAddr>,
+}
+
+impl EmulatorBuilder {
+    /// Uses this clock (e.g. a shared [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// Token and session lifetimes.
+    pub fn lifetimes(mut self, lifetimes: TokenLifetimes) -> Self {
+        self.config.lifetimes = lifetimes;
+        self
+    }
+
+    /// Host name used in pre-signed storage URLs.
+    pub fn storage_host(mut self, host: impl Into<String>) -> Self {
+        self.config.storage_host = Some(host.into());
+        self
+    }
+
+    /// The imitated environment.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.config.environment = env;
+        self
+    }
+
+    /// Seeds every random choice (reference numbers, KSeF numbers, keys, JWT secret).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// Uses this store instead of a fresh in-memory one.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Listens here instead of `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = Some(addr);
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: EmulatorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    fn state(self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
+        let now = self.config.clock.now();
+        let keys = KeyRing::shared(self.config.seed, now)?;
+        let rng = match self.config.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => rand::make_rng::<StdRng>(),
+        };
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let bind = self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        Ok((Arc::new(AppState::new(self.config, store, keys, rng)), bind))
+    }
+
+    /// Starts the server on its own tokio runtime (usable from blocking tests) and returns once
+    /// it accepts connections. Dropping the [`Emulator`] shuts it down.
+    pub fn start(self) -> Result<Emulator, StartError> {
+        let (state, bind) = self.state()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ksef-emulator")
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let listener = runtime.block_on(TcpListener::bind(bind)).map_err(StartError::Bind)?;
+        let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = api::router(state.clone());
+        runtime.spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "emulator server stopped");
+            }
+        });
+        Ok(Emulator { state, addr, shutdown: Some(tx), runtime: Some(runtime) })
+    }
+}
+
+/// Serves the emulator on an existing listener until `shutdown` completes (for the CLI and for
+/// async callers that own a runtime).
+pub async fn serve(
+    listener: TcpListener,
+    builder: EmulatorBuilder,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (state, _) = builder.state()?;
+    let app = api::router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartError::Bind)
+}
+
+/// A running emulator. Shut down on drop.
+#[derive(Debug)]
+pub struct Emulator {
+    state: Arc<AppState>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Emulator {
+    /// A builder with the defaults (system clock, TE, in-memory store, 127.0.0.1, random port).
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>/v2`: the API base URL, as KSeF's (`…/v2`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v2", self.addr)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store (to inspect or seed state from tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.state.store
+    }
+
+    /// The server keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.state.keys
+    }
+
+    /// Test hook: starts an authentication of `subject` in `context` without a signature, as if a
+    /// valid XAdES signature had been verified. The outcome follows KSeF's rules (415 without
+    /// permissions, 470 deceased, 480 blocked context). Poll and redeem over HTTP as usual.
+    /// This is not reachable over HTTP.
+    pub fn authenticate(&self, context: Identifier, subject: Identifier) -> Result<AuthInit, ApiError> {
+        api::auth::begin(&self.state, context, subject, AuthMethod::EmulatorTestHook, None, None)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Per-invoice processing.

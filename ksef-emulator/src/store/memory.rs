@@ -1,0 +1,251 @@
+//! The in-memory store (the default; state lives as long as the emulator).
+
+use std::collections::HashMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::*;
+
+#[derive(Debug, Default)]
+struct Inner {
+    subjects: HashMap<String, SubjectRecord>,
+    persons: HashMap<String, PersonRecord>,
+    grants: Vec<GrantRecord>,
+    attachments: HashMap<String, AttachmentConsent>,
+    blocked: std::collections::HashSet<Identifier>,
+    challenges: HashMap<String, ChallengeRecord>,
+    auths: HashMap<String, AuthOperationRecord>,
+    sessions: HashMap<String, SessionRecord>,
+    invoices: HashMap<String, InvoiceRecord>,
+    by_ksef: HashMap<String, String>,
+    by_session: HashMap<String, Vec<String>>,
+    invoice_keys: HashMap<InvoiceKey, InvoiceKeyOwner>,
+}
+
+/// Keeps everything in memory behind one lock.
+#[derive(Debug, Default)]
+pub struct MemoryStore(RwLock<Inner>);
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn r(&self) -> RwLockReadGuard<'_, Inner> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn w(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn insert_subject(&self, subject: SubjectRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.subjects.contains_key(&subject.nip) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.subjects.insert(subject.nip.clone(), subject);
+        Ok(())
+    }
+
+    fn subject(&self, nip: &str) -> StoreResult<Option<SubjectRecord>> {
+        Ok(self.r().subjects.get(nip).cloned())
+    }
+
+    fn remove_subject(&self, nip: &str) -> StoreResult<bool> {
+        let mut g = self.w();
+        let existed = g.subjects.remove(nip).is_some();
+        g.subjects.retain(|_, s| s.parent_nip.as_deref() != Some(nip));
+        Ok(existed)
+    }
+
+    fn insert_person(&self, person: PersonRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.persons.contains_key(&person.nip) || g.persons.values().any(|p| p.pesel == person.pesel) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.persons.insert(person.nip.clone(), person);
+        Ok(())
+    }
+
+    fn person_by_nip(&self, nip: &str) -> StoreResult<Option<PersonRecord>> {
+        Ok(self.r().persons.get(nip).cloned())
+    }
+
+    fn person_by_pesel(&self, pesel: &str) -> StoreResult<Option<PersonRecord>> {
+        Ok(self.r().persons.values().find(|p| p.pesel == pesel).cloned())
+    }
+
+    fn remove_person(&self, nip: &str) -> StoreResult<bool> {
+        Ok(self.w().persons.remove(nip).is_some())
+    }
+
+    fn insert_grant(&self, grant: GrantRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.grants
+            .iter()
+            .any(|x| x.context == grant.context && x.authorized == grant.authorized && x.permission == grant.permission)
+        {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.grants.push(grant);
+        Ok(())
+    }
+
+    fn grants_of(&self, context: &Identifier, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
+        Ok(self.r().grants.iter().filter(|g| &g.context == context && &g.authorized == authorized).cloned().collect())
+    }
+
+    fn remove_grants(&self, context: &Identifier, authorized: &Identifier) -> StoreResult<usize> {
+        let mut g = self.w();
+        let before = g.grants.len();
+        g.grants.retain(|x| !(&x.context == context && &x.authorized == authorized));
+        Ok(before - g.grants.len())
+    }
+
+    fn remove_grants_to(&self, who: &Identifier) -> StoreResult<usize> {
+        let mut g = self.w();
+        let before = g.grants.len();
+        g.grants.retain(|x| &x.authorized != who);
+        Ok(before - g.grants.len())
+    }
+
+    fn set_attachment_consent(&self, nip: &str, consent: AttachmentConsent) -> StoreResult<()> {
+        self.w().attachments.insert(nip.to_owned(), consent);
+        Ok(())
+    }
+
+    fn attachment_consent(&self, nip: &str) -> StoreResult<Option<AttachmentConsent>> {
+        Ok(self.r().attachments.get(nip).cloned())
+    }
+
+    fn set_context_blocked(&self, context: &Identifier, blocked: bool) -> StoreResult<()> {
+        let mut g = self.w();
+        if blocked {
+            g.blocked.insert(context.clone());
+        } else {
+            g.blocked.remove(context);
+        }
+        Ok(())
+    }
+
+    fn is_context_blocked(&self, context: &Identifier) -> StoreResult<bool> {
+        Ok(self.r().blocked.contains(context))
+    }
+
+    fn insert_challenge(&self, challenge: ChallengeRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.challenges.contains_key(&challenge.challenge) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.challenges.insert(challenge.challenge.clone(), challenge);
+        Ok(())
+    }
+
+    fn use_challenge(&self, challenge: &str) -> StoreResult<Option<ChallengeRecord>> {
+        let mut g = self.w();
+        Ok(g.challenges.get_mut(challenge).map(|c| {
+            let before = c.clone();
+            c.used = true;
+            before
+        }))
+    }
+
+    fn insert_auth(&self, op: AuthOperationRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.auths.contains_key(&op.reference) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.auths.insert(op.reference.clone(), op);
+        Ok(())
+    }
+
+    fn auth(&self, reference: &str) -> StoreResult<Option<AuthOperationRecord>> {
+        Ok(self.r().auths.get(reference).cloned())
+    }
+
+    fn update_auth(
+        &self,
+        reference: &str,
+        f: &mut dyn FnMut(&mut AuthOperationRecord),
+    ) -> StoreResult<Option<AuthOperationRecord>> {
+        let mut g = self.w();
+        Ok(g.auths.get_mut(reference).map(|a| {
+            f(a);
+            a.clone()
+        }))
+    }
+
+    fn auths_in_context(&self, context: &Identifier) -> StoreResult<Vec<AuthOperationRecord>> {
+        Ok(self.r().auths.values().filter(|a| &a.context == context).cloned().collect())
+    }
+
+    fn insert_session(&self, session: SessionRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.sessions.contains_key(&session.reference) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.sessions.insert(session.reference.clone(), session);
+        Ok(())
+    }
+
+    fn session(&self, reference: &str) -> StoreResult<Option<SessionRecord>> {
+        Ok(self.r().sessions.get(reference).cloned())
+    }
+
+    fn update_session(
+        &self,
+        reference: &str,
+        f: &mut dyn FnMut(&mut SessionRecord),
+    ) -> StoreResult<Option<SessionRecord>> {
+        let mut g = self.w();
+        Ok(g.sessions.get_mut(reference).map(|s| {
+            f(s);
+            s.clone()
+        }))
+    }
+
+    fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.invoices.contains_key(&invoice.reference) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if let Some(k) = &invoice.ksef_number {
+            g.by_ksef.insert(k.clone(), invoice.reference.clone());
+        }
+        g.by_session.entry(invoice.session.clone()).or_default().push(invoice.reference.clone());
+        g.invoices.insert(invoice.reference.clone(), invoice);
+        Ok(())
+    }
+
+    fn invoice(&self, reference: &str) -> StoreResult<Option<InvoiceRecord>> {
+        Ok(self.r().invoices.get(reference).cloned())
+    }
+
+    fn invoice_by_ksef_number(&self, ksef_number: &str) -> StoreResult<Option<InvoiceRecord>> {
+        let g = self.r();
+        Ok(g.by_ksef.get(ksef_number).and_then(|r| g.invoices.get(r)).cloned())
+    }
+
+    fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        let g = self.r();
+        let mut v: Vec<InvoiceRecord> = g
+            .by_session
+            .get(session)
+            .map(|refs| refs.iter().filter_map(|r| g.invoices.get(r).cloned()).collect())
+            .unwrap_or_default();
+        v.sort_by_key(|i| i.ordinal);
+        Ok(v)
+    }
+
+    fn reserve_invoice_key(&self, key: &InvoiceKey, owner: &InvoiceKeyOwner) -> StoreResult<Option<InvoiceKeyOwner>> {
+        let mut g = self.w();
+        if let Some(existing) = g.invoice_keys.get(key) {
+            return Ok(Some(existing.clone()));
+        }
+        g.invoice_keys.insert(key.clone(), owner.clone());
+        Ok(None)
+    }
+}

@@ -1,0 +1,310 @@
+//! The records the store keeps.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use crate::domain::enums::EntityRole;
+use crate::domain::{Identifier, PermissionType, StatusInfo, SubjectType};
+
+/// A test-data entity (`POST /testdata/subject`) or one of its sub-units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubjectRecord {
+    /// NIP.
+    pub nip: String,
+    /// Declared type (`None` for sub-units).
+    pub subject_type: Option<SubjectType>,
+    /// Description.
+    pub description: String,
+    /// Roles the entity holds.
+    pub roles: Vec<EntityRole>,
+    /// The parent entity (sub-units).
+    pub parent_nip: Option<String>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+}
+
+/// A natural person with a NIP–PESEL link (`POST /testdata/person`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// NIP.
+    pub nip: String,
+    /// PESEL.
+    pub pesel: String,
+    /// Court bailiff.
+    pub is_bailiff: bool,
+    /// Deceased (auth ends with 470).
+    pub is_deceased: bool,
+    /// Description.
+    pub description: String,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+}
+
+/// One permission held by a subject in a context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Permission id (GUID).
+    pub id: String,
+    /// The context.
+    pub context: Identifier,
+    /// Who holds it.
+    pub authorized: Identifier,
+    /// The scope.
+    pub permission: PermissionType,
+    /// Description.
+    pub description: String,
+    /// Who granted it (`System` for ZAW-FA / test data).
+    pub author: Identifier,
+    /// When it was granted.
+    pub start_date: DateTime<Utc>,
+    /// Whether it may be delegated.
+    pub can_delegate: bool,
+}
+
+/// Attachment consent of a NIP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentConsent {
+    /// Whether invoices with attachments are allowed now.
+    pub allowed: bool,
+    /// When consent ends or ended.
+    pub revoked_date: Option<NaiveDate>,
+}
+
+/// An issued authentication challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// The 36-character challenge.
+    pub challenge: String,
+    /// When it was issued.
+    pub timestamp: DateTime<Utc>,
+    /// The client IP it was issued to.
+    pub client_ip: String,
+    /// Whether an authentication request already used it.
+    pub used: bool,
+}
+
+/// How the subject authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthMethod {
+    /// KSeF token.
+    Token,
+    /// Qualified signature / self-signed personal certificate on TE.
+    QualifiedSignature,
+    /// Qualified seal.
+    QualifiedSeal,
+    /// A KSeF-issued certificate.
+    InternalCertificate,
+    /// The in-process test hook of the emulator ([`crate::Emulator::authenticate`]).
+    EmulatorTestHook,
+}
+
+impl AuthMethod {
+    /// `authenticationMethod` (deprecated enum).
+    pub fn legacy_name(self) -> &'static str {
+        match self {
+            Self::Token => "Token",
+            Self::QualifiedSignature | Self::EmulatorTestHook => "QualifiedSignature",
+            Self::QualifiedSeal => "QualifiedSeal",
+            Self::InternalCertificate => "InternalCertificate",
+        }
+    }
+
+    /// `authenticationMethodInfo` `{category, code, displayName}`.
+    pub fn info(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Token => ("Token", "token.ksef", "Token KSeF"),
+            Self::QualifiedSignature => ("XadesSignature", "xades.qualified-signature", "Podpis kwalifikowany"),
+            Self::QualifiedSeal => ("XadesSignature", "xades.qualified-seal", "Pieczęć kwalifikowana"),
+            Self::InternalCertificate => ("XadesSignature", "xades.ksef-certificate", "Certyfikat KSeF"),
+            Self::EmulatorTestHook => ("Other", "emulator.test-hook", "Emulator (uwierzytelnienie testowe)"),
+        }
+    }
+
+    /// Whether the subject authenticated with a signature (certificate enrollment needs it).
+    pub fn is_signature(self) -> bool {
+        !matches!(self, Self::Token)
+    }
+}
+
+/// An authentication operation (`AU…`) and the auth session it becomes once redeemed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthOperationRecord {
+    /// `AU` reference number.
+    pub reference: String,
+    /// The context.
+    pub context: Identifier,
+    /// The authenticating subject.
+    pub subject: Identifier,
+    /// How.
+    pub method: AuthMethod,
+    /// When it started.
+    pub start_date: DateTime<Utc>,
+    /// Current status (100, 200, 4xx).
+    pub status: StatusInfo,
+    /// Whether redeem has been called.
+    pub redeemed: bool,
+    /// When the last refresh happened.
+    pub last_refresh: Option<DateTime<Utc>>,
+    /// Until when the refresh token is valid (set on redeem).
+    pub refresh_valid_until: Option<DateTime<Utc>>,
+    /// Base64 SHA-256 of the signed request (UPO `SkrotDokumentuUwierzytelniajacego`).
+    pub auth_document_hash: Option<String>,
+    /// Reference number of the KSeF token used (UPO `NumerReferencyjnyTokenaKSeF`).
+    pub ksef_token_reference: Option<String>,
+    /// The person is deceased (redeem/refresh give 21308).
+    pub deceased: bool,
+}
+
+/// Online or batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionKind {
+    /// Interactive.
+    Online,
+    /// Batch.
+    Batch,
+}
+
+/// A form code `{systemCode, schemaVersion, value}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FormCode {
+    /// `FA (3)`.
+    #[serde(rename = "systemCode")]
+    pub system_code: String,
+    /// `1-0E`.
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: String,
+    /// `FA`.
+    pub value: String,
+}
+
+/// An AES-256 key, zeroized on drop and redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretKey(pub Vec<u8>);
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// One page of a session UPO.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpoPage {
+    /// `EU` reference number.
+    pub reference: String,
+    /// First ordinal (1-based, among accepted invoices).
+    pub from: usize,
+    /// Last ordinal (inclusive).
+    pub to: usize,
+}
+
+/// An online or batch session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// `SO`/`SB` reference number.
+    pub reference: String,
+    /// Kind.
+    pub kind: SessionKind,
+    /// The context it was opened in.
+    pub context: Identifier,
+    /// Who opened it.
+    pub subject: Identifier,
+    /// The authentication operation behind the access token.
+    pub auth_reference: String,
+    /// Declared form code.
+    pub form_code: FormCode,
+    /// The unwrapped AES key (`None` if unwrapping failed: status 415).
+    pub key: Option<SecretKey>,
+    /// The IV.
+    pub iv: Vec<u8>,
+    /// Created.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub updated: DateTime<Utc>,
+    /// Auto-close time.
+    pub valid_until: DateTime<Utc>,
+    /// Status.
+    pub status: StatusInfo,
+    /// Invoices sent.
+    pub invoice_count: u64,
+    /// Invoices accepted.
+    pub successful_count: u64,
+    /// Invoices rejected.
+    pub failed_count: u64,
+    /// When it was closed.
+    pub closed: Option<DateTime<Utc>>,
+    /// Session UPO pages (after close).
+    pub upo_pages: Vec<UpoPage>,
+}
+
+/// An invoice sent in a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    /// `EE` reference number.
+    pub reference: String,
+    /// The session.
+    pub session: String,
+    /// Position in the session (1-based).
+    pub ordinal: u64,
+    /// The context it was sent in.
+    pub context: Identifier,
+    /// `P_2` (or `P_4C`), if readable.
+    pub invoice_number: Option<String>,
+    /// Assigned KSeF number.
+    pub ksef_number: Option<String>,
+    /// Declared plaintext hash (Base64 SHA-256).
+    pub invoice_hash: String,
+    /// Plaintext size.
+    pub invoice_size: u64,
+    /// When KSeF accepted it for processing.
+    pub invoicing_date: DateTime<Utc>,
+    /// When the KSeF number was assigned.
+    pub acquisition_date: Option<DateTime<Utc>>,
+    /// When it was stored permanently.
+    pub permanent_storage_date: Option<DateTime<Utc>>,
+    /// Processing status.
+    pub status: StatusInfo,
+    /// `Online` or `Offline` (final).
+    pub invoicing_mode: Option<String>,
+    /// Whether the sender declared offline mode.
+    pub offline_mode: bool,
+    /// Seller NIP (`Podmiot1`).
+    pub seller_nip: Option<String>,
+    /// Issue date (`P_1`).
+    pub issue_date: Option<NaiveDate>,
+    /// `RodzajFaktury`.
+    pub invoice_type: Option<String>,
+    /// The form code of the session.
+    pub form_code: FormCode,
+    /// Whether it has a `Zalacznik`.
+    pub has_attachment: bool,
+    /// The stored plaintext (accepted invoices only).
+    pub content: Option<Vec<u8>>,
+}
+
+/// The duplicate-detection key: (`Podmiot1` NIP, `RodzajFaktury`, `P_2`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InvoiceKey {
+    /// Seller NIP.
+    pub seller_nip: String,
+    /// Invoice kind.
+    pub invoice_type: String,
+    /// Invoice number.
+    pub invoice_number: String,
+}
+
+/// Who holds a duplicate-detection key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceKeyOwner {
+    /// KSeF number of the original.
+    pub ksef_number: String,
+    /// Session of the original.
+    pub session: String,
+}

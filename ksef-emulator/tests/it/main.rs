@@ -1,0 +1,8 @@
+//! Integration tests: the emulator driven over real loopback HTTP.
+
+mod auth;
+mod common;
+mod errors;
+mod security;
+mod sessions;
+mod testdata;
