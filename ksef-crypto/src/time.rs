@@ -34,7 +34,6 @@ impl UnixTime {
         Self(t.to_unix_duration().as_secs())
     }
 
-    #[allow(dead_code)]
     pub(crate) fn to_der_datetime(self) -> Result<der::DateTime, crate::Error> {
         der::DateTime::from_unix_duration(Duration::from_secs(self.0)).map_err(|_| crate::Error::Der)
     }
