@@ -26,7 +26,7 @@ pub mod ureq_transport;
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::{ReqwestError, ReqwestTransport, tokio_sleep};
 #[cfg(feature = "ureq")]
-pub use ureq_transport::{DownloadBody, UreqError, UreqTransport};
+pub use ureq_transport::{UreqError, UreqTransport};
 
 pub use body::{JsonBody, RequestBody, ResponseBody};
 pub use context::{DEMO_BASE_URL, PRODUCTION_BASE_URL, RequestContext, TEST_BASE_URL};
@@ -38,7 +38,9 @@ pub use request::{build_raw, build_request};
 pub use response::{Response, check_response, decode_body, parse_response};
 pub use retry::{Jitter, NoJitter, RandomJitter, RetryDecision, RetryPolicy};
 pub use secret::SecretToken;
-pub use transport::{AsyncTransport, HttpRequest, HttpResponse, SyncTransport, TransportConfig, TransportError};
+pub use transport::{
+    AsyncTransport, DownloadBody, HttpRequest, HttpResponse, SyncTransport, TransportConfig, TransportError,
+};
 pub use warning::{SystemWarning, parse_system_warnings, system_warnings};
 
 use ksef_model::Operation;

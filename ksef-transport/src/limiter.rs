@@ -71,6 +71,11 @@ pub trait RateLimiter: Send + Sync {
     /// Reserves a slot for one request of `spec` at or after `now` and returns the instant the
     /// request may be sent. The slot counts from that instant whether or not it is used.
     fn reserve(&self, spec: &OperationSpec, now: Instant) -> Instant;
+
+    /// Replaces the limits with what `GET /rate-limits` returned. The default ignores them.
+    fn set_effective_limits(&self, limits: &ksef_model::types::EffectiveApiRateLimits) {
+        let _ = limits;
+    }
 }
 
 /// The counter a request of `spec` is charged to: its group, except that every operation of the
@@ -104,6 +109,12 @@ impl SlidingWindowLimiter {
     /// Replaces the limits of every group `GET /rate-limits` returned. Values `<= 0` mean "no
     /// limit in that window" (per second: 1).
     pub fn set_effective_limits(&self, limits: &ksef_model::types::EffectiveApiRateLimits) {
+        RateLimiter::set_effective_limits(self, limits);
+    }
+}
+
+impl SlidingWindowLimiter {
+    fn apply_effective_limits(&self, limits: &ksef_model::types::EffectiveApiRateLimits) {
         let Ok(serde_json::Value::Object(groups)) = serde_json::to_value(limits) else { return };
         for (group, v) in groups {
             let get = |k: &str| v.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
@@ -167,5 +178,9 @@ impl RateLimiter for SlidingWindowLimiter {
             slots.pop_front();
         }
         t
+    }
+
+    fn set_effective_limits(&self, limits: &ksef_model::types::EffectiveApiRateLimits) {
+        self.apply_effective_limits(limits);
     }
 }

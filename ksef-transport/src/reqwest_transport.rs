@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{AsyncTransport, HttpRequest, HttpResponse, TransportConfig, TransportError};
+use crate::{AsyncTransport, DownloadBody, HttpRequest, HttpResponse, TransportConfig, TransportError};
 
 pub use reqwest;
 
@@ -29,6 +29,8 @@ enum ReqwestErrorInner {
     Reqwest(#[source] reqwest::Error),
     #[error("response body larger than {0} bytes")]
     TooLarge(u64),
+    #[error("could not write the response body")]
+    Write(#[source] std::io::Error),
     #[error("TLS setup failed")]
     Tls(#[source] rustls::Error),
 }
@@ -95,14 +97,68 @@ impl ReqwestTransport {
         Self { client, max_response_bytes }
     }
 
+    /// Sends a request whose body streams from `body` (e.g. an encrypted batch part on disk), so
+    /// a large payload is never held in memory. Set `Content-Length` on the request if the
+    /// server needs it (pre-signed blob uploads do).
+    pub async fn send_reader<R>(&self, req: http::Request<()>, body: R) -> Result<HttpResponse, ReqwestError>
+    where
+        R: tokio::io::AsyncRead + Send + Sync + 'static,
+    {
+        let (parts, ()) = req.into_parts();
+        let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(body));
+        let req = reqwest::Request::try_from(http::Request::from_parts(parts, stream))?;
+        let resp = self.client.execute(req).await?;
+        Self::read(resp, self.max_response_bytes).await
+    }
+
+    /// Sends a request and streams a **2xx** response body into `out` (e.g. an export part);
+    /// returns the response with the number of bytes written. An error status is read whole
+    /// (bounded by `max_response_bytes`) and returned as [`DownloadBody::Error`].
+    pub async fn download_to<W>(
+        &self,
+        request: HttpRequest,
+        out: &mut W,
+    ) -> Result<http::Response<DownloadBody>, ReqwestError>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        use tokio::io::AsyncWriteExt;
+        let req = reqwest::Request::try_from(request)?;
+        let mut resp = self.client.execute(req).await?;
+        if !resp.status().is_success() {
+            return Ok(Self::read(resp, self.max_response_bytes).await?.map(DownloadBody::Error));
+        }
+        let mut out_resp = Self::head(&mut resp);
+        let mut n = 0u64;
+        while let Some(chunk) = resp.chunk().await? {
+            n += chunk.len() as u64;
+            if n > self.max_response_bytes {
+                return Err(ReqwestError { inner: ReqwestErrorInner::TooLarge(self.max_response_bytes) });
+            }
+            out.write_all(&chunk).await.map_err(|e| ReqwestError { inner: ReqwestErrorInner::Write(e) })?;
+        }
+        out.flush().await.map_err(|e| ReqwestError { inner: ReqwestErrorInner::Write(e) })?;
+        *out_resp.body_mut() = DownloadBody::Written(n);
+        Ok(out_resp)
+    }
+
+    fn head(resp: &mut reqwest::Response) -> http::Response<DownloadBody> {
+        let mut out = http::Response::new(DownloadBody::Written(0));
+        *out.status_mut() = resp.status();
+        *out.version_mut() = resp.version();
+        *out.headers_mut() = std::mem::take(resp.headers_mut());
+        out
+    }
+
     async fn execute(client: reqwest::Client, request: HttpRequest, max: u64) -> Result<HttpResponse, ReqwestError> {
         // `Vec<u8>` -> `Bytes` takes the allocation over: the body is not copied.
         let req = reqwest::Request::try_from(request)?;
-        let mut resp = client.execute(req).await?;
-        let mut out = http::Response::builder().status(resp.status()).version(resp.version());
-        if let Some(h) = out.headers_mut() {
-            *h = std::mem::take(resp.headers_mut());
-        }
+        let resp = client.execute(req).await?;
+        Self::read(resp, max).await
+    }
+
+    async fn read(mut resp: reqwest::Response, max: u64) -> Result<HttpResponse, ReqwestError> {
+        let head = Self::head(&mut resp);
         let len = resp.content_length().unwrap_or(0);
         if len > max {
             return Err(ReqwestError { inner: ReqwestErrorInner::TooLarge(max) });
@@ -114,8 +170,7 @@ impl ReqwestTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        // Status and headers came from a valid response, so this cannot fail.
-        out.body(body).map_err(|_| ReqwestError { inner: ReqwestErrorInner::TooLarge(max) })
+        Ok(head.map(|_| body))
     }
 }
 

@@ -96,3 +96,12 @@ impl Default for TransportConfig {
         }
     }
 }
+
+/// The body of a streaming download (`UreqTransport::download_to`, `ReqwestTransport::download_to`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownloadBody {
+    /// 2xx: this many bytes were written to the sink.
+    Written(u64),
+    /// Error status: the body, read whole (decode it with [`crate::ApiError::from_response`]).
+    Error(Vec<u8>),
+}

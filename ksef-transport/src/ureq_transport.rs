@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 
-use crate::{HttpRequest, HttpResponse, SyncTransport, TransportConfig, TransportError};
+use crate::{DownloadBody, HttpRequest, HttpResponse, SyncTransport, TransportConfig, TransportError};
 
 pub use ureq;
 
@@ -114,15 +114,6 @@ impl UreqTransport {
         let bytes = body.with_config().limit(self.max_response_bytes).read_to_vec()?;
         Ok(http::Response::from_parts(parts, bytes))
     }
-}
-
-/// The body of a [`UreqTransport::download_to`] response.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DownloadBody {
-    /// 2xx: this many bytes were written to the sink.
-    Written(u64),
-    /// Error status: the body, read whole (decode it with [`crate::ApiError::from_response`]).
-    Error(Vec<u8>),
 }
 
 impl Default for UreqTransport {

@@ -114,7 +114,9 @@ fn limits_replaced_from_get_rate_limits() {
         r#""other":{"perSecond":2,"perMinute":3,"perHour":4}"#,
     );
     let eff: ksef_model::types::EffectiveApiRateLimits = serde_json::from_str(&body).unwrap();
-    l.set_effective_limits(&eff);
+    // Through the trait object, as a Pipeline holds it.
+    let dynamic: &dyn RateLimiter = &l;
+    dynamic.set_effective_limits(&eff);
     let s = LIST_AUTH_SESSIONS;
     assert_eq!(l.limits_for(&s), RateLimits { per_second: 2, per_minute: Some(3), per_hour: Some(4) });
     let t0 = Instant::now();

@@ -274,3 +274,46 @@ async fn reqwest_pipeline_with_tokio_sleep() {
         .unwrap();
     assert_eq!(r.warnings.len(), 2);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn reqwest_streams_large_parts_both_ways() {
+    let server = Server::start(route);
+    let reqwest = ReqwestTransport::new(&config()).unwrap();
+    let data = big();
+    let req = http::Request::put(server.url("/upload/part1"))
+        .header("content-length", data.len())
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(())
+        .unwrap();
+    let resp = reqwest.send_reader(req, std::io::Cursor::new(data.clone())).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(String::from_utf8_lossy(resp.body()), format!("{}:{}", data.len(), checksum(&data)));
+
+    let policy = UrlPolicy::default().allow_loopback(true);
+    let mut sink = Vec::new();
+    let resp =
+        reqwest.download_to(presigned_get(&server.url("/download/part1"), &policy).unwrap(), &mut sink).await.unwrap();
+    assert_eq!(resp.body(), &DownloadBody::Written(data.len() as u64));
+    assert_eq!(checksum(&sink), checksum(&data));
+    let resp = reqwest
+        .download_to(presigned_get(&server.url("/download/missing"), &policy).unwrap(), &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(resp.body(), &DownloadBody::Error(b"not here".to_vec()));
+}
+
+/// The async helpers can be spawned on a multi-threaded runtime.
+#[test]
+fn async_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let reqwest = ReqwestTransport::new(&config()).unwrap();
+    let ctx = RequestContext::new("http://127.0.0.1:9").unwrap().with_token("t");
+    let pipeline = ksef_transport::Pipeline::new();
+    let f = pipeline.execute_async::<GetRateLimits, _, _, _>(&reqwest, &ctx, &(), (), ksef_transport::tokio_sleep);
+    assert_send(&f);
+    let g = ksef_transport::send_async::<GetRateLimits, _>(&reqwest, &ctx, &(), ());
+    assert_send(&g);
+    let req = presigned_get("https://a.ksef.mf.gov.pl/x", &UrlPolicy::default()).unwrap();
+    let h = pipeline.execute_presigned_async(&reqwest, req, ksef_transport::tokio_sleep);
+    assert_send(&h);
+}
