@@ -174,7 +174,9 @@ impl RateLimiter for SlidingWindowLimiter {
         let from = slots.back().map_or(now, |last| (*last).max(now));
         let t = next_slot(slots, from, &windows);
         slots.push_back(t);
-        while slots.front().is_some_and(|e| *e + Duration::from_secs(3600) <= t) {
+        // Keep only what the largest window in force can still count.
+        let horizon = windows.iter().map(|w| w.0).max().unwrap_or(Duration::from_secs(1));
+        while slots.front().is_some_and(|e| *e + horizon <= t) {
             slots.pop_front();
         }
         t

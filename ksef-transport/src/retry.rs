@@ -47,7 +47,10 @@ impl Jitter for RandomJitter {
         h.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
         let r = h.finish();
         let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 { Duration::ZERO } else { Duration::from_nanos(r % (nanos + 1).max(1)) }
+        match nanos.checked_add(1) {
+            Some(m) => Duration::from_nanos(r % m),
+            None => Duration::from_nanos(r),
+        }
     }
 }
 

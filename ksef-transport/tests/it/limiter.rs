@@ -133,3 +133,15 @@ fn manual_clock_moves_both_clocks() {
     assert_eq!(c.now() - i, Duration::from_secs(5));
     assert_eq!(c.system_now().duration_since(s).unwrap(), Duration::from_secs(5));
 }
+
+#[test]
+fn per_second_only_group_keeps_little_state_and_is_exact() {
+    let l = SlidingWindowLimiter::new();
+    let s = OperationSpec { rate_limits: RateLimits { per_second: 60, per_minute: None, per_hour: None }, ..spec() };
+    let t0 = Instant::now();
+    let got: Vec<Duration> = (0..600).map(|_| l.reserve(&s, t0) - t0).collect();
+    assert!(got.iter().enumerate().all(|(i, t)| *t == Duration::from_secs((i / 60) as u64)));
+    assert_eq!(server_would_reject(&got, s.rate_limits), None);
+    // Later requests are not delayed by old ones.
+    assert_eq!(l.reserve(&s, t0 + Duration::from_secs(100)), t0 + Duration::from_secs(100));
+}

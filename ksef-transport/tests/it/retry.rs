@@ -103,6 +103,9 @@ fn capped_exponential_backoff_with_jitter() {
     assert_eq!(p.backoff(1, &Max), ms(500));
     assert_eq!(p.backoff(30, &Max), Duration::from_secs(30));
     let r = ksef_transport::RandomJitter::default();
+    use ksef_transport::Jitter as _;
+    assert_eq!(r.jitter(Duration::ZERO), Duration::ZERO);
+    assert!(r.jitter(Duration::MAX) <= Duration::MAX);
     for a in 1..10 {
         let d = p.backoff(a, &r);
         assert!(d >= p.backoff(a, &NoJitter) && d <= p.backoff(a, &Max));
