@@ -8,6 +8,8 @@ mod loopback;
 mod parse;
 mod presigned;
 mod redaction;
+#[cfg(feature = "test-util")]
+mod replay;
 mod retry;
 #[cfg(all(feature = "ureq", feature = "reqwest"))]
 mod server;
