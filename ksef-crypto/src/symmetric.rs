@@ -265,6 +265,90 @@ impl CbcDecryptor {
     }
 }
 
+/// `std::io::Write` adapter: encrypts everything written and forwards ciphertext to `inner`.
+/// Call [`EncryptingWriter::finish`] to write the padded final block (dropping without
+/// `finish` leaves the ciphertext truncated).
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub struct EncryptingWriter<W: std::io::Write> {
+    inner: W,
+    enc: CbcEncryptor,
+    buf: Vec<u8>,
+}
+
+#[cfg(feature = "std")]
+impl<W: std::io::Write> EncryptingWriter<W> {
+    /// Wrap `inner`.
+    pub fn new(key: &SessionKey, inner: W) -> Self {
+        Self { inner, enc: key.encryptor(), buf: Vec::new() }
+    }
+
+    /// Write the final block and return the inner writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.buf.clear();
+        self.enc.finish(&mut self.buf);
+        self.inner.write_all(&self.buf)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<W: std::io::Write> std::io::Write for EncryptingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.clear();
+        self.enc.update(data, &mut self.buf);
+        self.inner.write_all(&self.buf)?;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `std::io::Write` adapter: decrypts everything written and forwards plaintext to `inner`.
+/// [`DecryptingWriter::finish`] checks the padding.
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub struct DecryptingWriter<W: std::io::Write> {
+    inner: W,
+    dec: CbcDecryptor,
+    buf: Vec<u8>,
+}
+
+#[cfg(feature = "std")]
+impl<W: std::io::Write> DecryptingWriter<W> {
+    /// Wrap `inner`.
+    pub fn new(key: &SessionKey, inner: W) -> Self {
+        Self { inner, dec: key.decryptor(), buf: Vec::new() }
+    }
+
+    /// Check the padding, write the last plaintext bytes and return the inner writer.
+    /// A padding failure is reported as `io::ErrorKind::InvalidData`.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.buf.clear();
+        self.dec.finish(&mut self.buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.inner.write_all(&self.buf)?;
+        self.buf.zeroize();
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<W: std::io::Write> std::io::Write for DecryptingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.clear();
+        self.dec.update(data, &mut self.buf);
+        self.inner.write_all(&self.buf)?;
+        self.buf.zeroize();
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +386,28 @@ mod tests {
             d.finish(&mut pt).unwrap();
             assert_eq!(pt, data, "dec chunk {chunk}");
         }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn io_writers_roundtrip() {
+        use std::io::Write as _;
+        let k = key();
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 256) as u8).collect();
+        let mut w = EncryptingWriter::new(&k, Vec::new());
+        for c in data.chunks(777) {
+            w.write_all(c).unwrap();
+        }
+        let ct = w.finish().unwrap();
+        assert_eq!(ct, k.encrypt(&data));
+        let mut d = DecryptingWriter::new(&k, Vec::new());
+        for c in ct.chunks(100) {
+            d.write_all(c).unwrap();
+        }
+        assert_eq!(d.finish().unwrap(), data);
+        let mut d = DecryptingWriter::new(&k, Vec::new());
+        d.write_all(&ct[..ct.len() - 1]).unwrap();
+        assert_eq!(d.finish().unwrap_err().kind(), std::io::ErrorKind::InvalidData);
     }
 
     #[test]
