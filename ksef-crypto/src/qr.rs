@@ -156,7 +156,7 @@ pub struct CertificateLink {
 }
 
 /// Parse a KOD II link and verify its signature with `certificate` (whose serial must match
-/// the one in the link). ECDSA signatures are accepted as raw `r||s` or, as a fallback, DER.
+/// the one in the link, and whose keyUsage, if present, must include nonRepudiation). ECDSA signatures are accepted as raw `r||s` or, as a fallback, DER.
 pub fn verify_certificate_url(url: &str, certificate: &Certificate) -> Result<CertificateLink, Error> {
     let bad = Error::InvalidInput("not a KOD II certificate link");
     let rest = url.strip_prefix("https://").unwrap_or(url);
@@ -169,6 +169,13 @@ pub fn verify_certificate_url(url: &str, certificate: &Certificate) -> Result<Ce
     let invoice_sha256: [u8; 32] = b64url_decode(hash)?.try_into().map_err(|_| bad)?;
     if !serial.eq_ignore_ascii_case(&certificate.serial_hex()) {
         return Err(Error::InvalidInput("certificate serial does not match the link"));
+    }
+    // KOD II must be signed with an Offline certificate (keyUsage nonRepudiation); an
+    // Authentication certificate (digitalSignature only) is refused.
+    if let Some((_, non_repudiation)) = crate::x509::key_usage(certificate)
+        && !non_repudiation
+    {
+        return Err(Error::InvalidInput("certificate is not an Offline (nonRepudiation) certificate"));
     }
     let sig = b64url_decode(sig_b64)?;
     let key = certificate.public_key()?;

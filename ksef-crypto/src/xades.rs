@@ -103,6 +103,10 @@ pub fn sign_enveloped(xml: &str, signer: &dyn XadesSigner, signing_time: UnixTim
         return Err(Error::InvalidInput("root element must have an end tag"));
     }
     let insert_at = close - close_tag_len;
+    let end_tag = alloc::format!("</{}>", c14n::element_qname(root));
+    if xml.get(insert_at..close) != Some(end_tag.as_str()) {
+        return Err(Error::InvalidInput("unexpected end tag form of the root element"));
+    }
     let exc = C14n::from_uri(c14n::ALG_EXC).ok_or(Error::Xml)?;
     let doc_digest = b64_encode(sha256(exc.canonicalize(doc.root(), &|_| false, true)));
     drop(doc);

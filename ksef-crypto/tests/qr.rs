@@ -82,6 +82,27 @@ fn offline_cert(alg: KeyAlgorithm) -> (PrivateKey, ksef_crypto::Certificate) {
     (key, cert)
 }
 
+/// A certificate with the same key and serial but of type Authentication.
+fn auth_cert_for(key: &PrivateKey, offline: &ksef_crypto::Certificate) -> ksef_crypto::Certificate {
+    let mut rng = rand::rng();
+    let t = UnixTime::from_secs(1_790_000_000);
+    let ca_key = PrivateKey::generate_p256(&mut rng);
+    let ca = self_signed_ca(&ca_key, "CA", &random_serial(&mut rng), t, UnixTime::from_secs(1_890_000_000)).unwrap();
+    let csr = parse_csr(&create_csr(key, &SubjectFields::seal("1111111111", "Firma").unwrap()).unwrap()).unwrap();
+    let hex = offline.serial_hex();
+    let serial: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    issue_from_csr(
+        &ca_key,
+        &ca,
+        &csr,
+        &serial,
+        KsefCertificateType::Authentication,
+        t,
+        UnixTime::from_secs(1_850_000_000),
+    )
+    .unwrap()
+}
+
 #[test]
 fn kod2_sign_and_verify() {
     let mut rng = rand::rng();
@@ -104,6 +125,9 @@ fn kod2_sign_and_verify() {
         assert_eq!(verify_certificate_url(&bad, &cert).unwrap_err(), ksef_crypto::Error::BadSignature);
         let (_, other) = offline_cert(alg);
         assert!(verify_certificate_url(&url, &other).is_err());
+        // An Authentication certificate for the same key is refused.
+        let auth = auth_cert_for(&key, &cert);
+        assert!(matches!(verify_certificate_url(&url, &auth), Err(ksef_crypto::Error::InvalidInput(_))));
 
         if alg == KeyAlgorithm::Rsa2048 && openssl() {
             // Independent check of RSA-PSS (SHA-256, MGF1-SHA-256, salt 32) with openssl.
