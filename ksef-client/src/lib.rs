@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod export;
 pub mod upo;
