@@ -219,3 +219,48 @@ fn rejections_name_the_failed_check() {
     );
     assert_eq!(verify(&two, &at).unwrap_err(), VerifyError::MultipleSignatures);
 }
+
+#[test]
+fn single_byte_mutations_never_panic_and_rarely_pass() {
+    // Every position of two fixtures, a few replacement bytes each: the verifier must return
+    // (never panic), and no mutation inside the signed regions (document body, SignedInfo,
+    // SignedProperties) may pass, except swapping whitespace inside a tag for a space.
+    for name in ["xmlsec-excc14n-ec.xml", "signxml-c14n11-ec.xml"] {
+        let xml = fixture(name);
+        let bytes = xml.as_bytes();
+        let mut accepted = 0usize;
+        let range = |open: &str, close: &str| {
+            let a = xml.find(open).unwrap();
+            a..xml[a..].find(close).unwrap() + a + close.len()
+        };
+        let sig_start = xml.find("<ds:Signature").unwrap();
+        // Regions whose every byte is covered by a digest or the signature.
+        let signed_ranges = [
+            xml.find("<AuthTokenRequest").unwrap()..sig_start,
+            range("<ds:SignedInfo", "</ds:SignedInfo>"),
+            range("<xades:SignedProperties", "</xades:SignedProperties>"),
+        ];
+        for i in 0..bytes.len() {
+            for repl in [b'<', b'"', b'x', b' '] {
+                if bytes[i] == repl {
+                    continue;
+                }
+                let mut b = bytes.to_vec();
+                b[i] = repl;
+                let Ok(s) = String::from_utf8(b) else { continue };
+                if verify(&s, &VerifyOptions::at(FIXTURE_TIME)).is_ok() {
+                    accepted += 1;
+                    let in_signed = signed_ranges.iter().any(|r| r.contains(&i));
+                    let whitespace_swap = bytes[i].is_ascii_whitespace() && repl == b' ';
+                    assert!(
+                        !in_signed || whitespace_swap,
+                        "{name}: mutation at {i} ({:?} -> {:?}) accepted",
+                        bytes[i] as char,
+                        repl as char
+                    );
+                }
+            }
+        }
+        assert!(accepted < 200, "{name}: {accepted} mutations accepted");
+    }
+}
