@@ -531,7 +531,7 @@ fn check_name(name: &str) -> Result<(), ExportError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Cursor;
     use std::num::{NonZeroU32, NonZeroU64};

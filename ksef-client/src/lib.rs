@@ -4,4 +4,5 @@
 
 pub mod batch;
 pub mod export;
+pub mod sync;
 pub mod upo;
