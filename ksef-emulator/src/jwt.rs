@@ -90,6 +90,13 @@ impl JwtSigner {
         <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
     }
 
+    /// Hex HMAC-SHA256 of `data` with the signer's secret (pre-signed storage URLs).
+    pub fn tag(&self, data: &[u8]) -> String {
+        let mut mac = self.mac();
+        mac.update(data);
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Encodes and signs.
     pub fn sign(&self, claims: &Claims) -> String {
         let header = B64URL.encode(br#"{"alg":"HS256","typ":"JWT"}"#);

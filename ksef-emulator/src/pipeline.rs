@@ -1,1 +1,364 @@
-//! Per-invoice processing.
+//! Per-invoice processing of an online session: decrypt, verify, read, check, number.
+//!
+//! Runs inline when the invoice is accepted (the HTTP answer is still `202`, and the status
+//! endpoints report the outcome with KSeF's invoice status codes, §4.6 of the protocol digest).
+
+use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockModeDecrypt, KeyIvInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, NaiveDate, Utc};
+use ksef_model::KsefNumber;
+use sha2::{Digest, Sha256};
+
+use crate::api::AppState;
+use crate::domain::{IdentifierType, StatusInfo};
+use crate::store::{FormCode, InvoiceKey, InvoiceKeyOwner, InvoiceRecord, SessionRecord, StoreError};
+
+/// What the sender declared about one invoice (already checked: ciphertext size and hash).
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// `EE` reference number assigned to it.
+    pub reference: String,
+    /// Position in the session.
+    pub ordinal: u64,
+    /// The ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// Declared Base64 SHA-256 of the plaintext.
+    pub invoice_hash: String,
+    /// Declared plaintext size.
+    pub invoice_size: u64,
+    /// `offlineMode`.
+    pub offline_mode: bool,
+    /// When KSeF accepted it (`invoicingDate`).
+    pub invoicing_date: DateTime<Utc>,
+}
+
+/// A form code the emulator knows: the root element and namespace its documents must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownForm {
+    /// `systemCode`.
+    pub system_code: &'static str,
+    /// `schemaVersion`.
+    pub schema_version: &'static str,
+    /// `value`.
+    pub value: &'static str,
+    /// Root element local name.
+    pub root: &'static str,
+    /// Root namespace.
+    pub namespace: &'static str,
+    /// Accepted in batch sessions.
+    pub batch: bool,
+}
+
+/// The form codes accepted on TE (protocol §4.2, §6.1).
+pub const KNOWN_FORMS: &[KnownForm] = &[
+    KnownForm {
+        system_code: "FA (2)",
+        schema_version: "1-0E",
+        value: "FA",
+        root: "Faktura",
+        namespace: "http://crd.gov.pl/wzor/2023/06/29/12648/",
+        batch: true,
+    },
+    KnownForm {
+        system_code: "FA (3)",
+        schema_version: "1-0E",
+        value: "FA",
+        root: "Faktura",
+        namespace: "http://crd.gov.pl/wzor/2025/06/25/13775/",
+        batch: true,
+    },
+    KnownForm {
+        system_code: "FA_RR (1)",
+        schema_version: "1-1E",
+        value: "FA_RR",
+        root: "Faktura",
+        namespace: "http://crd.gov.pl/wzor/2026/03/06/14189/",
+        batch: true,
+    },
+    KnownForm {
+        system_code: "PEF (3)",
+        schema_version: "2-1",
+        value: "PEF",
+        root: "Invoice",
+        namespace: "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+        batch: false,
+    },
+    KnownForm {
+        system_code: "PEF_KOR (3)",
+        schema_version: "2-1",
+        value: "PEF",
+        root: "CreditNote",
+        namespace: "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+        batch: false,
+    },
+];
+
+/// The known form matching a declared form code (exact match, as KSeF compares them).
+pub fn known_form(fc: &FormCode) -> Option<&'static KnownForm> {
+    KNOWN_FORMS
+        .iter()
+        .find(|k| k.system_code == fc.system_code && k.schema_version == fc.schema_version && k.value == fc.value)
+}
+
+/// Facts read from an invoice document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvoiceFacts {
+    /// `Podmiot1` NIP.
+    pub seller_nip: Option<String>,
+    /// `P_2` / `P_4C` / `cbc:ID`.
+    pub invoice_number: Option<String>,
+    /// `P_1` / `P_4B` / `cbc:IssueDate`.
+    pub issue_date: Option<NaiveDate>,
+    /// `RodzajFaktury` (PEF: `VatPef`/`KorPef`).
+    pub invoice_type: Option<String>,
+    /// Whether a `Zalacznik` element is present.
+    pub has_attachment: bool,
+}
+
+/// A rejection with KSeF's invoice status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Reject(StatusInfo, Option<InvoiceFacts>);
+
+fn verification(detail: impl Into<String>) -> StatusInfo {
+    StatusInfo::with_detail(430, "Błąd weryfikacji pliku faktury", detail)
+}
+
+/// Checks the document rules of §6.2 and reads the facts the later checks need.
+pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, StatusInfo> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Err(verification("Dokument zawiera znacznik BOM; wymagane jest kodowanie UTF-8 bez BOM."));
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| verification("Dokument nie jest poprawnie zakodowany w UTF-8."))?;
+    if let Some(rest) = text.strip_prefix("<?xml") {
+        let decl = rest.split("?>").next().unwrap_or("");
+        if let Some(pos) = decl.find("encoding") {
+            let value: String = decl[pos + 8..]
+                .trim_start()
+                .trim_start_matches('=')
+                .trim_start()
+                .trim_start_matches(['"', '\''])
+                .chars()
+                .take_while(|c| *c != '"' && *c != '\'')
+                .collect();
+            if !value.eq_ignore_ascii_case("utf-8") {
+                return Err(verification(format!("Deklarowane kodowanie {value} nie jest dozwolone; wymagane UTF-8.")));
+            }
+        }
+    }
+    if let Some(c) = text.chars().find(|c| discouraged(*c)) {
+        return Err(verification(format!("Dokument zawiera niedozwolony znak U+{:04X}.", c as u32)));
+    }
+    let opts = roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() };
+    let doc = roxmltree::Document::parse_with_options(text, opts)
+        .map_err(|e| verification(format!("Dokument nie jest poprawnym XML: {e}")))?;
+    if doc.descendants().any(|n| n.is_pi()) {
+        return Err(verification("Dokument zawiera instrukcje przetwarzania, które nie są dozwolone."));
+    }
+    let root = doc.root_element();
+    if root.tag_name().name() != form.root || root.tag_name().namespace() != Some(form.namespace) {
+        return Err(verification(format!(
+            "Dokument nie jest zgodny ze schemą (xsd) {}: oczekiwano elementu {} w przestrzeni nazw {}.",
+            form.system_code, form.root, form.namespace
+        )));
+    }
+    let mut facts = InvoiceFacts::default();
+    if form.value == "PEF" {
+        facts.invoice_number = text_of(child(root, "ID"));
+        facts.issue_date = text_of(child(root, "IssueDate")).and_then(|d| d.parse().ok());
+        facts.seller_nip = child(root, "AccountingSupplierParty")
+            .and_then(|p| p.descendants().find(|d| d.tag_name().name() == "CompanyID"))
+            .and_then(|n| n.text())
+            .map(|t| t.trim().trim_start_matches("PL").to_owned());
+        facts.invoice_type = Some(if form.root == "CreditNote" { "KorPef" } else { "VatPef" }.to_owned());
+    } else {
+        facts.seller_nip = child(root, "Podmiot1")
+            .and_then(|p| p.descendants().find(|d| d.tag_name().name() == "NIP"))
+            .and_then(|n| n.text())
+            .map(|t| t.trim().to_owned());
+        let body = child(root, "Fa").or_else(|| child(root, "FakturaRR"));
+        if let Some(fa) = body {
+            facts.invoice_number = text_of(child(fa, "P_2").or_else(|| child(fa, "P_4C")));
+            facts.issue_date = text_of(child(fa, "P_1").or_else(|| child(fa, "P_4B"))).and_then(|d| d.parse().ok());
+            facts.invoice_type = text_of(child(fa, "RodzajFaktury"));
+        }
+        facts.has_attachment = child(root, "Zalacznik").is_some();
+    }
+    let (Some(_), Some(_), Some(_)) = (&facts.seller_nip, &facts.invoice_number, &facts.issue_date) else {
+        return Err(verification(format!(
+            "Dokument nie jest zgodny ze schemą (xsd) {}: brak wymaganych elementów (sprzedawca, numer lub data wystawienia).",
+            form.system_code
+        )));
+    };
+    Ok(facts)
+}
+
+fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    n.children().find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn text_of(n: Option<roxmltree::Node<'_, '_>>) -> Option<String> {
+    n.and_then(|n| n.text()).map(|t| t.trim().to_owned())
+}
+
+/// Code points KSeF refuses since 2.4.0.
+fn discouraged(c: char) -> bool {
+    let u = c as u32;
+    (0x7F..=0x84).contains(&u)
+        || (0x86..=0x9F).contains(&u)
+        || (0xFDD0..=0xFDEF).contains(&u)
+        || (u >= 0x1_0000 && (u & 0xFFFE) == 0xFFFE)
+}
+
+/// Processes one invoice of an online session into its final record.
+pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Result<InvoiceRecord, StoreError> {
+    let mut rec = InvoiceRecord {
+        reference: sub.reference.clone(),
+        session: session.reference.clone(),
+        ordinal: sub.ordinal,
+        context: session.context.clone(),
+        invoice_number: None,
+        ksef_number: None,
+        invoice_hash: sub.invoice_hash.clone(),
+        invoice_size: sub.invoice_size,
+        invoicing_date: sub.invoicing_date,
+        acquisition_date: None,
+        permanent_storage_date: None,
+        status: StatusInfo::new(150, "Trwa przetwarzanie"),
+        invoicing_mode: None,
+        offline_mode: sub.offline_mode,
+        seller_nip: None,
+        issue_date: None,
+        invoice_type: None,
+        form_code: session.form_code.clone(),
+        has_attachment: false,
+        content: None,
+    };
+    match check(app, session, &sub, &mut rec)? {
+        Ok(plain) => {
+            rec.content = Some(plain);
+        }
+        Err(Reject(status, facts)) => {
+            rec.status = status;
+            if let Some(f) = facts {
+                rec.invoice_number = f.invoice_number;
+            }
+        }
+    }
+    Ok(rec)
+}
+
+fn check(
+    app: &AppState,
+    session: &SessionRecord,
+    sub: &Submission,
+    rec: &mut InvoiceRecord,
+) -> Result<Result<Vec<u8>, Reject>, StoreError> {
+    let reject = |s: StatusInfo| Ok(Err(Reject(s, None)));
+    let Some(key) = &session.key else {
+        return reject(StatusInfo::new(405, "Przetwarzanie anulowane z powodu błędu sesji"));
+    };
+    let Ok(dec) = cbc::Decryptor::<aes::Aes256>::new_from_slices(&key.0, &session.iv) else {
+        return reject(StatusInfo::new(435, "Błąd odszyfrowania pliku"));
+    };
+    let Ok(plain) = dec.decrypt_padded_vec::<Pkcs7>(&sub.ciphertext) else {
+        return reject(StatusInfo::with_detail(
+            435,
+            "Błąd odszyfrowania pliku",
+            "Nie udało się odszyfrować treści faktury.",
+        ));
+    };
+    if plain.len() as u64 != sub.invoice_size {
+        return reject(verification(format!(
+            "Rozmiar faktury ({} B) nie zgadza się z zadeklarowanym ({} B).",
+            plain.len(),
+            sub.invoice_size
+        )));
+    }
+    if B64.encode(Sha256::digest(&plain)) != sub.invoice_hash {
+        return reject(verification("Skrót faktury nie zgadza się z zadeklarowanym."));
+    }
+    let Some(form) = known_form(&session.form_code) else {
+        return reject(verification("Nieobsługiwany kod formularza."));
+    };
+    let facts = match read_document(&plain, form) {
+        Ok(f) => f,
+        Err(s) => return reject(s),
+    };
+    rec.seller_nip = facts.seller_nip.clone();
+    rec.issue_date = facts.issue_date;
+    rec.invoice_type = facts.invoice_type.clone();
+    rec.has_attachment = facts.has_attachment;
+    rec.invoice_number = facts.invoice_number.clone();
+    let with = |s: StatusInfo| Ok(Err(Reject(s, Some(facts.clone()))));
+
+    let limit =
+        if facts.has_attachment { app.config.max_invoice_with_attachment_size } else { app.config.max_invoice_size };
+    if plain.len() as u64 > limit {
+        return with(verification(format!("Rozmiar faktury przekracza dozwolony limit {limit} B.")));
+    }
+    let accepted_day = sub.invoicing_date.date_naive();
+    let issue = facts.issue_date.unwrap_or(accepted_day);
+    if issue > accepted_day {
+        return with(StatusInfo::with_detail(
+            450,
+            "Błąd weryfikacji semantyki dokumentu faktury",
+            "Data wystawienia faktury (P_1) jest późniejsza niż data przyjęcia dokumentu.",
+        ));
+    }
+    if facts.has_attachment {
+        // Attachments go in batch sessions only (technical corrections are not supported yet).
+        return with(StatusInfo::with_detail(
+            415,
+            "Brak możliwości wysyłania faktury z załącznikiem",
+            "Faktury z załącznikiem można wysyłać wyłącznie w sesji wsadowej.",
+        ));
+    }
+    // TE checks the seller NIP's format, not its checksum (§6.3), so numbers are built by hand.
+    let seller_nip = facts.seller_nip.clone().unwrap_or_default();
+    let body = format!("{seller_nip}-{}-01{}", accepted_day.format("%Y%m%d"), app.random_hex(10));
+    let Ok(ksef_number) = format!("{body}-{:02X}", ksef_model::crc8(body.as_bytes())).parse::<KsefNumber>() else {
+        return with(verification(format!("Nieprawidłowy NIP sprzedawcy: {seller_nip}.")));
+    };
+    let context_nip = match session.context.kind {
+        IdentifierType::Nip => Some(session.context.value.as_str()),
+        IdentifierType::InternalId | IdentifierType::NipVatUe => session.context.value.get(..10),
+        _ => None,
+    };
+    if context_nip != Some(seller_nip.as_str()) {
+        return with(StatusInfo::with_detail(
+            410,
+            "Nieprawidłowy zakres uprawnień",
+            format!("Kontekst {} nie może wystawiać faktur w imieniu podmiotu {seller_nip}.", session.context.value),
+        ));
+    }
+    let key = InvoiceKey {
+        seller_nip: seller_nip.clone(),
+        invoice_type: facts.invoice_type.clone().unwrap_or_default(),
+        invoice_number: facts.invoice_number.clone().unwrap_or_default(),
+    };
+    let owner = InvoiceKeyOwner { ksef_number: ksef_number.to_string(), session: session.reference.clone() };
+    if let Some(orig) = app.store.reserve_invoice_key(&key, &owner)? {
+        let mut s = StatusInfo::with_detail(
+            440,
+            "Duplikat faktury",
+            format!(
+                "Duplikat faktury. Faktura o numerze KSeF: {} została już prawidłowo przesłana do systemu w sesji: {}",
+                orig.ksef_number, orig.session
+            ),
+        );
+        s.extensions.insert("originalSessionReferenceNumber".into(), Some(orig.session));
+        s.extensions.insert("originalKsefNumber".into(), Some(orig.ksef_number));
+        return with(s);
+    }
+    let now = app.now();
+    rec.ksef_number = Some(ksef_number.into_string());
+    rec.acquisition_date = Some(now);
+    rec.permanent_storage_date = Some(now);
+    // Automatic offline marking: an issue day before the acceptance day means Offline (§13.3).
+    rec.invoicing_mode = Some(if sub.offline_mode || issue < accepted_day { "Offline" } else { "Online" }.to_owned());
+    rec.status = StatusInfo::new(200, "Sukces");
+    Ok(Ok(plain))
+}

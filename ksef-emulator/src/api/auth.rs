@@ -97,6 +97,16 @@ pub(crate) fn begin(
 ) -> Result<AuthInit, ApiError> {
     let now = app.now();
     let reference = app.reference("AU");
+    // Without a signed document (the test hook), the UPO's SkrotDokumentuUwierzytelniajacego is
+    // the hash of the operation's reference number.
+    let auth_document_hash = match (&auth_document_hash, &ksef_token_reference) {
+        (None, None) => {
+            use base64::Engine as _;
+            use sha2::Digest as _;
+            Some(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(reference.as_bytes())))
+        }
+        _ => auth_document_hash,
+    };
     let deceased = match subject.kind {
         IdentifierType::Pesel => app.store.person_by_pesel(&subject.value)?.is_some_and(|p| p.is_deceased),
         IdentifierType::Nip => app.store.person_by_nip(&subject.value)?.is_some_and(|p| p.is_deceased),

@@ -277,7 +277,14 @@ pub fn router(app: Arc<AppState>) -> Router {
     for (path, mr) in r.by_path {
         api = api.route(path, mr);
     }
-    Router::new().nest("/v2", api).layer(middleware::from_fn_with_state(app.clone(), render_errors)).with_state(app)
+    // Pre-signed storage links (UPO downloads) live outside the API, as on KSeF's blob host.
+    let storage =
+        Router::new().route("/storage/upo/{kind}/{session}/{reference}", axum::routing::get(sessions::storage_upo));
+    Router::new()
+        .nest("/v2", api)
+        .merge(storage)
+        .layer(middleware::from_fn_with_state(app.clone(), render_errors))
+        .with_state(app)
 }
 
 /// Parses `pageSize` within bounds (default when absent); `21405` otherwise.

@@ -143,7 +143,6 @@ pub fn login(emu: &Emulator, http: &Http, context: Identifier, subject: Identifi
     )
 }
 
-#[allow(dead_code)]
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("KSEF_SHARED_DIR")
         .map(PathBuf::from)

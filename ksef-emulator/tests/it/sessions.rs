@@ -1,1 +1,313 @@
+use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockModeEncrypt, KeyIvInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ksef_emulator::domain::Identifier;
+use rand::Rng as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
+use crate::common::*;
+
+/// Client side of a session: AES key and IV, wrapped with the emulator's published key.
+struct Crypto {
+    key: [u8; 32],
+    iv: [u8; 16],
+    wrapped: String,
+    public_key_id: String,
+}
+
+fn session_crypto(http: &Http) -> Crypto {
+    use rsa::pkcs8::DecodePublicKey;
+    use x509_cert::der::{Decode, Encode};
+    let list = http.get("/security/public-key-certificates", None).json();
+    let cert = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["usage"].as_array().unwrap().iter().any(|u| u == "SymmetricKeyEncryption"))
+        .unwrap();
+    let der = B64.decode(cert["certificate"].as_str().unwrap()).unwrap();
+    let x = x509_cert::Certificate::from_der(&der).unwrap();
+    let spki = x.tbs_certificate().subject_public_key_info().to_der().unwrap();
+    let pk = rsa::PublicKey::from_public_key_der(&spki).unwrap();
+    let mut rng = rand::rng();
+    let mut key = [0u8; 32];
+    let mut iv = [0u8; 16];
+    rng.fill_bytes(&mut key);
+    rng.fill_bytes(&mut iv);
+    let wrapped = pk.encrypt(&mut rng, rsa::Oaep::<Sha256>::new(), &key).unwrap();
+    Crypto { key, iv, wrapped: B64.encode(wrapped), public_key_id: cert["publicKeyId"].as_str().unwrap().to_owned() }
+}
+
+fn fa3() -> Value {
+    json!({"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"})
+}
+
+fn open(http: &Http, token: &str, c: &Crypto, form: Value) -> String {
+    let body = json!({"formCode": form, "encryption": {"encryptedSymmetricKey": c.wrapped,
+                      "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id}});
+    let r = http.post("/sessions/online", Some(token), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["referenceNumber"].as_str().unwrap().to_owned()
+}
+
+fn invoice_xml(seller: &str, number: &str) -> Vec<u8> {
+    let path = shared_dir().join("fixtures/invoices/invoice-template-fa-3.xml");
+    let t = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let today = chrono::Utc::now().date_naive().to_string();
+    t.replace("#nip#", seller)
+        .replace("#invoice_number#", number)
+        .replace("<P_1>2025-09-01</P_1>", &format!("<P_1>{today}</P_1>"))
+        .into_bytes()
+}
+
+fn send_body(c: &Crypto, plain: &[u8]) -> Value {
+    let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(&c.key, &c.iv).unwrap().encrypt_padded_vec::<Pkcs7>(plain);
+    json!({"invoiceHash": B64.encode(Sha256::digest(plain)), "invoiceSize": plain.len(),
+           "encryptedInvoiceHash": B64.encode(Sha256::digest(&ct)), "encryptedInvoiceSize": ct.len(),
+           "encryptedInvoiceContent": B64.encode(&ct)})
+}
+
+fn send(http: &Http, token: &str, session: &str, c: &Crypto, plain: &[u8]) -> Value {
+    let r = http.post(&format!("/sessions/online/{session}/invoices"), Some(token), Some(&send_body(c, plain)));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+    let st = http.get(&format!("/sessions/{session}/invoices/{inv}"), Some(token));
+    assert_eq!(st.status, 200, "{}", st.text());
+    st.json()
+}
+
+fn owner_login(emu: &ksef_emulator::Emulator, http: &Http, seed: u32) -> (String, String) {
+    let nip = fresh_nip(seed);
+    let (access, _, _) = login(emu, http, Identifier::nip(&nip), Identifier::nip(&nip));
+    (nip, access)
+}
+
+#[test]
+fn online_session_end_to_end() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 100);
+    let c = session_crypto(&http);
+    let session = open(&http, &token, &c, fa3());
+    assert_eq!(session.parse::<ksef_model::ReferenceNumber>().unwrap().type_code(), "SO");
+    let xml = invoice_xml(&nip, "1/2026");
+    let st = send(&http, &token, &session, &c, &xml);
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!(st["invoicingMode"], "Online");
+    assert_eq!(st["ordinalNumber"], 1);
+    assert_eq!(st["invoiceNumber"], "FA/GRQMB-1/2026/05/2025");
+    let ksef: ksef_model::KsefNumber = st["ksefNumber"].as_str().unwrap().parse().expect("valid KSeF number (CRC-8)");
+    assert_eq!(ksef.seller_nip().as_str(), nip);
+    assert_eq!(ksef.date(), chrono::Utc::now().date_naive());
+    let inv_ref = st["referenceNumber"].as_str().unwrap();
+
+    // Invoice UPO, by reference and by KSeF number.
+    let upo = http.get(&format!("/sessions/{session}/invoices/{inv_ref}/upo"), Some(&token));
+    assert_eq!(upo.status, 200, "{}", upo.text());
+    assert_eq!(upo.header("x-ms-meta-hash").unwrap(), B64.encode(Sha256::digest(&upo.body)));
+    let text = upo.text();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    assert_eq!(doc.root_element().tag_name().namespace(), Some(ksef_emulator::upo::NAMESPACE));
+    let field =
+        |name: &str| doc.descendants().find(|n| n.tag_name().name() == name).and_then(|n| n.text()).unwrap().to_owned();
+    assert_eq!(field("NumerKSeFDokumentu"), ksef.as_str());
+    assert_eq!(field("NumerReferencyjnySesji"), session);
+    assert_eq!(field("NipSprzedawcy"), nip);
+    assert_eq!(field("SkrotDokumentu"), B64.encode(Sha256::digest(&xml)));
+    assert_eq!(field("NazwaStrukturyLogicznej"), "Schemat_FA(3)_v1-0E.xsd");
+    assert_eq!(field("KodFormularza"), "FA (3)");
+    assert_eq!(field("TrybWysylki"), "Online");
+    assert!(doc.descendants().all(|n| n.tag_name().name() != "OpisPotwierdzenia"));
+    let by_ksef = http.get(&format!("/sessions/{session}/invoices/ksef/{ksef}/upo"), Some(&token));
+    assert_eq!(by_ksef.body, upo.body);
+
+    // Pre-signed UPO link: no token; a tampered signature is refused.
+    let url = st["upoDownloadUrl"].as_str().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(url).call().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body_mut().read_to_vec().unwrap(), upo.body);
+    let bad = format!("{url}0");
+    assert_eq!(agent.get(&bad).call().unwrap().status(), 403);
+
+    // The stored invoice, byte for byte.
+    let got = http.get(&format!("/invoices/ksef/{ksef}"), Some(&token));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, xml);
+    assert_eq!(got.header("x-ms-meta-hash").unwrap(), B64.encode(Sha256::digest(&xml)));
+
+    // Close: 200 with a session UPO listing the invoice.
+    let st = http.get(&format!("/sessions/{session}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 100);
+    assert_eq!(http.post(&format!("/sessions/online/{session}/close"), Some(&token), None).status, 204);
+    let st = http.get(&format!("/sessions/{session}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!(st["successfulInvoiceCount"], 1);
+    let page = &st["upo"]["pages"][0];
+    let upo_ref = page["referenceNumber"].as_str().unwrap();
+    let supo = http.get(&format!("/sessions/{session}/upo/{upo_ref}"), Some(&token));
+    assert_eq!(supo.status, 200);
+    let text = supo.text();
+    assert!(
+        text.contains("<Strona>1</Strona>")
+            && text.contains("<CalkowitaLiczbaDokumentow>1</CalkowitaLiczbaDokumentow>"),
+        "{text}"
+    );
+    assert!(text.contains(ksef.as_str()));
+    let mut r = agent.get(page["downloadUrl"].as_str().unwrap()).call().unwrap();
+    assert_eq!(r.body_mut().read_to_vec().unwrap(), supo.body);
+
+    // Closed: no more invoices, no second close.
+    let r = http.post(
+        &format!("/sessions/online/{session}/invoices"),
+        Some(&token),
+        Some(&send_body(&c, &invoice_xml(&nip, "2/2026"))),
+    );
+    assert_eq!(r.exception_codes(), [21180]);
+    assert_eq!(http.post(&format!("/sessions/online/{session}/close"), Some(&token), None).exception_codes(), [21180]);
+}
+
+#[test]
+fn synchronous_send_errors() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 110);
+    let c = session_crypto(&http);
+    let session = open(&http, &token, &c, fa3());
+    let xml = invoice_xml(&nip, "3/2026");
+    let path = format!("/sessions/online/{session}/invoices");
+
+    let mut body = send_body(&c, &xml);
+    body["encryptedInvoiceHash"] = json!(B64.encode(Sha256::digest(b"other")));
+    assert_eq!(http.post(&path, Some(&token), Some(&body)).exception_codes(), [21403]);
+
+    let mut body = send_body(&c, &xml);
+    body["encryptedInvoiceSize"] = json!(body["encryptedInvoiceSize"].as_u64().unwrap() + 16);
+    assert_eq!(http.post(&path, Some(&token), Some(&body)).exception_codes(), [21402]);
+
+    let mut body = send_body(&c, &xml);
+    body["invoiceHash"] = json!("short");
+    assert_eq!(http.post(&path, Some(&token), Some(&body)).exception_codes(), [21405]);
+
+    let unknown = "/sessions/online/20250101-SO-0123456789-0123456789-00/invoices";
+    assert_eq!(http.post(unknown, Some(&token), Some(&send_body(&c, &xml))).exception_codes(), [21173]);
+    assert_eq!(http.get("/sessions/20250101-SO-0123456789-0123456789-00", Some(&token)).exception_codes(), [21173]);
+
+    // Another context cannot see this session.
+    let (_, other) = owner_login(&emu, &http, 111);
+    assert_eq!(http.get(&format!("/sessions/{session}"), Some(&other)).exception_codes(), [21173]);
+
+    // Open errors: unknown key id, unsupported form code.
+    let mut open_body = json!({"formCode": fa3(), "encryption": {"encryptedSymmetricKey": c.wrapped,
+                      "initializationVector": B64.encode(c.iv), "publicKeyId": B64.encode([7u8; 32])}});
+    assert_eq!(http.post("/sessions/online", Some(&token), Some(&open_body)).exception_codes(), [21470]);
+    open_body["encryption"]["publicKeyId"] = json!(c.public_key_id);
+    open_body["formCode"] = json!({"systemCode": "FA (9)", "schemaVersion": "1-0E", "value": "FA"});
+    assert_eq!(http.post("/sessions/online", Some(&token), Some(&open_body)).exception_codes(), [21405]);
+}
+
+#[test]
+fn asynchronous_invoice_outcomes() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 120);
+    let c = session_crypto(&http);
+    let session = open(&http, &token, &c, fa3());
+
+    let first = send(&http, &token, &session, &c, &invoice_xml(&nip, "7/2026"));
+    assert_eq!(first["status"]["code"], 200);
+    // Same (seller, kind, number) → 440 with the original's numbers.
+    let dup = send(&http, &token, &session, &c, &invoice_xml(&nip, "7/2026"));
+    assert_eq!(dup["status"]["code"], 440, "{dup}");
+    assert_eq!(dup["status"]["extensions"]["originalKsefNumber"], first["ksefNumber"]);
+    assert_eq!(dup["status"]["extensions"]["originalSessionReferenceNumber"], session.as_str());
+    assert!(dup.get("ksefNumber").is_none());
+
+    // Seller other than the context → 410.
+    let st = send(&http, &token, &session, &c, &invoice_xml(&fresh_nip(121), "8/2026"));
+    assert_eq!(st["status"]["code"], 410, "{st}");
+    // Not XML / wrong namespace / processing instruction / declared hash wrong → 430.
+    assert_eq!(send(&http, &token, &session, &c, b"not xml")["status"]["code"], 430);
+    let fa2 = String::from_utf8(invoice_xml(&nip, "9/2026")).unwrap().replace("2025/06/25/13775", "2023/06/29/12648");
+    assert_eq!(send(&http, &token, &session, &c, fa2.as_bytes())["status"]["code"], 430);
+    let pi = String::from_utf8(invoice_xml(&nip, "10/2026")).unwrap().replace("<Naglowek>", "<?pi x?><Naglowek>");
+    assert_eq!(send(&http, &token, &session, &c, pi.as_bytes())["status"]["code"], 430);
+    let mut body = send_body(&c, &invoice_xml(&nip, "11/2026"));
+    body["invoiceHash"] = json!(B64.encode(Sha256::digest(b"x")));
+    let r = http.post(&format!("/sessions/online/{session}/invoices"), Some(&token), Some(&body));
+    let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+    let st = http.get(&format!("/sessions/{session}/invoices/{inv}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 430);
+    // Encrypted with another key → 435.
+    let other = session_crypto(&http);
+    assert_eq!(send(&http, &token, &session, &other, &invoice_xml(&nip, "12/2026"))["status"]["code"], 435);
+
+    let failed = http.get(&format!("/sessions/{session}/invoices/failed"), Some(&token)).json();
+    assert_eq!(failed["invoices"].as_array().unwrap().len(), 7);
+    let all = http.get(&format!("/sessions/{session}/invoices?pageSize=10"), Some(&token)).json();
+    assert_eq!(all["invoices"].as_array().unwrap().len(), 8);
+    assert!(all.get("continuationToken").is_none());
+    let r = http.call(
+        "GET",
+        &format!("/sessions/{session}/invoices"),
+        Some(&token),
+        None,
+        &[("x-continuation-token", "garbage")],
+    );
+    assert_eq!(r.exception_codes(), [21418]);
+    // A failed invoice has no UPO.
+    assert_eq!(http.get(&format!("/sessions/{session}/invoices/{inv}/upo"), Some(&token)).exception_codes(), [21178]);
+}
+
+#[test]
+fn session_state_machine_and_permissions() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (_, token) = owner_login(&emu, &http, 130);
+    let c = session_crypto(&http);
+    // Closing without invoices → 440.
+    let s = open(&http, &token, &c, fa3());
+    assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
+    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 440);
+    assert!(st.get("upo").is_none());
+
+    // A key that does not unwrap → session 415, sending → 21180.
+    let mut bad = session_crypto(&http);
+    bad.wrapped = B64.encode([1u8; 256]);
+    let s = open(&http, &token, &bad, fa3());
+    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 415);
+    let r = http.post(&format!("/sessions/online/{s}/invoices"), Some(&token), Some(&send_body(&c, b"<a/>")));
+    assert_eq!(r.exception_codes(), [21180]);
+
+    // A subject with only InvoiceRead may not open a session: 403 missing-permissions.
+    let ctx = fresh_nip(131);
+    let reader = fresh_nip(132);
+    let grant = json!({"contextIdentifier": {"type": "Nip", "value": ctx}, "authorizedIdentifier": {"type": "Nip", "value": reader},
+                       "permissions": [{"description": "Odczyt faktur", "permissionType": "InvoiceRead"}]});
+    assert_eq!(http.post("/testdata/permissions", None, Some(&grant)).status, 200);
+    let (rt, _, _) = login(&emu, &http, Identifier::nip(&ctx), Identifier::nip(&reader));
+    let body = json!({"formCode": fa3(), "encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv)}});
+    let r = http.post("/sessions/online", Some(&rt), Some(&body));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let v = r.json();
+    assert_eq!(v["reasonCode"], "missing-permissions");
+    assert_eq!(v["security"]["presentPermissions"], json!(["InvoiceRead"]));
+    assert!(v["security"]["requiredAnyOfPermissions"].as_array().unwrap().iter().any(|p| p == "InvoiceWrite"));
+
+    // Sessions close themselves after 12 h.
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(chrono::Utc::now()));
+    let emu2 = ksef_emulator::Emulator::builder().clock(clock.clone()).start().unwrap();
+    let http2 = Http::new(&emu2);
+    let (nip, token2) = owner_login(&emu2, &http2, 133);
+    let c2 = session_crypto(&http2);
+    let s = open(&http2, &token2, &c2, fa3());
+    assert_eq!(send(&http2, &token2, &s, &c2, &invoice_xml(&nip, "1/X"))["status"]["code"], 200);
+    clock.advance(chrono::Duration::hours(12) + chrono::Duration::seconds(1));
+    let (token3, _, _) = login(&emu2, &http2, Identifier::nip(&nip), Identifier::nip(&nip));
+    let st = http2.get(&format!("/sessions/{s}"), Some(&token3)).json();
+    assert_eq!(st["status"]["code"], 200, "{st}");
+}
