@@ -66,6 +66,24 @@ impl ContextIdentifier {
         }
     }
 
+    /// Check the value against the XSD pattern of its type (NIP: 10 digits; InternalId:
+    /// `<NIP>-<5 digits>`; NipVatUe: `<NIP>-<EU VAT number>`; PeppolId: `P` + 2 letters + 6 digits).
+    pub fn validate(&self) -> Result<(), Error> {
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let ok = match self {
+            Self::Nip(v) => digits(v, 10),
+            Self::InternalId(v) => v.split_once('-').is_some_and(|(a, b)| digits(a, 10) && digits(b, 5)),
+            Self::NipVatUe(v) => v.split_once('-').is_some_and(|(a, b)| {
+                digits(a, 10) && b.len() >= 4 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'*')
+            }),
+            Self::PeppolId(v) => {
+                let b = v.as_bytes();
+                b.len() == 9 && b[0] == b'P' && b[1..3].iter().all(u8::is_ascii_uppercase) && digits(&v[3..], 6)
+            }
+        };
+        if ok { Ok(()) } else { Err(Error::InvalidInput("context identifier does not match its format")) }
+    }
+
     /// From element name / JSON type and value.
     pub fn from_parts(kind: &str, value: &str) -> Option<Self> {
         let v = String::from(value);
@@ -142,6 +160,7 @@ impl AuthTokenRequest {
         if self.challenge.len() != 36 || !self.challenge.is_ascii() {
             return Err(Error::InvalidInput("challenge must be 36 ASCII characters"));
         }
+        self.context.validate()?;
         if let Some(ips) = &self.allowed_ips
             && (ips.ip4_addresses.len() > 10 || ips.ip4_ranges.len() > 10 || ips.ip4_masks.len() > 10)
         {
@@ -235,5 +254,47 @@ pub(crate) fn escape(s: &mut String, v: &str) {
             '"' => s.push_str("&quot;"),
             _ => s.push(c),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xsd_order_and_escaping() {
+        let mut r = AuthTokenRequest::new(
+            "20250604-CR-461EA5B000-537A6BA15D-D7",
+            ContextIdentifier::InternalId("5265877635-12345".into()),
+        );
+        r.namespace = AuthTokenNamespace::V2_1;
+        r.subject_identifier_type = SubjectIdentifierType::CertificateFingerprint;
+        r.allowed_ips = Some(AllowedIps {
+            ip4_addresses: alloc::vec!["1.2.3.4".into()],
+            ip4_ranges: alloc::vec!["1.1.1.1-1.1.1.9".into()],
+            ip4_masks: alloc::vec!["10.0.0.0/8".into()],
+        });
+        assert_eq!(
+            r.to_xml().unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AuthTokenRequest xmlns=\"http://ksef.mf.gov.pl/auth/token/2.1\">\
+<Challenge>20250604-CR-461EA5B000-537A6BA15D-D7</Challenge><ContextIdentifier><InternalId>5265877635-12345</InternalId></ContextIdentifier>\
+<SubjectIdentifierType>certificateFingerprint</SubjectIdentifierType><AuthorizationPolicy><AllowedIps><Ip4Address>1.2.3.4</Ip4Address>\
+<Ip4Range>1.1.1.1-1.1.1.9</Ip4Range><Ip4Mask>10.0.0.0/8</Ip4Mask></AllowedIps></AuthorizationPolicy></AuthTokenRequest>"
+        );
+        let xml = r.to_xml().unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(AuthTokenRequest::from_element(doc.root_element()).unwrap(), r);
+    }
+
+    #[test]
+    fn context_validation() {
+        assert!(ContextIdentifier::Nip("5265877635".into()).validate().is_ok());
+        assert!(ContextIdentifier::Nip("52658776".into()).validate().is_err());
+        assert!(ContextIdentifier::PeppolId("PAB123456".into()).validate().is_ok());
+        assert!(ContextIdentifier::PeppolId("pAB123456".into()).validate().is_err());
+        assert!(ContextIdentifier::NipVatUe("5265877635-ATU12345678".into()).validate().is_ok());
+        assert!(ContextIdentifier::InternalId("5265877635-1234".into()).validate().is_err());
+        let r = AuthTokenRequest::new("short", ContextIdentifier::Nip("5265877635".into()));
+        assert!(r.to_xml().is_err());
     }
 }
