@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod env;
 pub mod export;
 pub mod sync;
 pub mod upo;
