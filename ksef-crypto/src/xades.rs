@@ -33,7 +33,9 @@ const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 ///
 /// `sign` receives the canonicalized `SignedInfo` and must return, for an RSA certificate,
 /// an RSASSA-PKCS1-v1_5 SHA-256 signature, and for a P-256 certificate a raw `r||s`
-/// (64 bytes) ECDSA SHA-256 signature. (Never RSA-PSS: KSeF rejects it in practice.)
+/// (64 bytes) ECDSA SHA-256 signature (ASN.1 DER is accepted and converted). The result is
+/// verified against the certificate before use, so a wrong key or padding fails with
+/// [`Error::Signing`]. (Never RSA-PSS: KSeF rejects it in practice.)
 pub trait XadesSigner {
     /// The signing certificate (goes into KeyInfo and SigningCertificate).
     fn certificate(&self) -> &Certificate;
@@ -168,7 +170,20 @@ pub fn sign_enveloped(xml: &str, signer: &dyn XadesSigner, signing_time: UnixTim
             .find(|n| n.is_element() && n.tag_name().namespace() == Some(DS) && n.tag_name().name() == "SignedInfo")
             .ok_or(Error::Xml)?;
         let inc = C14n::from_uri(c14n::ALG_C14N10).ok_or(Error::Xml)?;
-        signer.sign(&inc.canonicalize(si, &|_| false, false))?
+        let si_bytes = inc.canonicalize(si, &|_| false, false);
+        let mut sig = signer.sign(&si_bytes)?;
+        let key = cert.public_key()?;
+        if matches!(key, PublicKey::P256(_)) && sig.len() != 64 {
+            // Many HSM/JCA signers return ASN.1 DER; XMLDSig wants raw r||s.
+            sig = p256::ecdsa::Signature::from_der(&sig).map_err(|_| Error::Signing)?.to_bytes().to_vec();
+        }
+        // Catch external signers that use the wrong key or padding before KSeF does.
+        let check = match key {
+            PublicKey::Rsa(_) => verify_rsa_pkcs1(&key, Hash::Sha256, &si_bytes, &sig),
+            PublicKey::P256(_) => verify_ecdsa(&key, Hash::Sha256, &si_bytes, &sig, EcdsaFormat::Raw),
+        };
+        check.map_err(|_| Error::Signing)?;
+        sig
     };
     Ok(out.replacen(PH_SIG, &b64_encode(signature), 1))
 }

@@ -264,3 +264,39 @@ fn single_byte_mutations_never_panic_and_rarely_pass() {
         assert!(accepted < 200, "{name}: {accepted} mutations accepted");
     }
 }
+
+/// An external signer (e.g. an HSM) that returns DER ECDSA signatures, and one with a wrong key.
+struct External {
+    cert: ksef_crypto::Certificate,
+    key: ksef_crypto::PrivateKey,
+}
+
+impl ksef_crypto::xades::XadesSigner for External {
+    fn certificate(&self) -> &ksef_crypto::Certificate {
+        &self.cert
+    }
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, ksef_crypto::Error> {
+        // Produce raw r||s with the local signer, then DER-encode it as a JCA signer would.
+        let raw = ksef_crypto::xades::LocalSigner { key: &self.key, certificate: &self.cert }.sign(data)?;
+        let sig = p256::ecdsa::Signature::from_slice(&raw).unwrap();
+        Ok(sig.to_der().as_bytes().to_vec())
+    }
+}
+
+#[test]
+fn external_signer_der_is_converted_and_wrong_key_is_caught() {
+    use ksef_crypto::xades::XadesSigner as _;
+    let mut rng = rand::rng();
+    let now = UnixTime::now();
+    let id =
+        TestIdentity::generate(KeyAlgorithm::P256, &SubjectFields::seal("5265877635", "X").unwrap(), now, 1, &mut rng)
+            .unwrap();
+    let ext = External { cert: id.certificate.clone(), key: id.key.clone() };
+    assert_ne!(ext.sign(b"abc").unwrap().len(), 64);
+    let req =
+        AuthTokenRequest::new("20250604-CR-461EA5B000-537A6BA15D-D7", ContextIdentifier::Nip("5265877635".into()));
+    let signed = sign_auth_token_request(&req, &ext, now).unwrap();
+    verify(&signed, &VerifyOptions::at(now)).unwrap();
+    let wrong = External { cert: id.certificate.clone(), key: ksef_crypto::PrivateKey::generate_p256(&mut rng) };
+    assert_eq!(sign_auth_token_request(&req, &wrong, now).unwrap_err(), ksef_crypto::Error::Signing);
+}
