@@ -447,8 +447,7 @@ impl PersonsQuery {
 /// current context, optionally of one sub-unit.
 ///
 /// # Errors
-/// An invalid page never reaches here ([`Page`] is validated); this cannot fail today but keeps
-/// the shape of the other builders.
+/// A [`ValidationError`] if the model refuses the identifier.
 pub fn subunits_query(
     subunit: Option<&Subunit>,
     page: Option<Page>,

@@ -9,6 +9,7 @@
 
 use core::fmt;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use ksef_model::types::{PermissionsOperationResponse, PermissionsOperationStatusResponse};
@@ -321,15 +322,16 @@ impl WaitError {
     }
 }
 
-fn finish(poller: &Poller, step: PollStep) -> Option<Result<Completed, WaitError>> {
-    match step {
-        PollStep::Wait(_) => None,
-        PollStep::Done => Some(Ok(Completed { reference: poller.reference.clone(), checks: poller.attempts() })),
-        PollStep::Failed(f) => Some(Err(WaitError::Failed(f))),
+/// `Continue(delay)` for a wait, `Break(outcome)` for a final step.
+fn next(poller: &Poller, step: PollStep) -> ControlFlow<Result<Completed, WaitError>, Duration> {
+    ControlFlow::Break(match step {
+        PollStep::Wait(d) => return ControlFlow::Continue(d),
+        PollStep::Done => Ok(Completed { reference: poller.reference.clone(), checks: poller.attempts() }),
+        PollStep::Failed(f) => Err(WaitError::Failed(f)),
         PollStep::TimedOut { last_code, waited } => {
-            Some(Err(WaitError::TimedOut { reference: poller.reference.clone(), last_code, waited }))
+            Err(WaitError::TimedOut { reference: poller.reference.clone(), last_code, waited })
         }
-    }
+    })
 }
 
 /// Polls the status of `reference` until it finishes (blocking).
@@ -349,8 +351,9 @@ pub fn wait_blocking<T: SyncTransport + ?Sized>(
     let mut poller = Poller::new(reference.clone(), policy, clock.now());
     let mut step = poller.start();
     loop {
-        let PollStep::Wait(d) = step else {
-            return finish(&poller, step).unwrap_or_else(|| unreachable_wait(&poller));
+        let d = match next(&poller, step) {
+            ControlFlow::Continue(d) => d,
+            ControlFlow::Break(outcome) => return outcome,
         };
         sleep(d);
         let status =
@@ -364,15 +367,6 @@ pub fn wait_blocking<T: SyncTransport + ?Sized>(
 fn accepted_reference(accepted: &PermissionsOperationResponse) -> Result<ReferenceNumber, WaitError> {
     let value: &str = &accepted.reference_number;
     value.parse().map_err(|source| WaitError::InvalidReference { value: value.to_owned(), source })
-}
-
-fn unreachable_wait(poller: &Poller) -> Result<Completed, WaitError> {
-    // `finish` returns `None` only for `Wait`, which the loops handle before calling it.
-    Err(WaitError::TimedOut {
-        reference: poller.reference.clone(),
-        last_code: poller.last_code,
-        waited: Duration::ZERO,
-    })
 }
 
 /// Submits a grant or revocation and waits for it to finish (blocking).
@@ -425,8 +419,9 @@ where
     let mut poller = Poller::new(reference.clone(), policy, clock.now());
     let mut step = poller.start();
     loop {
-        let PollStep::Wait(d) = step else {
-            return finish(&poller, step).unwrap_or_else(|| unreachable_wait(&poller));
+        let d = match next(&poller, step) {
+            ControlFlow::Continue(d) => d,
+            ControlFlow::Break(outcome) => return outcome,
         };
         sleep(d).await;
         let call = operation_status(reference);
