@@ -3,7 +3,7 @@ use core::time::Duration;
 /// A point in time as whole seconds since the Unix epoch (UTC).
 ///
 /// All time-dependent operations (certificate validity, signing time, key selection) take
-/// the time explicitly; with the `std` feature [`UnixTime::now`] reads the system clock.
+/// the time explicitly; with the `std` feature `UnixTime::now` reads the system clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixTime(u64);
 
