@@ -102,6 +102,26 @@ where
     ) -> Result<Response<O::Response>, Error> {
         pipeline.execute_blocking::<O, T>(transport, ctx, &self.params, self.body, sleep)
     }
+
+    /// Sends it through a [`Pipeline`] (rate limiting and retries), async; `sleep` returns a
+    /// future (e.g. `tokio::time::sleep`).
+    ///
+    /// # Errors
+    /// Whatever [`Pipeline::execute_async`] returns.
+    pub async fn execute_async<T, S, F>(
+        self,
+        pipeline: &Pipeline,
+        transport: &T,
+        ctx: &RequestContext,
+        sleep: S,
+    ) -> Result<Response<O::Response>, Error>
+    where
+        T: AsyncTransport + Sync + ?Sized,
+        S: Fn(std::time::Duration) -> F,
+        F: std::future::Future<Output = ()>,
+    {
+        pipeline.execute_async::<O, T, S, F>(transport, ctx, &self.params, self.body, sleep).await
+    }
 }
 
 /// Offset paging of the permission queries: page `offset` (≥ 0) of `size` items (10..=100).

@@ -424,20 +424,9 @@ where
             ControlFlow::Break(outcome) => return outcome,
         };
         sleep(d).await;
-        let call = operation_status(reference);
-        let status = pipeline
-            .execute_async::<ksef_model::operations::GetPermissionOperationStatus, T, _, _>(
-                transport,
-                ctx,
-                &call.params,
-                (),
-                &sleep,
-            )
-            .await
-            .map_err(|source| WaitError::Request {
-                stage: Stage::Status,
-                reference: Some(reference.clone()),
-                source,
+        let status =
+            operation_status(reference).execute_async(pipeline, transport, ctx, &sleep).await.map_err(|source| {
+                WaitError::Request { stage: Stage::Status, reference: Some(reference.clone()), source }
             })?;
         step = poller.on_status(&status.value, clock.now());
     }
@@ -463,10 +452,11 @@ where
     S: Fn(Duration) -> F,
     F: Future<Output = ()>,
 {
-    let accepted = pipeline
-        .execute_async::<O, T, _, _>(transport, ctx, &call.params, call.body, &sleep)
-        .await
-        .map_err(|source| WaitError::Request { stage: Stage::Submit, reference: None, source })?;
+    let accepted = call.execute_async(pipeline, transport, ctx, &sleep).await.map_err(|source| WaitError::Request {
+        stage: Stage::Submit,
+        reference: None,
+        source,
+    })?;
     let reference = accepted_reference(&accepted.value)?;
     wait_async(pipeline, transport, ctx, &reference, policy, clock, sleep).await
 }

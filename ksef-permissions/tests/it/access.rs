@@ -248,3 +248,78 @@ fn personal_response_with_owner_permissions() {
     assert_eq!(m.check(&me, &client(), Permission::InvoiceWrite), Ok(Basis::Direct));
     assert!(!m.can(&me, &client(), Permission::InvoiceRead));
 }
+
+#[test]
+fn more_query_items_convert() {
+    let id = "0f4c8e4a-1234-4c1d-9f00-123456789abc";
+    let sub: types::SubunitPermission = serde_json::from_value(json!({
+        "id": id,
+        "authorIdentifier": {"type": "Nip", "value": CLIENT},
+        "authorizedIdentifier": {"type": "Pesel", "value": EMPLOYEE_PESEL},
+        "subunitIdentifier": {"type": "InternalId", "value": "5265877635-12346"},
+        "permissionScope": "CredentialsManage",
+        "description": "Administrator oddziału",
+        "startDate": "2025-10-01T10:00:00Z"
+    }))
+    .unwrap();
+    assert_eq!(
+        Grant::from_subunit_permission(&sub).unwrap(),
+        Grant::SubunitAdmin {
+            subject: person(EMPLOYEE_PESEL),
+            subunit: Context::InternalId("5265877635-12346".parse().unwrap())
+        }
+    );
+
+    let ctx: ksef_model::NipVatUe = format!("{CLIENT}-DE123456789").parse().unwrap();
+    let eu = |vat: &str| -> types::EuEntityPermission {
+        serde_json::from_value(json!({
+            "id": id,
+            "authorIdentifier": {"type": "Nip", "value": CLIENT},
+            "authorizedFingerprintIdentifier": FP,
+            "vatUeIdentifier": vat,
+            "euEntityName": "Käufer GmbH, Berlin",
+            "permissionScope": "InvoiceWrite",
+            "description": "Administrator UE",
+            "startDate": "2025-10-01T10:00:00Z"
+        }))
+        .unwrap()
+    };
+    let expected = Grant::EuPermission { subject: fp(FP), context: ctx.clone(), permission: Permission::InvoiceWrite };
+    assert_eq!(Grant::from_eu_entity_permission(&eu("DE123456789"), &ctx).unwrap(), expected);
+    assert_eq!(Grant::from_eu_entity_permission(&eu("5265877635-DE123456789"), &ctx).unwrap(), expected);
+    assert_eq!(Grant::from_eu_entity_permission(&eu("FR12345678901"), &ctx).unwrap_err().field, "vatUeIdentifier");
+
+    let auth: types::EntityAuthorizationGrant = serde_json::from_value(json!({
+        "id": id,
+        "authorizedEntityIdentifier": {"type": "Nip", "value": OTHER_CLIENT},
+        "authorizingEntityIdentifier": {"type": "Nip", "value": CLIENT},
+        "authorizationScope": "RRInvoicing",
+        "description": "Faktury VAT RR",
+        "startDate": "2025-10-01T10:00:00Z"
+    }))
+    .unwrap();
+    assert_eq!(
+        Grant::from_authorization_grant(&auth).unwrap(),
+        Grant::Authorization {
+            grantor: nip(CLIENT),
+            grantee: AuthorizedEntity::Nip(nip(OTHER_CLIENT)),
+            kind: Authorization::RrInvoicing
+        }
+    );
+
+    let personal: types::PersonalPermission = serde_json::from_value(json!({
+        "id": id,
+        "contextIdentifier": {"type": "Nip", "value": CLIENT},
+        "permissionScope": "InvoiceRead",
+        "description": "Odczyt faktur",
+        "permissionState": "Active",
+        "startDate": "2025-10-01T10:00:00Z",
+        "canDelegate": false
+    }))
+    .unwrap();
+    let me = person(EMPLOYEE_PESEL);
+    assert_eq!(
+        Grant::from_personal_permission(&personal, &me, &Context::Nip(nip(OFFICE))).unwrap(),
+        Grant::Direct { subject: me, context: client(), permission: Permission::InvoiceRead, can_delegate: false }
+    );
+}
