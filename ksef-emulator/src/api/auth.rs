@@ -1,8 +1,9 @@
 //! Authentication: challenge, operation status, redeem, refresh, auth sessions.
 //!
-//! `POST /auth/xades-signature` and `POST /auth/ksef-token` are not served yet: the first needs
-//! the XAdES verifier of `ksef-crypto`, the second needs KSeF tokens (`/tokens`). Both will end in
-//! [`begin`], which the in-process test hook [`crate::Emulator::authenticate`] uses today.
+//! `POST /auth/xades-signature` verifies the signature with `ksef-crypto`'s XAdES verifier
+//! (self-signed certificates accepted, as on TE, unless `verifyCertificateChain=true`).
+//! `POST /auth/ksef-token` is not served yet (it needs KSeF tokens, `/tokens`). Both end in
+//! [`begin`], which the in-process test hook [`crate::Emulator::authenticate`] also uses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::store::{AuthMethod, AuthOperationRecord, ChallengeRecord};
 
 pub(super) fn register(r: &mut Routes) {
     r.add("auth_challenge", challenge);
+    r.add("auth_xades_signature", xades_signature);
     r.add("auth_status", status);
     r.add("auth_token_redeem", redeem);
     r.add("auth_token_refresh", refresh);
@@ -72,7 +74,6 @@ async fn challenge(
 
 /// Consumes a challenge: it must exist, be unused and younger than the challenge lifetime
 /// (else `21111`).
-#[allow(dead_code)] // the XAdES and KSeF-token endpoints will call it
 pub(crate) fn use_challenge(app: &AppState, challenge: &str) -> Result<ChallengeRecord, ApiError> {
     let bad = |d: &str| ApiError::code(21111, [d.to_owned()]);
     let rec = app.store.use_challenge(challenge)?.ok_or_else(|| bad("Wyzwanie nie istnieje."))?;
@@ -83,6 +84,121 @@ pub(crate) fn use_challenge(app: &AppState, challenge: &str) -> Result<Challenge
         return Err(bad("Wyzwanie wygasło."));
     }
     Ok(rec)
+}
+
+fn to_identifier(c: &ksef_crypto::ContextIdentifier) -> Identifier {
+    use ksef_crypto::ContextIdentifier as C;
+    let kind = match c {
+        C::Nip(_) => IdentifierType::Nip,
+        C::InternalId(_) => IdentifierType::InternalId,
+        C::NipVatUe(_) => IdentifierType::NipVatUe,
+        C::PeppolId(_) => IdentifierType::PeppolId,
+    };
+    Identifier::new(kind, c.value())
+}
+
+async fn xades_signature(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use ksef_crypto::xades::{VerifyError, VerifyOptions, verify};
+    let xml_media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/xml" || m == "text/xml");
+    if !xml_media {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let verify_chain = match q.get("verifyCertificateChain").map(|v| v.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(_) => return Err(ApiError::validation("verifyCertificateChain: wymagana wartość true lub false.")),
+    };
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::code(21217, ["Dokument nie jest zakodowany w UTF-8."]))?;
+    let now = app.now();
+    let at = ksef_crypto::UnixTime::from_secs(now.timestamp().max(0) as u64);
+    // A certificate outside its validity is not a synchronous error: the operation ends in 460.
+    let (verified, cert_expired) = match verify(text, &VerifyOptions::at(at)) {
+        Ok(v) => (v, false),
+        Err(VerifyError::CertificateNotValidAtTime) => {
+            let cert = extract_certificate_time(text);
+            match cert.and_then(|t| verify(text, &VerifyOptions::at(t)).ok()) {
+                Some(v) => (v, true),
+                None => return Err(ApiError::code(21115, ["Certyfikat jest nieważny."])),
+            }
+        }
+        Err(e) => {
+            let code = match e {
+                VerifyError::TooLarge => 21405,
+                VerifyError::MalformedXml => 9101,
+                VerifyError::NoSignature => 9102,
+                VerifyError::MultipleSignatures => 9103,
+                VerifyError::BadCertificate | VerifyError::UnsupportedKey => 21115,
+                _ => 9105,
+            };
+            return Err(ApiError::code(code, [e.to_string()]));
+        }
+    };
+    let request = verified
+        .auth_token_request()
+        .map_err(|e| ApiError::code(21401, [format!("Dokument nie jest zgodny ze schemą AuthTokenRequest: {e}")]))?;
+    use_challenge(&app, &request.challenge)?;
+    let context = to_identifier(&request.context);
+    context.validate().map_err(|e| ApiError::code(21405, [e]))?;
+    let cert = &verified.certificate;
+    let (subject, method) = match request.subject_identifier_type {
+        ksef_crypto::SubjectIdentifierType::CertificateFingerprint => {
+            (Identifier::fingerprint(cert.fingerprint()), AuthMethod::QualifiedSignature)
+        }
+        ksef_crypto::SubjectIdentifierType::CertificateSubject => match &verified.identity {
+            ksef_crypto::SubjectIdentity::Pesel(p) => (Identifier::pesel(p.as_str()), AuthMethod::QualifiedSignature),
+            ksef_crypto::SubjectIdentity::Nip(n) => (Identifier::nip(n.as_str()), AuthMethod::QualifiedSignature),
+            ksef_crypto::SubjectIdentity::SealNip(n) => (Identifier::nip(n.as_str()), AuthMethod::QualifiedSeal),
+            _ => {
+                return Err(ApiError::code(
+                    21406,
+                    ["Certyfikat nie zawiera identyfikatora NIP ani PESEL; użyj certificateFingerprint."],
+                ));
+            }
+        },
+    };
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    let self_signed = cert.issuer_rfc4514() == cert.subject_rfc4514();
+    let failure = if cert_expired {
+        Some("Nieważny certyfikat")
+    } else if verify_chain && self_signed {
+        Some("Niezaufany łańcuch certyfikatów")
+    } else {
+        None
+    };
+    let init = begin(&app, context, subject, method, Some(hash), None)?;
+    if let Some(detail) = failure {
+        app.store.update_auth(&init.reference_number, &mut |a| {
+            a.status = StatusInfo::with_detail(
+                460,
+                "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu",
+                detail,
+            );
+        })?;
+    }
+    Ok((StatusCode::ACCEPTED, Json(init.to_json())))
+}
+
+/// The start of the validity of the certificate in `KeyInfo` (to verify a signature made with a
+/// certificate that is expired or not yet valid, so the operation can end in 460).
+fn extract_certificate_time(xml: &str) -> Option<ksef_crypto::UnixTime> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let b64 = doc.descendants().find(|n| n.tag_name().name() == "X509Certificate")?.text()?;
+    let cleaned: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let cert = ksef_crypto::Certificate::from_b64(&cleaned).ok()?;
+    Some(cert.not_before())
 }
 
 /// Starts an authentication operation for a verified subject and decides its outcome

@@ -91,6 +91,16 @@ impl Http {
         Resp { status, headers, body }
     }
 
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        let url = format!("{}{path}", self.base);
+        let mut res = self.agent.post(&url).header("Content-Type", content_type).send(body).expect("HTTP exchange");
+        let status = res.status().as_u16();
+        let headers =
+            res.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
+        let body = res.body_mut().read_to_vec().expect("body");
+        Resp { status, headers, body }
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
         self.call("GET", path, token, None, &[])
     }

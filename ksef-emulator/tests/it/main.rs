@@ -6,3 +6,4 @@ mod errors;
 mod security;
 mod sessions;
 mod testdata;
+mod xades;
