@@ -5,5 +5,6 @@
 pub mod batch;
 pub mod env;
 pub mod export;
+pub mod qr;
 pub mod sync;
 pub mod upo;
