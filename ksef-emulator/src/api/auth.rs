@@ -2,7 +2,7 @@
 //!
 //! `POST /auth/xades-signature` verifies the signature with `ksef-crypto`'s XAdES verifier
 //! (self-signed certificates accepted, as on TE, unless `verifyCertificateChain=true`).
-//! `POST /auth/ksef-token` is not served yet (it needs KSeF tokens, `/tokens`). Both end in
+//! `POST /auth/ksef-token` OAEP-decrypts `token|timestampMs` with the KsefTokenEncryption key. Both end in
 //! [`begin`], which the in-process test hook [`crate::Emulator::authenticate`] also uses.
 
 use std::net::SocketAddr;
@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::{AppState, Caller, Routes, continuation_offset, continuation_token, page_size, ts};
-use crate::domain::permissions::effective;
+use crate::domain::permissions::of_authentication;
 use crate::domain::{Identifier, IdentifierType, StatusInfo};
 use crate::error::ApiError;
 use crate::jwt::{Claims, ISSUER, TokenKind};
@@ -24,6 +24,7 @@ use crate::store::{AuthMethod, AuthOperationRecord, ChallengeRecord};
 pub(super) fn register(r: &mut Routes) {
     r.add("auth_challenge", challenge);
     r.add("auth_xades_signature", xades_signature);
+    r.add("auth_ksef_token", ksef_token);
     r.add("auth_status", status);
     r.add("auth_token_redeem", redeem);
     r.add("auth_token_refresh", refresh);
@@ -191,6 +192,76 @@ async fn xades_signature(
     Ok((StatusCode::ACCEPTED, Json(init.to_json())))
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KsefTokenAuth {
+    challenge: String,
+    context_identifier: WireContext,
+    encrypted_token: String,
+    #[serde(default)]
+    public_key_id: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WireContext {
+    #[serde(rename = "type")]
+    kind: IdentifierType,
+    value: String,
+}
+
+async fn ksef_token(
+    State(app): State<Arc<AppState>>,
+    super::JsonBody(req): super::JsonBody<KsefTokenAuth>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use base64::Engine as _;
+    let context = Identifier::new(req.context_identifier.kind, req.context_identifier.value);
+    if !matches!(
+        context.kind,
+        IdentifierType::Nip | IdentifierType::InternalId | IdentifierType::NipVatUe | IdentifierType::PeppolId
+    ) {
+        return Err(ApiError::validation("contextIdentifier.type: nieprawidłowy typ kontekstu."));
+    }
+    context.validate().map_err(|e| ApiError::validation(format!("contextIdentifier.value: {e}")))?;
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(req.encrypted_token.trim())
+        .map_err(|_| ApiError::validation("encryptedToken: niepoprawne kodowanie Base64."))?;
+    let now = app.now();
+    let key_id = req.public_key_id.as_deref().filter(|s| !s.is_empty());
+    let key = app.keys.find(crate::keys::KeyUsage::KsefTokenEncryption, key_id, now).ok_or_else(|| {
+        ApiError::code(21470, [format!("Klucz o identyfikatorze {} nie jest wspierany", key_id.unwrap_or("(brak)"))])
+    })?;
+    let challenge = use_challenge(&app, &req.challenge)?;
+    // Token problems are not synchronous errors: the operation ends in 450 with a detail.
+    let outcome: Result<crate::store::TokenRecord, &'static str> = match key.oaep_decrypt(&ciphertext) {
+        Err(_) => Err("Nieprawidłowy token"),
+        Ok(plain) => match std::str::from_utf8(&plain).ok().and_then(|s| s.rsplit_once('|')) {
+            None => Err("Nieprawidłowy token"),
+            Some((_, ts)) if ts.parse::<i64>().ok() != Some(challenge.timestamp.timestamp_millis()) => {
+                Err("Nieprawidłowy czas tokena")
+            }
+            Some((token, _)) => super::tokens::check_token(&app, token, &context)?,
+        },
+    };
+    match outcome {
+        Ok(t) => {
+            app.store.update_token(&t.reference, &mut |r| r.last_use = Some(now))?;
+            let init = begin(&app, context, t.author, AuthMethod::Token, None, Some(t.reference))?;
+            Ok((StatusCode::ACCEPTED, Json(init.to_json())))
+        }
+        Err(detail) => {
+            let init = begin(&app, context.clone(), context, AuthMethod::Token, None, Some(String::new()))?;
+            app.store.update_auth(&init.reference_number, &mut |a| {
+                a.status = StatusInfo::with_detail(
+                    450,
+                    "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu",
+                    detail,
+                );
+            })?;
+            Ok((StatusCode::ACCEPTED, Json(init.to_json())))
+        }
+    }
+}
+
 /// The start of the validity of the certificate in `KeyInfo` (to verify a signature made with a
 /// certificate that is expired or not yet valid, so the operation can end in 460).
 fn extract_certificate_time(xml: &str) -> Option<ksef_crypto::UnixTime> {
@@ -240,7 +311,7 @@ pub(crate) fn begin(
             "Uwierzytelnianie zakończone niepowodzeniem",
             "Próba wykorzystania metod autoryzacyjnych osoby zmarłej",
         )
-    } else if effective(app.store.as_ref(), &context, &subject)?.is_empty() {
+    } else if of_authentication(app.store.as_ref(), &context, &subject, ksef_token_reference.as_deref())?.is_empty() {
         StatusInfo::with_detail(415, "Uwierzytelnianie zakończone niepowodzeniem", "Brak przypisanych uprawnień")
     } else {
         StatusInfo::new(200, "Uwierzytelnianie zakończone sukcesem")
@@ -288,6 +359,17 @@ fn sign(
         aud: ISSUER.into(),
         jti: app.random_hex(16),
     })
+}
+
+/// Redeem and refresh fail once the KSeF token behind the login is revoked.
+fn ksef_token_alive(app: &AppState, op: &AuthOperationRecord) -> Result<(), ApiError> {
+    if let Some(r) = &op.ksef_token_reference {
+        let alive = app.store.token(r)?.is_some_and(|t| t.status == crate::store::TokenStatus::Active);
+        if !alive {
+            return Err(ApiError::code(21301, ["Token KSeF został unieważniony"]));
+        }
+    }
+    Ok(())
 }
 
 const AUTH_RETENTION_DAYS: i64 = 7;
@@ -355,6 +437,7 @@ async fn redeem(
             [format!("Status uwierzytelniania ({}) nie pozwala na pobranie tokenów", op.status.code)],
         ));
     }
+    ksef_token_alive(&app, &op)?;
     let now = app.now();
     let refresh_until = now + app.config.lifetimes.refresh;
     // Single use even under concurrent calls: only the caller that flips the flag gets tokens.
@@ -373,7 +456,10 @@ async fn redeem(
         ));
     }
     let access_until = now + app.config.lifetimes.access;
-    let perms: Vec<_> = effective(app.store.as_ref(), &op.context, &op.subject)?.into_iter().collect();
+    let perms: Vec<_> =
+        of_authentication(app.store.as_ref(), &op.context, &op.subject, op.ksef_token_reference.as_deref())?
+            .into_iter()
+            .collect();
     let access = sign(
         &app,
         TokenKind::ContextToken,
@@ -415,9 +501,13 @@ async fn refresh(
             [format!("Status uwierzytelniania ({}) nie pozwala na pobranie tokenów", op.status.code)],
         ));
     }
+    ksef_token_alive(&app, &op)?;
     let now = app.now();
     let access_until = now + app.config.lifetimes.access;
-    let perms: Vec<_> = effective(app.store.as_ref(), &op.context, &op.subject)?.into_iter().collect();
+    let perms: Vec<_> =
+        of_authentication(app.store.as_ref(), &op.context, &op.subject, op.ksef_token_reference.as_deref())?
+            .into_iter()
+            .collect();
     app.store.update_auth(&reference, &mut |a| a.last_refresh = Some(now))?;
     let access =
         sign(&app, TokenKind::ContextToken, &reference, Some(op.context), Some(op.subject), perms, now, access_until);

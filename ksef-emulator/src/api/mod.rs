@@ -6,6 +6,7 @@ pub mod invoices;
 pub mod security;
 pub mod sessions;
 pub mod testdata;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -267,6 +268,7 @@ fn register(r: &mut Routes) {
     auth::register(r);
     sessions::register(r);
     invoices::register(r);
+    tokens::register(r);
 }
 
 /// Builds the router of the whole API under `/v2`.

@@ -57,3 +57,20 @@ pub fn effective(
     }
     Ok(out)
 }
+
+/// The permissions of an authentication: for a KSeF-token login, the token's fixed set
+/// intersected with what its author holds now; otherwise [`effective`].
+pub fn of_authentication(
+    store: &dyn Store,
+    context: &Identifier,
+    subject: &Identifier,
+    ksef_token: Option<&str>,
+) -> StoreResult<BTreeSet<PermissionType>> {
+    let mut perms = effective(store, context, subject)?;
+    if let Some(r) = ksef_token {
+        let allowed: BTreeSet<PermissionType> =
+            store.token(r)?.map(|t| t.permissions.into_iter().collect()).unwrap_or_default();
+        perms.retain(|p| allowed.contains(p));
+    }
+    Ok(perms)
+}

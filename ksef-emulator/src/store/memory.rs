@@ -19,6 +19,7 @@ struct Inner {
     by_ksef: HashMap<String, String>,
     by_session: HashMap<String, Vec<String>>,
     invoice_keys: HashMap<InvoiceKey, InvoiceKeyOwner>,
+    tokens: HashMap<String, TokenRecord>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -180,6 +181,31 @@ impl Store for MemoryStore {
 
     fn auths_in_context(&self, context: &Identifier) -> StoreResult<Vec<AuthOperationRecord>> {
         Ok(self.r().auths.values().filter(|a| &a.context == context).cloned().collect())
+    }
+
+    fn insert_token(&self, token: TokenRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.tokens.contains_key(&token.reference) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.tokens.insert(token.reference.clone(), token);
+        Ok(())
+    }
+
+    fn token(&self, reference: &str) -> StoreResult<Option<TokenRecord>> {
+        Ok(self.r().tokens.get(reference).cloned())
+    }
+
+    fn update_token(&self, reference: &str, f: &mut dyn FnMut(&mut TokenRecord)) -> StoreResult<Option<TokenRecord>> {
+        let mut g = self.w();
+        Ok(g.tokens.get_mut(reference).map(|t| {
+            f(t);
+            t.clone()
+        }))
+    }
+
+    fn tokens_in_context(&self, context: &Identifier) -> StoreResult<Vec<TokenRecord>> {
+        Ok(self.r().tokens.values().filter(|t| &t.context == context).cloned().collect())
     }
 
     fn insert_session(&self, session: SessionRecord) -> StoreResult<()> {

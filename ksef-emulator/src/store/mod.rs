@@ -82,6 +82,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Authentication operations in a context (any order).
     fn auths_in_context(&self, context: &Identifier) -> StoreResult<Vec<AuthOperationRecord>>;
 
+    // --- KSeF tokens --------------------------------------------------------------------------
+    /// Records a KSeF token.
+    fn insert_token(&self, token: TokenRecord) -> StoreResult<()>;
+    /// The token with this reference number.
+    fn token(&self, reference: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Changes a token; the changed record, `None` if unknown.
+    fn update_token(&self, reference: &str, f: &mut dyn FnMut(&mut TokenRecord)) -> StoreResult<Option<TokenRecord>>;
+    /// Tokens of a context (any order).
+    fn tokens_in_context(&self, context: &Identifier) -> StoreResult<Vec<TokenRecord>>;
+
     // --- sessions and invoices ----------------------------------------------------------------
     /// Records a session.
     fn insert_session(&self, session: SessionRecord) -> StoreResult<()>;

@@ -308,3 +308,54 @@ pub struct InvoiceKeyOwner {
     /// Session of the original.
     pub session: String,
 }
+
+/// KSeF token statuses (`AuthenticationTokenStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenStatus {
+    /// Being activated.
+    Pending,
+    /// Usable.
+    Active,
+    /// Being revoked.
+    Revoking,
+    /// Revoked.
+    Revoked,
+    /// Activation failed.
+    Failed,
+}
+
+impl TokenStatus {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Active => "Active",
+            Self::Revoking => "Revoking",
+            Self::Revoked => "Revoked",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+/// A KSeF token (`POST /tokens`). The secret itself is not kept, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// `EC` reference number.
+    pub reference: String,
+    /// SHA-256 (hex) of the whole token string.
+    pub token_sha256: String,
+    /// The context it was created in (and works in).
+    pub context: Identifier,
+    /// Who created it.
+    pub author: Identifier,
+    /// Description.
+    pub description: String,
+    /// The fixed permission set.
+    pub permissions: Vec<PermissionType>,
+    /// Created.
+    pub created: DateTime<Utc>,
+    /// Last authentication with it.
+    pub last_use: Option<DateTime<Utc>>,
+    /// Status.
+    pub status: TokenStatus,
+}

@@ -6,4 +6,5 @@ mod errors;
 mod security;
 mod sessions;
 mod testdata;
+mod tokens;
 mod xades;
