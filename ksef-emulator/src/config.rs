@@ -71,6 +71,8 @@ pub struct EmulatorConfig {
     pub max_invoice_with_attachment_size: u64,
     /// Invoices per session (KSeF: 10 000).
     pub max_invoices_per_session: u64,
+    /// Whether rate limits are enforced (429). On by default, as on KSeF.
+    pub rate_limits: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -84,6 +86,7 @@ impl Default for EmulatorConfig {
             max_invoice_size: 1_000_000,
             max_invoice_with_attachment_size: 3_000_000,
             max_invoices_per_session: 10_000,
+            rate_limits: true,
         }
     }
 }

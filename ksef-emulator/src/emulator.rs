@@ -71,6 +71,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Enforces (default) or ignores rate limits.
+    pub fn rate_limits(mut self, enforce: bool) -> Self {
+        self.config.rate_limits = enforce;
+        self
+    }
+
     /// Uses this store instead of a fresh in-memory one.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);

@@ -10,6 +10,7 @@ mod emulator;
 pub mod error;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
 pub mod pipeline;
 pub mod store;
 pub mod upo;

@@ -294,8 +294,12 @@ fn check(
     rec.invoice_number = facts.invoice_number.clone();
     let with = |s: StatusInfo| Ok(Err(Reject(s, Some(facts.clone()))));
 
-    let limit =
-        if facts.has_attachment { app.config.max_invoice_with_attachment_size } else { app.config.max_invoice_size };
+    let limits = app.session_limits(&session.context, session.kind == crate::store::SessionKind::Online);
+    let limit = if facts.has_attachment {
+        limits.max_invoice_with_attachment_size_mb * 1_000_000
+    } else {
+        limits.max_invoice_size_mb * 1_000_000
+    };
     if plain.len() as u64 > limit {
         return with(verification(format!("Rozmiar faktury przekracza dozwolony limit {limit} B.")));
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod invoices;
+pub mod limits;
 pub mod security;
 pub mod sessions;
 pub mod testdata;
@@ -44,6 +45,10 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Token signer.
     pub jwt: JwtSigner,
+    /// Rate-limit counters and profiles.
+    pub rate_limiter: crate::limits::RateLimiter,
+    /// Context and subject limit overrides.
+    pub overrides: crate::limits::LimitOverrides,
     rng: Mutex<StdRng>,
     trace: AtomicU64,
 }
@@ -53,12 +58,34 @@ impl AppState {
     pub fn new(config: EmulatorConfig, store: Arc<dyn Store>, keys: Arc<KeyRing>, mut rng: StdRng) -> Self {
         let mut secret = vec![0u8; 32];
         rand::Rng::fill_bytes(&mut rng, &mut secret);
-        Self { config, store, keys, jwt: JwtSigner::new(secret), rng: Mutex::new(rng), trace: AtomicU64::new(1) }
+        Self {
+            config,
+            store,
+            keys,
+            jwt: JwtSigner::new(secret),
+            rate_limiter: Default::default(),
+            overrides: Default::default(),
+            rng: Mutex::new(rng),
+            trace: AtomicU64::new(1),
+        }
     }
 
     /// The emulator's current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.config.clock.now()
+    }
+
+    /// The session limits of a context (test-data override, else the configuration).
+    pub fn session_limits(&self, context: &Identifier, online: bool) -> crate::limits::SessionLimits {
+        match self.overrides.context(&context.value) {
+            Some(l) if online => l.online,
+            Some(l) => l.batch,
+            None => crate::limits::SessionLimits {
+                max_invoice_size_mb: self.config.max_invoice_size / 1_000_000,
+                max_invoice_with_attachment_size_mb: self.config.max_invoice_with_attachment_size / 1_000_000,
+                max_invoices: self.config.max_invoices_per_session,
+            },
+        }
     }
 
     /// `n` random bytes.
@@ -186,6 +213,20 @@ async fn guard(
         }
         req.extensions_mut().insert(Caller { claims });
     }
+    if app.config.rate_limits {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        let context = req.extensions().get::<Caller>().and_then(|c| c.claims.context.as_ref()).map(|c| c.value.clone());
+        let group = spec.rate_limit_group;
+        // Every `other` operation has its own counter (§14.1).
+        let bucket = if group == "other" { spec.name } else { group };
+        app.rate_limiter
+            .check(context.as_deref(), &ip, group, bucket, app.now())
+            .map_err(|t| ApiError::TooManyRequests { retry_after: t.retry_after, detail: t.detail })?;
+    }
     Ok(next.run(req).await)
 }
 
@@ -269,6 +310,7 @@ fn register(r: &mut Routes) {
     sessions::register(r);
     invoices::register(r);
     tokens::register(r);
+    limits::register(r);
 }
 
 /// Builds the router of the whole API under `/v2`.

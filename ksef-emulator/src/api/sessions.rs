@@ -215,7 +215,7 @@ async fn send_invoice(
     if B64.encode(Sha256::digest(&content)) != req.encrypted_invoice_hash {
         return Err(ApiError::code(21403, ["Skrót treści nie zgadza się ze skrótem pliku."]));
     }
-    let limit = app.config.max_invoices_per_session;
+    let limit = app.session_limits(&session.context, true).max_invoices;
     let now = app.now();
     let mut outcome: Result<u64, ApiError> = Err(no_session(&reference));
     app.store.update_session(&reference, &mut |s| {

@@ -3,6 +3,7 @@
 mod auth;
 mod common;
 mod errors;
+mod limits;
 mod security;
 mod sessions;
 mod testdata;

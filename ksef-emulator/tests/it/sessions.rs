@@ -311,3 +311,28 @@ fn session_state_machine_and_permissions() {
     let st = http2.get(&format!("/sessions/{s}"), Some(&token3)).json();
     assert_eq!(st["status"]["code"], 200, "{st}");
 }
+
+#[test]
+fn context_session_limits_apply() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 140);
+    let set = json!({"onlineSession": {"maxInvoiceSizeInMB": 0, "maxInvoiceWithAttachmentSizeInMB": 0, "maxInvoices": 1},
+                     "batchSession": {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": 5},
+                     "collectiveIdentifier": {"maxInvoices": 10}});
+    assert_eq!(http.post("/testdata/limits/context/session", Some(&token), Some(&set)).status, 200);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    // 0 MB: every invoice is too large → 430.
+    let st = send(&http, &token, &s, &c, &invoice_xml(&nip, "L/1"));
+    assert_eq!(st["status"]["code"], 430, "{st}");
+    let r = http.post(
+        &format!("/sessions/online/{s}/invoices"),
+        Some(&token),
+        Some(&send_body(&c, &invoice_xml(&nip, "L/2"))),
+    );
+    assert_eq!(r.exception_codes(), [21155]);
+    // All invoices failed → 445 on close.
+    assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
+    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 445);
+}
