@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod invoices;
 pub mod limits;
+pub mod permissions;
 pub mod security;
 pub mod sessions;
 pub mod testdata;
@@ -311,6 +312,7 @@ fn register(r: &mut Routes) {
     invoices::register(r);
     tokens::register(r);
     limits::register(r);
+    permissions::register(r);
 }
 
 /// Builds the router of the whole API under `/v2`.

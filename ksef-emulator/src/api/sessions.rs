@@ -27,6 +27,7 @@ pub(super) fn register(r: &mut Routes) {
     r.add("send_invoice", send_invoice);
     r.add("close_online_session", close_online);
     r.add("get_session_status", session_status);
+    r.add("list_sessions", list_sessions);
     r.add("list_session_invoices", list_invoices);
     r.add("list_failed_session_invoices", list_failed_invoices);
     r.add("get_session_invoice_status", invoice_status);
@@ -510,4 +511,99 @@ pub(crate) async fn storage_upo(
         _ => Err(no_upo()),
     };
     r.unwrap_or_else(|_| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `CommonSessionStatus` of a status code (protocol §4.5).
+fn common_status(code: u16) -> &'static str {
+    match code {
+        100 | 150 | 170 => "InProgress",
+        200 => "Succeeded",
+        440 => "Cancelled",
+        _ => "Failed",
+    }
+}
+
+async fn list_sessions(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::domain::PermissionType as P;
+    use crate::domain::time::parse_filter_datetime;
+    let one = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let size = page_size(one("pageSize").as_ref(), 10, 1000, 10)? as usize;
+    let offset = continuation_offset(&headers)?;
+    let kind = match one("sessionType").map(|s| s.to_ascii_lowercase()).as_deref() {
+        Some("online") => SessionKind::Online,
+        Some("batch") => SessionKind::Batch,
+        Some(_) => return Err(ApiError::validation("sessionType: dozwolone Online lub Batch.")),
+        None => return Err(ApiError::validation("sessionType jest wymagany.")),
+    };
+    let date = |k: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        match one(k) {
+            None => Ok(None),
+            Some(v) => parse_filter_datetime(&v)
+                .map(Some)
+                .ok_or_else(|| ApiError::validation(format!("{k}: niepoprawna data."))),
+        }
+    };
+    let (cf, ct, xf, xt, mf, mt) = (
+        date("dateCreatedFrom")?,
+        date("dateCreatedTo")?,
+        date("dateClosedFrom")?,
+        date("dateClosedTo")?,
+        date("dateModifiedFrom")?,
+        date("dateModifiedTo")?,
+    );
+    let mut statuses = Vec::new();
+    for (_, v) in q.iter().filter(|(n, _)| n == "statuses") {
+        let s = ["InProgress", "Succeeded", "Failed", "Cancelled"]
+            .into_iter()
+            .find(|s| s.eq_ignore_ascii_case(v))
+            .ok_or_else(|| ApiError::validation(format!("statuses: nieznana wartość {v}.")))?;
+        statuses.push(s);
+    }
+    let reference = one("referenceNumber");
+    // InvoiceWrite alone sees the subject's own sessions; Introspection/EnforcementOperations all.
+    let all = caller.has(P::Introspection) || caller.has(P::EnforcementOperations);
+    let subject = caller.subject()?.clone();
+    let within = |t: Option<DateTime<Utc>>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
+        (from.is_none() && to.is_none()) || t.is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|x| t <= x))
+    };
+    let mut list: Vec<SessionRecord> = app
+        .store
+        .sessions_in_context(caller.context()?)?
+        .into_iter()
+        .filter(|s| s.kind == kind && (all || s.subject == subject))
+        .filter(|s| reference.as_ref().is_none_or(|r| &s.reference == r))
+        .filter(|s| statuses.is_empty() || statuses.contains(&common_status(s.status.code)))
+        .filter(|s| within(Some(s.created), cf, ct) && within(s.closed, xf, xt) && within(Some(s.updated), mf, mt))
+        .collect();
+    list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.reference.cmp(&b.reference)));
+    let items: Vec<Value> = list
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|s| {
+            let mut v = json!({
+                "referenceNumber": s.reference,
+                "status": s.status,
+                "dateCreated": ts(s.created),
+                "dateUpdated": ts(s.updated),
+                "totalInvoiceCount": s.invoice_count,
+                "successfulInvoiceCount": s.successful_count,
+                "failedInvoiceCount": s.failed_count,
+            });
+            if s.status.code == 100 {
+                v["validUntil"] = json!(ts(s.valid_until));
+            }
+            v
+        })
+        .collect();
+    let mut body = json!({"sessions": items});
+    if let Some(t) = continuation_token(offset + size, list.len()) {
+        body["continuationToken"] = json!(t);
+    }
+    Ok(Json(body))
 }

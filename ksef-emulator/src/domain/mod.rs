@@ -2,6 +2,7 @@
 
 pub mod enums;
 pub mod permissions;
+pub mod time;
 
 use serde::{Deserialize, Serialize};
 

@@ -233,6 +233,10 @@ impl Store for MemoryStore {
         }))
     }
 
+    fn sessions_in_context(&self, context: &Identifier) -> StoreResult<Vec<SessionRecord>> {
+        Ok(self.r().sessions.values().filter(|s| &s.context == context).cloned().collect())
+    }
+
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {
         let mut g = self.w();
         if g.invoices.contains_key(&invoice.reference) {

@@ -103,6 +103,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         reference: &str,
         f: &mut dyn FnMut(&mut SessionRecord),
     ) -> StoreResult<Option<SessionRecord>>;
+    /// Sessions opened in a context (any order).
+    fn sessions_in_context(&self, context: &Identifier) -> StoreResult<Vec<SessionRecord>>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
     /// The invoice with this reference number.

@@ -336,3 +336,53 @@ fn context_session_limits_apply() {
     assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
     assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 445);
 }
+
+#[test]
+fn session_list_filters_and_scope() {
+    // sessionList allows 5 requests per second per (context, IP): the clock moves on below.
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(chrono::Utc::now()));
+    let emu = ksef_emulator::Emulator::builder().clock(clock.clone()).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, owner) = owner_login(&emu, &http, 150);
+    let c = session_crypto(&http);
+    let a = open(&http, &owner, &c, fa3());
+    let b = open(&http, &owner, &c, fa3());
+    assert_eq!(http.post(&format!("/sessions/online/{b}/close"), Some(&owner), None).status, 204);
+    let list = http.get("/sessions?sessionType=online", Some(&owner)).json();
+    let refs: Vec<&str> =
+        list["sessions"].as_array().unwrap().iter().map(|s| s["referenceNumber"].as_str().unwrap()).collect();
+    assert_eq!(refs.len(), 2);
+    assert!(refs.contains(&a.as_str()) && refs.contains(&b.as_str()));
+    let cancelled = http.get("/sessions?sessionType=Online&statuses=Cancelled", Some(&owner)).json();
+    assert_eq!(cancelled["sessions"][0]["referenceNumber"], b.as_str());
+    assert_eq!(cancelled["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(http.get("/sessions?sessionType=Batch", Some(&owner)).json()["sessions"], json!([]));
+    assert_eq!(http.get("/sessions", Some(&owner)).exception_codes(), [21405]);
+    let r = http.get(
+        &format!("/sessions?sessionType=Online&referenceNumber={a}&dateCreatedFrom=2020-01-01T00:00:00"),
+        Some(&owner),
+    );
+    assert_eq!(r.json()["sessions"].as_array().unwrap().len(), 1);
+
+    assert_eq!(http.get("/sessions?sessionType=Online", Some(&owner)).status, 429);
+    clock.advance(chrono::Duration::seconds(1));
+
+    // A worker with InvoiceWrite only sees the sessions it opened.
+    let worker = fresh_nip(151);
+    let grant = json!({"contextIdentifier": {"type": "Nip", "value": nip}, "authorizedIdentifier": {"type": "Nip", "value": worker},
+                       "permissions": [{"description": "Wystawianie faktur", "permissionType": "InvoiceWrite"}]});
+    assert_eq!(http.post("/testdata/permissions", None, Some(&grant)).status, 200);
+    let (wt, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&worker));
+    assert_eq!(http.get("/sessions?sessionType=Online", Some(&wt)).json()["sessions"], json!([]));
+    let own = open(&http, &wt, &c, fa3());
+    let list = http.get("/sessions?sessionType=Online", Some(&wt)).json();
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(list["sessions"][0]["referenceNumber"], own.as_str());
+
+    // Attachment consent status.
+    assert_eq!(http.get("/permissions/attachments/status", Some(&owner)).json()["isAttachmentAllowed"], false);
+    assert_eq!(http.post("/testdata/attachment", None, Some(&json!({"nip": nip}))).status, 200);
+    assert_eq!(http.get("/permissions/attachments/status", Some(&owner)).json()["isAttachmentAllowed"], true);
+    // The worker lacks CredentialsManage/CredentialsRead.
+    assert_eq!(http.get("/permissions/attachments/status", Some(&wt)).status, 403);
+}

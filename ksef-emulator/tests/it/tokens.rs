@@ -83,7 +83,8 @@ fn tokens_lifecycle_and_token_login() {
     assert_eq!(st["status"]["code"], 450);
     assert_eq!(st["status"]["details"][0], "Nieprawidłowy czas tokena");
     // Wrong secret → 450 "Nieprawidłowy token".
-    let forged = format!("{}0", &token[..token.len() - 1]);
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
     assert_eq!(status_of(&http, &token_auth(&http, &nip, &forged, 0))["status"]["details"][0], "Nieprawidłowy token");
 
     // Revoke: refresh stops, new logins fail.
