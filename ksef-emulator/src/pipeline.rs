@@ -103,7 +103,7 @@ pub fn known_form(fc: &FormCode) -> Option<&'static KnownForm> {
 }
 
 /// Facts read from an invoice document.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct InvoiceFacts {
     /// `Podmiot1` NIP.
     pub seller_nip: Option<String>,
@@ -115,10 +115,12 @@ pub struct InvoiceFacts {
     pub invoice_type: Option<String>,
     /// Whether a `Zalacznik` element is present.
     pub has_attachment: bool,
+    /// Metadata for queries.
+    pub meta: Option<crate::store::InvoiceMeta>,
 }
 
 /// A rejection with KSeF's invoice status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Reject(StatusInfo, Option<InvoiceFacts>);
 
 fn verification(detail: impl Into<String>) -> StatusInfo {
@@ -185,6 +187,7 @@ pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, Sta
             facts.invoice_type = text_of(child(fa, "RodzajFaktury"));
         }
         facts.has_attachment = child(root, "Zalacznik").is_some();
+        facts.meta = Some(fa_meta(root));
     }
     let (Some(_), Some(_), Some(_)) = (&facts.seller_nip, &facts.invoice_number, &facts.issue_date) else {
         return Err(verification(format!(
@@ -193,6 +196,57 @@ pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, Sta
         )));
     };
     Ok(facts)
+}
+
+/// Amounts, currency and parties of an FA-family document.
+fn fa_meta(root: roxmltree::Node<'_, '_>) -> crate::store::InvoiceMeta {
+    use crate::store::{BuyerId, InvoiceMeta};
+    let name =
+        |p: &str| child(root, p).and_then(|n| child(n, "DaneIdentyfikacyjne")).and_then(|d| text_of(child(d, "Nazwa")));
+    let buyer_id = child(root, "Podmiot2").and_then(|n| child(n, "DaneIdentyfikacyjne"));
+    let buyer = match buyer_id {
+        Some(d) if child(d, "NIP").is_some() => BuyerId { kind: "Nip".into(), value: text_of(child(d, "NIP")) },
+        Some(d) if child(d, "NrVatUE").is_some() => BuyerId {
+            kind: "VatUe".into(),
+            value: Some(format!(
+                "{}{}",
+                text_of(child(d, "KodUE")).unwrap_or_default(),
+                text_of(child(d, "NrVatUE")).unwrap_or_default()
+            )),
+        },
+        Some(d) if child(d, "NrID").is_some() => BuyerId { kind: "Other".into(), value: text_of(child(d, "NrID")) },
+        _ => BuyerId { kind: "None".into(), value: None },
+    };
+    let fa = child(root, "Fa").or_else(|| child(root, "FakturaRR"));
+    let sum = |prefix: &str| -> f64 {
+        fa.map(|fa| {
+            fa.children()
+                .filter(|c| {
+                    let n = c.tag_name().name();
+                    c.is_element()
+                        && n.starts_with(prefix)
+                        && !n.ends_with('W')
+                        && n[prefix.len()..].chars().all(|ch| ch.is_ascii_digit() || ch == '_')
+                })
+                .filter_map(|c| c.text().and_then(|t| t.trim().parse::<f64>().ok()))
+                .sum()
+        })
+        .unwrap_or(0.0)
+    };
+    let gross = fa
+        .and_then(|fa| text_of(child(fa, "P_15")).or_else(|| text_of(child(fa, "P_12_2"))))
+        .and_then(|t| t.parse().ok());
+    let net = sum("P_13_");
+    let vat = sum("P_14_");
+    InvoiceMeta {
+        seller_name: name("Podmiot1"),
+        buyer,
+        buyer_name: name("Podmiot2"),
+        net,
+        gross: gross.unwrap_or(net + vat),
+        vat,
+        currency: fa.and_then(|fa| text_of(child(fa, "KodWaluty"))).unwrap_or_else(|| "PLN".into()),
+    }
 }
 
 fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
@@ -235,6 +289,7 @@ pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Resu
         form_code: session.form_code.clone(),
         has_attachment: false,
         content: None,
+        meta: None,
     };
     match check(app, session, &sub, &mut rec)? {
         Ok(plain) => {
@@ -292,6 +347,7 @@ fn check(
     rec.invoice_type = facts.invoice_type.clone();
     rec.has_attachment = facts.has_attachment;
     rec.invoice_number = facts.invoice_number.clone();
+    rec.meta = facts.meta.clone();
     let with = |s: StatusInfo| Ok(Err(Reject(s, Some(facts.clone()))));
 
     let limits = app.session_limits(&session.context, session.kind == crate::store::SessionKind::Online);

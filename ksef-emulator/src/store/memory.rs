@@ -259,6 +259,19 @@ impl Store for MemoryStore {
         Ok(g.by_ksef.get(ksef_number).and_then(|r| g.invoices.get(r)).cloned())
     }
 
+    fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        let g = self.r();
+        Ok(g.by_ksef
+            .values()
+            .filter_map(|r| g.invoices.get(r))
+            .filter(|i| {
+                i.seller_nip.as_deref() == Some(nip)
+                    || i.meta.as_ref().is_some_and(|m| m.buyer.kind == "Nip" && m.buyer.value.as_deref() == Some(nip))
+            })
+            .cloned()
+            .collect())
+    }
+
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {
         let g = self.r();
         let mut v: Vec<InvoiceRecord> = g

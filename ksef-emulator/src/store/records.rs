@@ -245,7 +245,7 @@ pub struct SessionRecord {
 }
 
 /// An invoice sent in a session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvoiceRecord {
     /// `EE` reference number.
     pub reference: String,
@@ -287,6 +287,37 @@ pub struct InvoiceRecord {
     pub has_attachment: bool,
     /// The stored plaintext (accepted invoices only).
     pub content: Option<Vec<u8>>,
+    /// Metadata read from the document (accepted invoices).
+    #[serde(default)]
+    pub meta: Option<InvoiceMeta>,
+}
+
+/// The buyer as the metadata shows it: `{type: Nip|VatUe|Other|None, value?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuyerId {
+    /// `Nip`, `VatUe`, `Other` or `None`.
+    pub kind: String,
+    /// The value (absent for `None`).
+    pub value: Option<String>,
+}
+
+/// Metadata of an accepted invoice (`InvoiceMetadata`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceMeta {
+    /// Seller name.
+    pub seller_name: Option<String>,
+    /// Buyer identifier.
+    pub buyer: BuyerId,
+    /// Buyer name.
+    pub buyer_name: Option<String>,
+    /// Net amount.
+    pub net: f64,
+    /// Gross amount.
+    pub gross: f64,
+    /// VAT amount.
+    pub vat: f64,
+    /// Currency (ISO 4217).
+    pub currency: String,
 }
 
 /// The duplicate-detection key: (`Podmiot1` NIP, `RodzajFaktury`, `P_2`).

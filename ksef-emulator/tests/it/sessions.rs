@@ -386,3 +386,93 @@ fn session_list_filters_and_scope() {
     // The worker lacks CredentialsManage/CredentialsRead.
     assert_eq!(http.get("/permissions/attachments/status", Some(&wt)).status, 403);
 }
+
+#[test]
+fn metadata_query_filters_sorting_and_paging() {
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(chrono::Utc::now()));
+    let emu = ksef_emulator::Emulator::builder().clock(clock.clone()).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 160);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let mut numbers = Vec::new();
+    for n in 0..3 {
+        let st = send(&http, &token, &s, &c, &invoice_xml(&nip, &format!("M/{n}")));
+        numbers.push(st["ksefNumber"].as_str().unwrap().to_owned());
+        clock.advance(chrono::Duration::seconds(1));
+    }
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    // invoiceMetadata allows 8/s and 16/min: move the clock on after each query.
+    let query = |body: Value, params: &str| {
+        let r = http.post(&format!("/invoices/query/metadata{params}"), Some(&token), Some(&body));
+        clock.advance(chrono::Duration::seconds(8));
+        r
+    };
+    let base = json!({"subjectType": "Subject1", "dateRange": {"dateType": "Invoicing", "from": from}});
+    let v = query(base.clone(), "").json();
+    assert_eq!(v["hasMore"], false);
+    assert_eq!(v["isTruncated"], false);
+    assert_eq!(v["permanentStorageHwmDate"], Value::Null);
+    let got: Vec<&str> = v["invoices"].as_array().unwrap().iter().map(|i| i["ksefNumber"].as_str().unwrap()).collect();
+    assert_eq!(got, numbers.iter().map(String::as_str).collect::<Vec<_>>());
+    let first = &v["invoices"][0];
+    assert_eq!(first["seller"]["nip"], nip.as_str());
+    assert_eq!(first["buyer"]["identifier"], json!({"type": "Nip", "value": "1111111111"}));
+    assert_eq!(first["grossAmount"], 53.63);
+    assert_eq!(first["netAmount"], 43.6);
+    assert_eq!(first["currency"], "PLN");
+    assert_eq!(first["invoiceType"], "Vat");
+    assert_eq!(first["formCode"]["systemCode"], "FA (3)");
+
+    let v = query(base.clone(), "?sortOrder=Desc").json();
+    assert_eq!(v["invoices"][0]["ksefNumber"], numbers[2].as_str());
+    let mut f = base.clone();
+    f["invoiceNumber"] = json!("FA/GRQMB-M/1/05/2025");
+    f["amount"] = json!({"type": "Brutto", "from": 50.0, "to": 60.0});
+    let v = query(f, "").json();
+    assert_eq!(v["invoices"].as_array().unwrap().len(), 1);
+    assert_eq!(v["invoices"][0]["ksefNumber"], numbers[1].as_str());
+    let mut f = base.clone();
+    f["currencyCodes"] = json!(["EUR"]);
+    assert_eq!(query(f, "").json()["invoices"], json!([]));
+    // The buyer sees them as Subject2; the seller's context sees none as buyer.
+    let mut f = base.clone();
+    f["subjectType"] = json!("Subject2");
+    assert_eq!(query(f, "").json()["invoices"], json!([]));
+
+    let mut f = base.clone();
+    f["dateRange"] = json!({"dateType": "PermanentStorage", "from": from, "restrictToPermanentStorageHwmDate": true});
+    let v = query(f, "").json();
+    assert!(v["permanentStorageHwmDate"].is_string());
+    assert_eq!(v["invoices"].as_array().unwrap().len(), 3);
+    let mut f = base.clone();
+    f["dateRange"] = json!({"dateType": "PermanentStorage", "from": (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339(),
+                            "to": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339(), "restrictToPermanentStorageHwmDate": true});
+    assert_eq!(query(f, "").exception_codes(), [21183]);
+    let mut f = base.clone();
+    f["dateRange"] = json!({"dateType": "Issue", "from": "2025-01-01T00:00:00", "to": "2025-06-01T00:00:00"});
+    assert_eq!(query(f, "").exception_codes(), [21405]);
+    assert_eq!(query(base, "?pageSize=5").exception_codes(), [21405]);
+}
+
+#[test]
+fn buyer_sees_invoices_as_subject2() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 170);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, &invoice_xml(&nip, "B/1"));
+    let (buyer, _, _) = login(&emu, &http, Identifier::nip("1111111111"), Identifier::nip("1111111111"));
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let body = json!({"subjectType": "subject2", "dateRange": {"dateType": "issue", "from": from}});
+    let v = http.post("/invoices/query/metadata", Some(&buyer), Some(&body)).json();
+    assert_eq!(v["invoices"][0]["ksefNumber"], st["ksefNumber"]);
+    // The buyer may download it too.
+    let ksef = st["ksefNumber"].as_str().unwrap();
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&buyer)).status, 200);
+    // A stranger may not.
+    let stranger = fresh_nip(171);
+    let (other, _, _) = login(&emu, &http, Identifier::nip(&stranger), Identifier::nip(&stranger));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&other)).exception_codes(), [21164]);
+}
