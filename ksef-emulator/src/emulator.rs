@@ -14,7 +14,7 @@ use crate::config::{EmulatorConfig, Environment, TokenLifetimes};
 use crate::domain::Identifier;
 use crate::error::ApiError;
 use crate::keys::{KeyError, KeyRing};
-use crate::store::{AuthMethod, MemoryStore, Store};
+use crate::store::{AuthMethod, MemoryStore, SqliteStore, Store};
 
 pub use crate::api::auth::AuthInit;
 
@@ -30,6 +30,9 @@ pub enum StartError {
     /// Key generation failed.
     #[error("could not create the server keys")]
     Keys(#[from] KeyError),
+    /// The data directory could not be opened.
+    #[error("could not open the data directory")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Configures an [`Emulator`].
@@ -37,6 +40,7 @@ pub enum StartError {
 pub struct EmulatorBuilder {
     config: EmulatorConfig,
     store: Option<Arc<dyn Store>>,
+    data_dir: Option<std::path::PathBuf>,
     bind: Option<SocketAddr>,
 }
 
@@ -83,6 +87,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps state in a SQLite database in `dir` (created if needed), together with the server
+    /// keys and the token-signing secret, so a restarted emulator continues where it stopped.
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Listens here instead of `127.0.0.1:0`.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = Some(addr);
@@ -97,13 +108,35 @@ impl EmulatorBuilder {
 
     fn state(self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
         let now = self.config.clock.now();
-        let keys = KeyRing::shared(self.config.seed, now)?;
-        let rng = match self.config.seed {
+        let mut rng = match self.config.seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => rand::make_rng::<StdRng>(),
         };
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let bind = self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        if let Some(dir) = &self.data_dir {
+            let sqlite = Arc::new(SqliteStore::open(dir)?);
+            let keys = match sqlite.setting("server-keys")? {
+                Some(b) => Arc::new(KeyRing::import(&b)?),
+                None => {
+                    let k = KeyRing::generate(&mut rng, now)?;
+                    sqlite.set_setting("server-keys", &k.export()?)?;
+                    Arc::new(k)
+                }
+            };
+            let secret = match sqlite.setting("token-secret")? {
+                Some(s) => s,
+                None => {
+                    let mut s = vec![0u8; 32];
+                    rand::Rng::fill_bytes(&mut rng, &mut s);
+                    sqlite.set_setting("token-secret", &s)?;
+                    s
+                }
+            };
+            let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
+            return Ok((Arc::new(state), bind));
+        }
+        let keys = KeyRing::shared(self.config.seed, now)?;
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         Ok((Arc::new(AppState::new(self.config, store, keys, rng)), bind))
     }
 

@@ -158,6 +158,22 @@ impl BuilderProfile for SelfSigned {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredKey {
+    usage: String,
+    pkcs8: String,
+    certificate: String,
+    valid_from: DateTime<Utc>,
+    valid_to: DateTime<Utc>,
+    withdrawn_after: Option<DateTime<Utc>>,
+}
+
+impl Drop for StoredKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pkcs8);
+    }
+}
+
 /// The set of server keys (several per usage during a rotation).
 #[derive(Clone, Debug)]
 pub struct KeyRing {
@@ -191,6 +207,56 @@ impl KeyRing {
         let ring = Arc::new(Self::generate(&mut rng, now)?);
         g.insert(seed, ring.clone());
         Ok(ring)
+    }
+
+    /// Serializes the ring (private keys included: keep the result secret) for a data directory.
+    pub fn export(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let mut out = Vec::new();
+        for k in &self.keys {
+            let der = k.private.to_pkcs8_der().map_err(|e| KeyError::Certificate(e.to_string()))?;
+            out.push(StoredKey {
+                usage: k.usage.as_str().to_owned(),
+                pkcs8: B64.encode(der.as_bytes()),
+                certificate: B64.encode(&k.certificate_der),
+                valid_from: k.valid_from,
+                valid_to: k.valid_to,
+                withdrawn_after: k.withdrawn_after,
+            });
+        }
+        Ok(zeroize::Zeroizing::new(serde_json::to_vec(&out).map_err(|e| KeyError::Certificate(e.to_string()))?))
+    }
+
+    /// Reads a ring written by [`KeyRing::export`].
+    pub fn import(bytes: &[u8]) -> Result<Self, KeyError> {
+        use rsa::pkcs8::DecodePrivateKey;
+        let bad = |e: &dyn std::fmt::Display| KeyError::Certificate(e.to_string());
+        let stored: Vec<StoredKey> = serde_json::from_slice(bytes).map_err(|e| bad(&e))?;
+        let mut keys = Vec::new();
+        for s in &stored {
+            let usage = match s.usage.as_str() {
+                "SymmetricKeyEncryption" => KeyUsage::SymmetricKeyEncryption,
+                "KsefTokenEncryption" => KeyUsage::KsefTokenEncryption,
+                other => return Err(bad(&format!("unknown key usage {other}"))),
+            };
+            let der = zeroize::Zeroizing::new(B64.decode(&s.pkcs8).map_err(|e| bad(&e))?);
+            let private = PrivateKey::from_pkcs8_der(&der).map_err(|e| bad(&e))?;
+            let certificate_der = B64.decode(&s.certificate).map_err(|e| bad(&e))?;
+            let spki_der = SubjectPublicKeyInfo::from_key(&private.to_public_key())
+                .and_then(|s| s.to_der().map_err(Into::into))
+                .map_err(|e| bad(&e))?;
+            keys.push(ServerKey {
+                usage,
+                private,
+                certificate_id: B64.encode(Sha256::digest(&certificate_der)),
+                public_key_id: B64.encode(Sha256::digest(&spki_der)),
+                certificate_der,
+                valid_from: s.valid_from,
+                valid_to: s.valid_to,
+                withdrawn_after: s.withdrawn_after,
+            });
+        }
+        Ok(Self { keys })
     }
 
     /// A ring without keys (every key lookup fails with `21470`).

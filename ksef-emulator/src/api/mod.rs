@@ -56,9 +56,23 @@ pub struct AppState {
 
 impl AppState {
     /// Assembles the state.
-    pub fn new(config: EmulatorConfig, store: Arc<dyn Store>, keys: Arc<KeyRing>, mut rng: StdRng) -> Self {
-        let mut secret = vec![0u8; 32];
-        rand::Rng::fill_bytes(&mut rng, &mut secret);
+    pub fn new(config: EmulatorConfig, store: Arc<dyn Store>, keys: Arc<KeyRing>, rng: StdRng) -> Self {
+        Self::with_secret(config, store, keys, rng, None)
+    }
+
+    /// Assembles the state with a given JWT/link-signing secret (kept in a data directory).
+    pub fn with_secret(
+        config: EmulatorConfig,
+        store: Arc<dyn Store>,
+        keys: Arc<KeyRing>,
+        mut rng: StdRng,
+        secret: Option<Vec<u8>>,
+    ) -> Self {
+        let secret = secret.unwrap_or_else(|| {
+            let mut s = vec![0u8; 32];
+            rand::Rng::fill_bytes(&mut rng, &mut s);
+            s
+        });
         Self {
             config,
             store,

@@ -7,9 +7,11 @@
 
 mod memory;
 mod records;
+mod sqlite;
 
 pub use memory::MemoryStore;
 pub use records::*;
+pub use sqlite::SqliteStore;
 
 use crate::domain::Identifier;
 

@@ -10,14 +10,14 @@ use sha2::{Digest, Sha256};
 use crate::common::*;
 
 /// Client side of a session: AES key and IV, wrapped with the emulator's published key.
-struct Crypto {
+pub(crate) struct Crypto {
     key: [u8; 32],
     iv: [u8; 16],
     wrapped: String,
     public_key_id: String,
 }
 
-fn session_crypto(http: &Http) -> Crypto {
+pub(crate) fn session_crypto(http: &Http) -> Crypto {
     use rsa::pkcs8::DecodePublicKey;
     use x509_cert::der::{Decode, Encode};
     let list = http.get("/security/public-key-certificates", None).json();
@@ -40,11 +40,11 @@ fn session_crypto(http: &Http) -> Crypto {
     Crypto { key, iv, wrapped: B64.encode(wrapped), public_key_id: cert["publicKeyId"].as_str().unwrap().to_owned() }
 }
 
-fn fa3() -> Value {
+pub(crate) fn fa3() -> Value {
     json!({"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"})
 }
 
-fn open(http: &Http, token: &str, c: &Crypto, form: Value) -> String {
+pub(crate) fn open(http: &Http, token: &str, c: &Crypto, form: Value) -> String {
     let body = json!({"formCode": form, "encryption": {"encryptedSymmetricKey": c.wrapped,
                       "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id}});
     let r = http.post("/sessions/online", Some(token), Some(&body));
@@ -52,7 +52,7 @@ fn open(http: &Http, token: &str, c: &Crypto, form: Value) -> String {
     r.json()["referenceNumber"].as_str().unwrap().to_owned()
 }
 
-fn invoice_xml(seller: &str, number: &str) -> Vec<u8> {
+pub(crate) fn invoice_xml(seller: &str, number: &str) -> Vec<u8> {
     let path = shared_dir().join("fixtures/invoices/invoice-template-fa-3.xml");
     let t = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let today = chrono::Utc::now().date_naive().to_string();
@@ -62,14 +62,14 @@ fn invoice_xml(seller: &str, number: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn send_body(c: &Crypto, plain: &[u8]) -> Value {
+pub(crate) fn send_body(c: &Crypto, plain: &[u8]) -> Value {
     let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(&c.key, &c.iv).unwrap().encrypt_padded_vec::<Pkcs7>(plain);
     json!({"invoiceHash": B64.encode(Sha256::digest(plain)), "invoiceSize": plain.len(),
            "encryptedInvoiceHash": B64.encode(Sha256::digest(&ct)), "encryptedInvoiceSize": ct.len(),
            "encryptedInvoiceContent": B64.encode(&ct)})
 }
 
-fn send(http: &Http, token: &str, session: &str, c: &Crypto, plain: &[u8]) -> Value {
+pub(crate) fn send(http: &Http, token: &str, session: &str, c: &Crypto, plain: &[u8]) -> Value {
     let r = http.post(&format!("/sessions/online/{session}/invoices"), Some(token), Some(&send_body(c, plain)));
     assert_eq!(r.status, 202, "{}", r.text());
     let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
@@ -78,7 +78,7 @@ fn send(http: &Http, token: &str, session: &str, c: &Crypto, plain: &[u8]) -> Va
     st.json()
 }
 
-fn owner_login(emu: &ksef_emulator::Emulator, http: &Http, seed: u32) -> (String, String) {
+pub(crate) fn owner_login(emu: &ksef_emulator::Emulator, http: &Http, seed: u32) -> (String, String) {
     let nip = fresh_nip(seed);
     let (access, _, _) = login(emu, http, Identifier::nip(&nip), Identifier::nip(&nip));
     (nip, access)

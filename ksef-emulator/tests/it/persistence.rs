@@ -1,0 +1,91 @@
+use std::sync::Arc;
+
+use ksef_emulator::Emulator;
+use ksef_emulator::domain::{Identifier, IdentifierType, StatusInfo};
+use ksef_emulator::store::{
+    ChallengeRecord, InvoiceKey, InvoiceKeyOwner, MemoryStore, PersonRecord, SqliteStore, Store, StoreError,
+};
+
+use crate::common::*;
+use crate::sessions::{fa3, invoice_xml, open, send, session_crypto};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ksef-emulator-{name}-{}-{}", std::process::id(), fresh_nip(999)));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn data_dir_state_survives_a_restart() {
+    let dir = temp_dir("restart");
+    let (nip, access, ksef, session, xml, key_ids) = {
+        let emu = Emulator::builder().data_dir(&dir).start().unwrap();
+        let http = Http::new(&emu);
+        let nip = fresh_nip(500);
+        let (access, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+        let c = session_crypto(&http);
+        let s = open(&http, &access, &c, fa3());
+        let xml = invoice_xml(&nip, "P/1");
+        let st = send(&http, &access, &s, &c, &xml);
+        assert_eq!(st["status"]["code"], 200);
+        let ids: Vec<String> = emu.keys().keys().iter().map(|k| k.public_key_id.clone()).collect();
+        (nip, access, st["ksefNumber"].as_str().unwrap().to_owned(), s, xml, ids)
+    };
+    let emu = Emulator::builder().data_dir(&dir).start().unwrap();
+    let http = Http::new(&emu);
+    // Same keys, same token secret: the old access token still works.
+    let ids: Vec<String> = emu.keys().keys().iter().map(|k| k.public_key_id.clone()).collect();
+    assert_eq!(ids, key_ids);
+    let got = http.get(&format!("/invoices/ksef/{ksef}"), Some(&access));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, xml);
+    assert_eq!(http.get(&format!("/sessions/{session}"), Some(&access)).json()["successfulInvoiceCount"], 1);
+    // The duplicate key is remembered too.
+    let c = session_crypto(&http);
+    let s2 = open(&http, &access, &c, fa3());
+    let st = send(&http, &access, &s2, &c, &invoice_xml(&nip, "P/1"));
+    assert_eq!(st["status"]["code"], 440);
+    assert_eq!(st["status"]["extensions"]["originalKsefNumber"], ksef.as_str());
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Both stores keep the same contract.
+fn contract(store: &dyn Store) {
+    let now = chrono::Utc::now();
+    let person = PersonRecord {
+        nip: "5265877635".into(),
+        pesel: "90010112349".into(),
+        is_bailiff: false,
+        is_deceased: false,
+        description: "Osoba".into(),
+        created: now,
+    };
+    store.insert_person(person.clone()).unwrap();
+    assert!(matches!(store.insert_person(person.clone()), Err(StoreError::AlreadyExists)));
+    assert_eq!(store.person_by_pesel("90010112349").unwrap(), Some(person));
+    let ch = ChallengeRecord { challenge: "c1".into(), timestamp: now, client_ip: "127.0.0.1".into(), used: false };
+    store.insert_challenge(ch).unwrap();
+    assert!(!store.use_challenge("c1").unwrap().unwrap().used);
+    assert!(store.use_challenge("c1").unwrap().unwrap().used);
+    assert!(store.use_challenge("nope").unwrap().is_none());
+    let k = InvoiceKey { seller_nip: "5265877635".into(), invoice_type: "VAT".into(), invoice_number: "1".into() };
+    let o1 = InvoiceKeyOwner { ksef_number: "a".into(), session: "s".into() };
+    let o2 = InvoiceKeyOwner { ksef_number: "b".into(), session: "t".into() };
+    assert_eq!(store.reserve_invoice_key(&k, &o1).unwrap(), None);
+    assert_eq!(store.reserve_invoice_key(&k, &o2).unwrap(), Some(o1));
+    let ctx = Identifier::new(IdentifierType::Nip, "5265877635");
+    store.set_context_blocked(&ctx, true).unwrap();
+    assert!(store.is_context_blocked(&ctx).unwrap());
+    store.set_context_blocked(&ctx, false).unwrap();
+    assert!(!store.is_context_blocked(&ctx).unwrap());
+    let _ = StatusInfo::new(100, "x");
+}
+
+#[test]
+fn memory_and_sqlite_stores_share_the_contract() {
+    contract(&MemoryStore::new());
+    let dir = temp_dir("contract");
+    contract(&*Arc::new(SqliteStore::open(&dir).unwrap()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
