@@ -1,16 +1,36 @@
-//! Permissions. Served so far: `GET /permissions/attachments/status`.
+//! Permissions: person and entity grants, revoking, operation status, the personal and persons
+//! queries, entity roles, attachment consent status.
+//!
+//! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
+//! Not yet served: authorization (SelfInvoicing, ...), indirect, sub-unit and EU-entity grants and
+//! their queries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
+use chrono::Duration;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, Caller, Routes};
+use super::{AppState, Caller, JsonBody, Routes, page_size, ts};
+use crate::domain::enums::EntityRole;
+use crate::domain::permissions::{OWNER_PERMISSIONS, is_owner};
+use crate::domain::{Identifier, IdentifierType, PermissionType, StatusInfo};
 use crate::error::ApiError;
+use crate::store::{GrantKind, GrantRecord, PermissionOperationRecord, StoreError};
 
 pub(super) fn register(r: &mut Routes) {
     r.add("get_attachment_permission_status", attachment_status);
+    r.add("grant_person_permissions", grant_persons);
+    r.add("grant_entity_permissions", grant_entities);
+    r.add("revoke_common_permission", revoke_common);
+    r.add("get_permission_operation_status", operation_status);
+    r.add("query_personal_permissions", query_personal);
+    r.add("query_person_permissions", query_persons);
+    r.add("query_entity_roles", entity_roles);
 }
 
 async fn attachment_status(
@@ -27,4 +47,401 @@ async fn attachment_status(
         v["revokedDate"] = json!(format!("{d}T00:00:00+00:00"));
     }
     Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct WireId {
+    #[serde(rename = "type")]
+    kind: IdentifierType,
+    value: String,
+}
+
+fn checked(field: &str, w: WireId, allowed: &[IdentifierType]) -> Result<Identifier, ApiError> {
+    if !allowed.contains(&w.kind) {
+        return Err(ApiError::validation(format!("{field}.type: typ {} nie jest dozwolony.", w.kind)));
+    }
+    let id = Identifier::new(w.kind, w.value);
+    id.validate().map_err(|e| ApiError::validation(format!("{field}.value: {e}")))?;
+    Ok(id)
+}
+
+fn description(v: &str) -> Result<(), ApiError> {
+    if (5..=256).contains(&v.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::validation("description: długość musi wynosić od 5 do 256 znaków."))
+    }
+}
+
+/// Records a finished operation and answers `202 {referenceNumber}`.
+fn operation(app: &AppState, context: &Identifier, status: StatusInfo) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let reference = app.reference("EG");
+    app.store.insert_operation(PermissionOperationRecord {
+        reference: reference.clone(),
+        context: context.clone(),
+        created: app.now(),
+        status,
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"referenceNumber": reference}))))
+}
+
+fn success() -> StatusInfo {
+    StatusInfo::new(200, "Operacja zakończona sukcesem")
+}
+
+fn insert_all(app: &AppState, grants: Vec<GrantRecord>) -> Result<(), ApiError> {
+    for g in grants {
+        match app.store.insert_grant(g) {
+            Ok(()) | Err(StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonGrant {
+    subject_identifier: WireId,
+    permissions: Vec<PermissionType>,
+    description: String,
+    subject_details: Value,
+}
+
+const PERSON_SCOPES: &[PermissionType] = &[
+    PermissionType::CredentialsManage,
+    PermissionType::CredentialsRead,
+    PermissionType::InvoiceWrite,
+    PermissionType::InvoiceRead,
+    PermissionType::Introspection,
+    PermissionType::SubunitManage,
+    PermissionType::EnforcementOperations,
+];
+
+/// `subjectDetails` must name its type and carry the matching object.
+fn check_person_details(d: &Value) -> Result<(), ApiError> {
+    let kind = d.get("subjectDetailsType").and_then(Value::as_str).unwrap_or_default();
+    let field = match kind.to_ascii_lowercase().as_str() {
+        "personbyidentifier" => "personById",
+        "personbyfingerprintwithidentifier" => "personByFpWithId",
+        "personbyfingerprintwithoutidentifier" => "personByFpNoId",
+        _ => return Err(ApiError::validation("subjectDetails.subjectDetailsType: nieznana wartość.")),
+    };
+    if !d.get(field).is_some_and(Value::is_object) {
+        return Err(ApiError::validation(format!("subjectDetails.{field} jest wymagany.")));
+    }
+    Ok(())
+}
+
+async fn grant_persons(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<PersonGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use IdentifierType as T;
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
+    description(&req.description)?;
+    check_person_details(&req.subject_details)?;
+    if req.permissions.is_empty() {
+        return Err(ApiError::validation("permissions: lista nie może być pusta."));
+    }
+    if let Some(p) = req.permissions.iter().find(|p| !PERSON_SCOPES.contains(p)) {
+        return Err(ApiError::validation(format!("permissions: {p} nie jest uprawnieniem osoby.")));
+    }
+    let ctx = caller.context()?.clone();
+    if req.permissions.contains(&PermissionType::EnforcementOperations) {
+        let role = app.store.subject(&ctx.value)?.is_some_and(|s| {
+            s.roles.iter().any(|r| matches!(r, EntityRole::EnforcementAuthority | EntityRole::CourtBailiff))
+        }) || app.store.person_by_nip(&ctx.value)?.is_some_and(|p| p.is_bailiff);
+        if !role {
+            return operation(
+                &app,
+                &ctx,
+                StatusInfo::with_detail(
+                    430,
+                    "Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom",
+                    "EnforcementOperations wymaga roli EnforcementAuthority lub CourtBailiff.",
+                ),
+            );
+        }
+    }
+    let now = app.now();
+    let author = caller.subject()?.clone();
+    let details = Some(req.subject_details.to_string());
+    let grants = req
+        .permissions
+        .iter()
+        .map(|p| GrantRecord {
+            id: app.guid(),
+            context: ctx.clone(),
+            authorized: subject.clone(),
+            permission: *p,
+            description: req.description.clone(),
+            author: author.clone(),
+            start_date: now,
+            can_delegate: false,
+            kind: GrantKind::Person,
+            subject_details: details.clone(),
+        })
+        .collect();
+    insert_all(&app, grants)?;
+    operation(&app, &ctx, success())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntityPermission {
+    #[serde(rename = "type")]
+    kind: PermissionType,
+    #[serde(default)]
+    can_delegate: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntityGrant {
+    subject_identifier: WireId,
+    permissions: Vec<EntityPermission>,
+    description: String,
+    subject_details: Value,
+}
+
+async fn grant_entities(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<EntityGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[IdentifierType::Nip])?;
+    description(&req.description)?;
+    let name_len = req.subject_details.get("fullName").and_then(Value::as_str).map_or(0, |s| s.chars().count());
+    if !(5..=90).contains(&name_len) {
+        return Err(ApiError::validation("subjectDetails.fullName: długość musi wynosić od 5 do 90 znaków."));
+    }
+    if req.permissions.is_empty() {
+        return Err(ApiError::validation("permissions: lista nie może być pusta."));
+    }
+    let allowed =
+        [PermissionType::InvoiceWrite, PermissionType::InvoiceRead, PermissionType::CollectiveIdentifierManage];
+    if let Some(p) = req.permissions.iter().find(|p| !allowed.contains(&p.kind)) {
+        return Err(ApiError::validation(format!("permissions: {} nie jest uprawnieniem podmiotu.", p.kind)));
+    }
+    let ctx = caller.context()?.clone();
+    let now = app.now();
+    let author = caller.subject()?.clone();
+    let details = Some(req.subject_details.to_string());
+    let grants = req
+        .permissions
+        .iter()
+        .map(|p| GrantRecord {
+            id: app.guid(),
+            context: ctx.clone(),
+            authorized: subject.clone(),
+            permission: p.kind,
+            description: req.description.clone(),
+            author: author.clone(),
+            start_date: now,
+            can_delegate: p.can_delegate,
+            kind: GrantKind::Entity,
+            subject_details: details.clone(),
+        })
+        .collect();
+    insert_all(&app, grants)?;
+    operation(&app, &ctx, success())
+}
+
+async fn revoke_common(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if id.len() != 36 {
+        return Err(ApiError::validation("permissionId: wymagany identyfikator o długości 36 znaków."));
+    }
+    let ctx = caller.context()?.clone();
+    let status = match app.store.grant(&id)? {
+        Some(g) if g.context == ctx => {
+            app.store.remove_grant(&id)?;
+            success()
+        }
+        _ => StatusInfo::with_detail(
+            410,
+            "Podane identyfikatory są niezgodne lub pozostają w niewłaściwej relacji",
+            format!("Uprawnienie {id} nie istnieje w bieżącym kontekście."),
+        ),
+    };
+    operation(&app, &ctx, status)
+}
+
+/// How long operation statuses are kept (then 410).
+const OPERATION_RETENTION_DAYS: i64 = 30;
+
+async fn operation_status(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(reference): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let op = app
+        .store
+        .operation(&reference)?
+        .filter(|o| caller.context().is_ok_and(|c| *c == o.context))
+        .ok_or_else(|| ApiError::validation(format!("Operacja {reference} nie istnieje.")))?;
+    if app.now() - op.created > Duration::days(OPERATION_RETENTION_DAYS) {
+        return Err(ApiError::Gone);
+    }
+    Ok(Json(json!({"status": op.status})))
+}
+
+fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), ApiError> {
+    let size = page_size(q.get("pageSize"), 10, 100, 10)? as usize;
+    let offset = match q.get("pageOffset") {
+        None => 0,
+        Some(v) => v.parse::<usize>().map_err(|_| ApiError::validation("pageOffset: liczba ≥ 0."))?,
+    };
+    Ok((offset, size))
+}
+
+fn grant_json(g: &GrantRecord, with_author: bool) -> Value {
+    let mut v = json!({
+        "id": g.id,
+        "contextIdentifier": g.context,
+        "authorizedIdentifier": g.authorized,
+        "permissionScope": g.permission,
+        "description": g.description,
+        "permissionState": "Active",
+        "startDate": ts(g.start_date),
+        "canDelegate": g.can_delegate,
+    });
+    if with_author {
+        v["authorIdentifier"] =
+            if g.author.kind == IdentifierType::System { json!({"type": "System"}) } else { json!(g.author) };
+    }
+    if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+        let key = if g.kind == GrantKind::Entity { "subjectEntityDetails" } else { "subjectPersonDetails" };
+        v[key] = d;
+    }
+    v
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GrantFilters {
+    #[serde(default)]
+    context_identifier: Option<WireId>,
+    #[serde(default)]
+    authorized_identifier: Option<WireId>,
+    #[serde(default)]
+    permission_types: Option<Vec<PermissionType>>,
+    #[serde(default)]
+    permission_state: Option<String>,
+    #[serde(default)]
+    query_type: Option<String>,
+}
+
+fn page(mut list: Vec<GrantRecord>, offset: usize, size: usize, with_author: bool) -> (Vec<Value>, bool) {
+    list.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.id.cmp(&b.id)));
+    let start = offset.saturating_mul(size);
+    let items = list.iter().skip(start).take(size).map(|g| grant_json(g, with_author)).collect();
+    (items, start.saturating_add(size) < list.len())
+}
+
+fn state_filter(f: &GrantFilters) -> Result<bool, ApiError> {
+    match f.permission_state.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("active") => Ok(true),
+        Some("inactive") => Ok(false),
+        Some(_) => Err(ApiError::validation("permissionState: dozwolone Active lub Inactive.")),
+    }
+}
+
+async fn query_personal(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<Option<GrantFilters>>,
+) -> Result<Json<Value>, ApiError> {
+    let f = f.unwrap_or_default();
+    let (offset, size) = paging(&q)?;
+    let active = state_filter(&f)?;
+    let ctx_filter = f
+        .context_identifier
+        .map(|w| checked("contextIdentifier", w, &[IdentifierType::Nip, IdentifierType::InternalId]))
+        .transpose()?;
+    let subject = caller.subject()?;
+    let list: Vec<GrantRecord> = app
+        .store
+        .grants_to(subject)?
+        .into_iter()
+        .filter(|g| active && ctx_filter.as_ref().is_none_or(|c| &g.context == c))
+        .filter(|g| f.permission_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&g.permission)))
+        .collect();
+    let (items, has_more) = page(list, offset, size, false);
+    let ctx = caller.context()?;
+    let owner = is_owner(app.store.as_ref(), ctx, subject)?;
+    Ok(Json(json!({
+        "permissions": items,
+        "hasMore": has_more,
+        "ownerPermissions": owner.then_some(OWNER_PERMISSIONS),
+    })))
+}
+
+async fn query_persons(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<GrantFilters>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, size) = paging(&q)?;
+    let active = state_filter(&f)?;
+    let granted_only = match f.query_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("permissionsincurrentcontext") => false,
+        Some("permissionsgrantedincurrentcontext") => true,
+        _ => {
+            return Err(ApiError::validation(
+                "queryType: wymagane PermissionsInCurrentContext lub PermissionsGrantedInCurrentContext.",
+            ));
+        }
+    };
+    use IdentifierType as T;
+    let authorized = f
+        .authorized_identifier
+        .map(|w| checked("authorizedIdentifier", w, &[T::Nip, T::Pesel, T::Fingerprint]))
+        .transpose()?;
+    let list: Vec<GrantRecord> = app
+        .store
+        .grants_in_context(caller.context()?)?
+        .into_iter()
+        .filter(|g| active && g.kind == GrantKind::Person)
+        // "Granted in the current context": grants made through the API from this context
+        // (ZAW-FA / test-data grants have the System author).
+        .filter(|g| !granted_only || g.author.kind != T::System)
+        .filter(|g| authorized.as_ref().is_none_or(|a| &g.authorized == a))
+        .filter(|g| f.permission_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&g.permission)))
+        .collect();
+    let (items, has_more) = page(list, offset, size, true);
+    Ok(Json(json!({"permissions": items, "hasMore": has_more})))
+}
+
+async fn entity_roles(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, size) = paging(&q)?;
+    let ctx = caller.context()?;
+    let mut roles = Vec::new();
+    if let Some(s) = app.store.subject(&ctx.value)? {
+        for r in &s.roles {
+            let mut v = json!({"role": r, "description": s.description, "startDate": ts(s.created)});
+            if let Some(p) = &s.parent_nip {
+                v["parentEntityIdentifier"] = json!({"type": "Nip", "value": p});
+            }
+            roles.push(v);
+        }
+    }
+    if let Some(p) = app.store.person_by_nip(&ctx.value)?.filter(|p| p.is_bailiff) {
+        roles.push(json!({"role": EntityRole::CourtBailiff, "description": p.description, "startDate": ts(p.created)}));
+    }
+    let start = offset.saturating_mul(size);
+    let has_more = start.saturating_add(size) < roles.len();
+    let items: Vec<Value> = roles.into_iter().skip(start).take(size).collect();
+    Ok(Json(json!({"roles": items, "hasMore": has_more})))
 }

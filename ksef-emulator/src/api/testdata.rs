@@ -254,6 +254,8 @@ async fn grant_permissions(
             author: Identifier::new(IdentifierType::System, ""),
             start_date: now,
             can_delegate: false,
+            kind: crate::store::GrantKind::Person,
+            subject_details: None,
         };
         match app.store.insert_grant(grant) {
             // Granting a held permission again is not an error (KSeF documents either).

@@ -20,6 +20,7 @@ struct Inner {
     by_session: HashMap<String, Vec<String>>,
     invoice_keys: HashMap<InvoiceKey, InvoiceKeyOwner>,
     tokens: HashMap<String, TokenRecord>,
+    operations: HashMap<String, PermissionOperationRecord>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -111,6 +112,38 @@ impl Store for MemoryStore {
         let before = g.grants.len();
         g.grants.retain(|x| &x.authorized != who);
         Ok(before - g.grants.len())
+    }
+
+    fn grants_in_context(&self, context: &Identifier) -> StoreResult<Vec<GrantRecord>> {
+        Ok(self.r().grants.iter().filter(|g| &g.context == context).cloned().collect())
+    }
+
+    fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
+        Ok(self.r().grants.iter().filter(|g| &g.authorized == authorized).cloned().collect())
+    }
+
+    fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
+        Ok(self.r().grants.iter().find(|g| g.id == id).cloned())
+    }
+
+    fn remove_grant(&self, id: &str) -> StoreResult<bool> {
+        let mut g = self.w();
+        let before = g.grants.len();
+        g.grants.retain(|x| x.id != id);
+        Ok(g.grants.len() != before)
+    }
+
+    fn insert_operation(&self, op: PermissionOperationRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.operations.contains_key(&op.reference) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.operations.insert(op.reference.clone(), op);
+        Ok(())
+    }
+
+    fn operation(&self, reference: &str) -> StoreResult<Option<PermissionOperationRecord>> {
+        Ok(self.r().operations.get(reference).cloned())
     }
 
     fn set_attachment_consent(&self, nip: &str, consent: AttachmentConsent) -> StoreResult<()> {

@@ -57,6 +57,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn remove_grants(&self, context: &Identifier, authorized: &Identifier) -> StoreResult<usize>;
     /// Removes every grant where `who` is the authorized subject (any context); how many.
     fn remove_grants_to(&self, who: &Identifier) -> StoreResult<usize>;
+    /// Every grant in a context.
+    fn grants_in_context(&self, context: &Identifier) -> StoreResult<Vec<GrantRecord>>;
+    /// Every grant held by `authorized` (any context).
+    fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>>;
+    /// The grant with this id.
+    fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>>;
+    /// Removes the grant with this id; whether it existed.
+    fn remove_grant(&self, id: &str) -> StoreResult<bool>;
+    /// Records a permission operation.
+    fn insert_operation(&self, op: PermissionOperationRecord) -> StoreResult<()>;
+    /// The permission operation with this reference number.
+    fn operation(&self, reference: &str) -> StoreResult<Option<PermissionOperationRecord>>;
     /// Sets or clears attachment consent for a NIP.
     fn set_attachment_consent(&self, nip: &str, consent: AttachmentConsent) -> StoreResult<()>;
     /// Attachment consent of a NIP.

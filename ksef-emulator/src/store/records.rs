@@ -60,6 +60,35 @@ pub struct GrantRecord {
     pub start_date: DateTime<Utc>,
     /// Whether it may be delegated.
     pub can_delegate: bool,
+    /// Which grant endpoint created it.
+    #[serde(default)]
+    pub kind: GrantKind,
+    /// `subjectDetails` as sent (JSON text), for queries.
+    #[serde(default)]
+    pub subject_details: Option<String>,
+}
+
+/// The kind of a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GrantKind {
+    /// `/permissions/persons/grants` or test data (ZAW-FA).
+    #[default]
+    Person,
+    /// `/permissions/entities/grants`.
+    Entity,
+}
+
+/// An asynchronous permission operation (`EG…`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionOperationRecord {
+    /// `EG` reference number.
+    pub reference: String,
+    /// The context it was started in.
+    pub context: Identifier,
+    /// When.
+    pub created: DateTime<Utc>,
+    /// Outcome.
+    pub status: StatusInfo,
 }
 
 /// Attachment consent of a NIP.

@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS invoices_seller ON invoices (seller);
 CREATE INDEX IF NOT EXISTS invoices_buyer ON invoices (buyer);
 CREATE TABLE IF NOT EXISTS invoice_keys (seller TEXT NOT NULL, kind TEXT NOT NULL, number TEXT NOT NULL,
     doc TEXT NOT NULL, PRIMARY KEY (seller, kind, number));
+CREATE TABLE IF NOT EXISTS operations (reference TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS grants_authorized ON grants (authorized);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 ";
 
@@ -197,6 +199,33 @@ impl Store for SqliteStore {
 
     fn remove_grants_to(&self, who: &Identifier) -> StoreResult<usize> {
         self.c().execute("DELETE FROM grants WHERE authorized = ?1", [key(who)]).map_err(sql)
+    }
+
+    fn grants_in_context(&self, context: &Identifier) -> StoreResult<Vec<GrantRecord>> {
+        self.many("SELECT doc FROM grants WHERE context = ?1", [key(context)])
+    }
+
+    fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
+        self.many("SELECT doc FROM grants WHERE authorized = ?1", [key(authorized)])
+    }
+
+    fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
+        self.one("SELECT doc FROM grants WHERE id = ?1", [id])
+    }
+
+    fn remove_grant(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.c().execute("DELETE FROM grants WHERE id = ?1", [id]).map_err(sql)? > 0)
+    }
+
+    fn insert_operation(&self, op: PermissionOperationRecord) -> StoreResult<()> {
+        self.c()
+            .execute("INSERT INTO operations (reference, doc) VALUES (?1, ?2)", params![op.reference, doc(&op)?])
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    fn operation(&self, reference: &str) -> StoreResult<Option<PermissionOperationRecord>> {
+        self.one("SELECT doc FROM operations WHERE reference = ?1", [reference])
     }
 
     fn set_attachment_consent(&self, nip: &str, consent: AttachmentConsent) -> StoreResult<()> {

@@ -4,6 +4,7 @@ mod auth;
 mod common;
 mod errors;
 mod limits;
+mod permissions;
 mod persistence;
 mod security;
 mod sessions;

@@ -1,0 +1,117 @@
+use ksef_emulator::domain::Identifier;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn op_status(http: &Http, token: &str, r: &Resp) -> Value {
+    assert_eq!(r.status, 202, "{}", r.text());
+    let reference = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+    assert_eq!(reference.parse::<ksef_model::ReferenceNumber>().unwrap().type_code(), "EG");
+    http.get(&format!("/permissions/operations/{reference}"), Some(token)).json()["status"].clone()
+}
+
+fn person_details() -> Value {
+    json!({"subjectDetailsType": "PersonByIdentifier", "personById": {"firstName": "Anna", "lastName": "Nowak"}})
+}
+
+#[test]
+fn person_grants_work_and_can_be_revoked() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(600);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let pesel = "85121612343";
+    let body = json!({"subjectIdentifier": {"type": "Pesel", "value": pesel}, "permissions": ["InvoiceWrite", "InvoiceRead"],
+                      "description": "Księgowa", "subjectDetails": person_details()});
+    let st = op_status(&http, &owner, &http.post("/permissions/persons/grants", Some(&owner), Some(&body)));
+    assert_eq!(st["code"], 200, "{st}");
+
+    // The person logs in with the granted permissions.
+    let (person, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::pesel(pesel));
+    let mine = http.post("/permissions/query/personal/grants", Some(&person), Some(&json!({}))).json();
+    let scopes: Vec<&str> =
+        mine["permissions"].as_array().unwrap().iter().map(|p| p["permissionScope"].as_str().unwrap()).collect();
+    assert_eq!(scopes.len(), 2);
+    assert!(scopes.contains(&"InvoiceWrite") && scopes.contains(&"InvoiceRead"));
+    assert_eq!(mine["ownerPermissions"], Value::Null);
+    assert_eq!(mine["permissions"][0]["subjectPersonDetails"]["personById"]["lastName"], "Nowak");
+    // Without CredentialsManage the person may not grant.
+    assert_eq!(http.post("/permissions/persons/grants", Some(&person), Some(&body)).status, 403);
+
+    let owner_view = http.post("/permissions/query/personal/grants", Some(&owner), None).json();
+    assert!(owner_view["ownerPermissions"].as_array().unwrap().iter().any(|p| p == "CredentialsManage"));
+
+    let q =
+        json!({"queryType": "PermissionsInCurrentContext", "authorizedIdentifier": {"type": "Pesel", "value": pesel}});
+    let list = http.post("/permissions/query/persons/grants", Some(&owner), Some(&q)).json();
+    assert_eq!(list["permissions"].as_array().unwrap().len(), 2);
+    assert_eq!(list["permissions"][0]["authorIdentifier"], json!({"type": "Nip", "value": nip}));
+    assert_eq!(list["hasMore"], false);
+    assert_eq!(
+        http.post("/permissions/query/persons/grants", Some(&owner), Some(&json!({}))).exception_codes(),
+        [21405]
+    );
+
+    // Revoke both; the person can no longer log in.
+    for p in list["permissions"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        let r = http.call("DELETE", &format!("/permissions/common/grants/{id}"), Some(&owner), None, &[]);
+        assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    }
+    let init = emu.authenticate(Identifier::nip(&nip), Identifier::pesel(pesel)).unwrap();
+    let st = http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json();
+    assert_eq!(st["status"]["code"], 415);
+    // Revoking an unknown id → operation 410.
+    let r =
+        http.call("DELETE", "/permissions/common/grants/00000000-0000-0000-0000-000000000000", Some(&owner), None, &[]);
+    assert_eq!(op_status(&http, &owner, &r)["code"], 410);
+    assert_eq!(
+        http.get("/permissions/operations/20250101-EG-0123456789-0123456789-00", Some(&owner)).exception_codes(),
+        [21405]
+    );
+}
+
+#[test]
+fn enforcement_needs_a_role_and_entity_grants_reach_the_entity() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(610);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let body = json!({"subjectIdentifier": {"type": "Nip", "value": fresh_nip(611)}, "permissions": ["EnforcementOperations"],
+                      "description": "Egzekucja", "subjectDetails": person_details()});
+    let st = op_status(&http, &owner, &http.post("/permissions/persons/grants", Some(&owner), Some(&body)));
+    assert_eq!(st["code"], 430);
+
+    let firm = fresh_nip(612);
+    let body = json!({"subjectIdentifier": {"type": "Nip", "value": firm},
+                      "permissions": [{"type": "InvoiceRead", "canDelegate": true}],
+                      "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."}});
+    assert_eq!(
+        op_status(&http, &owner, &http.post("/permissions/entities/grants", Some(&owner), Some(&body)))["code"],
+        200
+    );
+    let (firm_token, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&firm));
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let q = json!({"subjectType": "Subject1", "dateRange": {"dateType": "Invoicing", "from": from}});
+    assert_eq!(http.post("/invoices/query/metadata", Some(&firm_token), Some(&q)).status, 200);
+    // InvoiceRead does not allow opening sessions.
+    assert_eq!(http.post("/sessions/online", Some(&firm_token), Some(&json!({}))).status, 403);
+    let bad = json!({"subjectIdentifier": {"type": "Nip", "value": firm}, "permissions": [{"type": "CredentialsManage"}],
+                     "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe"}});
+    assert_eq!(http.post("/permissions/entities/grants", Some(&owner), Some(&bad)).exception_codes(), [21405]);
+}
+
+#[test]
+fn entity_roles_come_from_test_data() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let group = fresh_nip(620);
+    let member = fresh_nip(621);
+    let body = json!({"subjectNip": group, "subjectType": "VatGroup", "description": "Grupa VAT",
+                      "subunits": [{"subjectNip": member, "description": "Członek grupy"}]});
+    assert_eq!(http.post("/testdata/subject", None, Some(&body)).status, 200);
+    let (t, _, _) = login(&emu, &http, Identifier::nip(&member), Identifier::nip(&member));
+    let roles = http.get("/permissions/query/entities/roles", Some(&t)).json();
+    assert_eq!(roles["roles"][0]["role"], "VatGroupSubUnit");
+    assert_eq!(roles["roles"][0]["parentEntityIdentifier"]["value"], group.as_str());
+}
