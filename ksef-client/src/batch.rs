@@ -142,6 +142,9 @@ pub enum BatchError {
     /// No invoice was added.
     #[error("the package holds no invoices")]
     Empty,
+    /// An earlier error left the archive incomplete; start a new builder.
+    #[error("an earlier error aborted this package")]
+    Aborted,
     /// Reading an invoice, compressing, or writing a part failed.
     #[error("I/O error while building the package")]
     Io(#[source] io::Error),
@@ -496,6 +499,7 @@ pub struct BatchBuilder<'k, S: PartSink> {
     names: HashSet<String>,
     invoices: Vec<InvoiceEntry>,
     buf: Vec<u8>,
+    aborted: bool,
 }
 
 impl<S: PartSink> fmt::Debug for BatchBuilder<'_, S> {
@@ -534,7 +538,15 @@ impl<'k, S: PartSink> BatchBuilder<'k, S> {
                 Archiver::TarGz(Box::new(tar))
             }
         };
-        Self { archiver, compression, limits, names: HashSet::new(), invoices: Vec::new(), buf: Vec::new() }
+        Self {
+            archiver,
+            compression,
+            limits,
+            names: HashSet::new(),
+            invoices: Vec::new(),
+            buf: Vec::new(),
+            aborted: false,
+        }
     }
 
     /// Invoices added so far.
@@ -548,6 +560,9 @@ impl<'k, S: PartSink> BatchBuilder<'k, S> {
     /// [`BatchError::InvalidFileName`], [`BatchError::DuplicateFileName`], a [`LimitError`]
     /// (invoice size, invoice count, archive size, part count), or an I/O error of the sink.
     pub fn add_invoice(&mut self, file_name: &str, xml: &[u8]) -> Result<&InvoiceEntry, BatchError> {
+        if self.aborted {
+            return Err(BatchError::Aborted);
+        }
         self.check_name(file_name)?;
         if self.invoices.len() >= self.limits.max_invoices {
             return Err(LimitError::TooManyInvoices { max: self.limits.max_invoices }.into());
@@ -564,7 +579,11 @@ impl<'k, S: PartSink> BatchBuilder<'k, S> {
             }
             .into());
         }
-        self.write_entry(file_name, xml)?;
+        if let Err(e) = self.write_entry(file_name, xml) {
+            // The archive stream now ends mid-entry: nothing more can be added.
+            self.aborted = true;
+            return Err(e.into());
+        }
         self.names.insert(file_name.to_owned());
         self.invoices.push(InvoiceEntry {
             file_name: file_name.to_owned(),
@@ -659,6 +678,9 @@ impl<'k, S: PartSink> BatchBuilder<'k, S> {
     /// [`BatchError::Empty`] without invoices, a [`LimitError`] if the archive trailer breaks
     /// a limit, or an I/O error of the sink.
     pub fn finish(self) -> Result<BatchPackage<S::Part>, BatchError> {
+        if self.aborted {
+            return Err(BatchError::Aborted);
+        }
         if self.invoices.is_empty() {
             return Err(BatchError::Empty);
         }
@@ -881,6 +903,8 @@ mod tests {
         }
         let err = failed.expect("limit must trigger");
         assert!(matches!(err, BatchError::Limit(LimitError::ArchiveTooLarge { max: 2000 })), "{err:?}");
+        assert!(matches!(b.add_invoice("late.xml", b"<a/>"), Err(BatchError::Aborted)));
+        assert!(matches!(b.finish(), Err(BatchError::Aborted)));
     }
 
     #[test]
