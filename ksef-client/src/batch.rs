@@ -609,7 +609,11 @@ impl<'k, S: PartSink> BatchBuilder<'k, S> {
             return Err(LimitError::InvoiceTooLarge {
                 name: file_name.to_owned(),
                 size: cap + 1,
-                max: if with_attachment { self.limits.max_invoice_with_attachment_size } else { cap },
+                max: if with_attachment {
+                    self.limits.max_invoice_with_attachment_size
+                } else {
+                    self.limits.max_invoice_size
+                },
                 with_attachment,
             }
             .into());
@@ -938,6 +942,11 @@ mod tests {
         assert!(matches!(e, BatchError::Limit(LimitError::InvoiceTooLarge { max: 3_000_000, .. })), "{e:?}");
         let e = b.add_invoice_reader("big2.xml", Cursor::new(&big)).unwrap_err();
         assert!(matches!(e, BatchError::Limit(LimitError::InvoiceTooLarge { max: 1_000_000, .. })), "{e:?}");
+        let e = b.add_invoice_reader("huge.xml", Cursor::new(vec![b'x'; 3_000_001])).unwrap_err();
+        assert!(
+            matches!(e, BatchError::Limit(LimitError::InvoiceTooLarge { max: 1_000_000, with_attachment: false, .. })),
+            "{e:?}"
+        );
         b.add_invoice_reader("small.xml", Cursor::new(b"<x/>")).unwrap();
         assert_eq!(b.finish().unwrap().invoices.len(), 2);
 
