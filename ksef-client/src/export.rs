@@ -376,7 +376,8 @@ pub fn unpack_with<R: Read + Seek, F>(
             }
         }
         Compression::TarGz => {
-            let mut t = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+            let guarded = TarHeaderGuard::new(flate2::read::GzDecoder::new(archive));
+            let mut t = tar::Archive::new(guarded);
             for e in t.entries().map_err(ExportError::Archive)? {
                 let mut e = e.map_err(ExportError::Archive)?;
                 let name = String::from_utf8(e.path_bytes().into_owned())
@@ -384,12 +385,83 @@ pub fn unpack_with<R: Read + Seek, F>(
                 match e.header().entry_type() {
                     tar::EntryType::Regular | tar::EntryType::Continuous => st.entry(&name, &mut e, &mut consume)?,
                     tar::EntryType::Directory => check_name(name.trim_end_matches('/'))?,
+                    tar::EntryType::XGlobalHeader => {}
                     _ => return Err(ExportError::NotAFile(name)),
                 }
             }
         }
     }
     Ok(UnpackedPackage { metadata: st.metadata, files: st.files })
+}
+
+/// Largest tar extension header (GNU long name/link, PAX) let through: the tar reader keeps
+/// these in memory whole, so an unbounded one would bypass the extraction caps.
+const MAX_TAR_EXTENSION: u64 = 1024 * 1024;
+
+/// Follows the tar block structure of the decompressed stream and fails on oversized
+/// extension headers before the tar reader buffers them.
+struct TarHeaderGuard<R> {
+    inner: R,
+    pos: u64,
+    next_header: u64,
+    header: [u8; 512],
+    header_len: usize,
+}
+
+impl<R: Read> TarHeaderGuard<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, pos: 0, next_header: 0, header: [0; 512], header_len: 0 }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            if self.pos < self.next_header {
+                let skip = (self.next_header - self.pos).min(data.len() as u64) as usize;
+                self.pos += skip as u64;
+                data = &data[skip..];
+                continue;
+            }
+            let take = (512 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+            self.header_len += take;
+            self.pos += take as u64;
+            data = &data[take..];
+            if self.header_len == 512 {
+                self.header_len = 0;
+                let size = tar_size(&self.header[124..136])
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "invalid tar entry size"))?;
+                if matches!(self.header[156], b'L' | b'K' | b'x' | b'g') && size > MAX_TAR_EXTENSION {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized tar extension header"));
+                }
+                self.next_header = self.pos.saturating_add(size.div_ceil(512).saturating_mul(512));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tar size field: octal ASCII, or GNU base-256 (high bit set).
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let (high, low) = field.split_at(field.len() - 8);
+        if high[0] & 0x7f != 0 || high[1..].iter().any(|b| *b != 0) {
+            return None;
+        }
+        return Some(u64::from_be_bytes(low.try_into().ok()?));
+    }
+    let digits: Vec<u8> = field.iter().copied().filter(|b| *b != 0 && *b != b' ').collect();
+    if digits.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()
+}
+
+impl<R: Read> Read for TarHeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.observe(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 /// The entry count of the (zip64) end-of-central-directory record, if found.
@@ -738,6 +810,29 @@ pub(crate) mod tests {
         let zeros = vec![0u8; 40_000_000];
         let e = run(&[("bomb.xml", &zeros, tar::EntryType::Regular)]);
         assert!(matches!(e, ExportError::RatioExceeded { .. }), "{e:?}");
+        // A GNU long-name header claiming 8 GB: refused before the tar reader buffers it.
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(8_000_000_000);
+        h.set_cksum();
+        let mut raw = h.as_bytes().to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 4 * 1024 * 1024));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&raw).unwrap();
+        let bomb = gz.finish().unwrap();
+        let e = unpack(Compression::TarGz, Cursor::new(bomb), l).unwrap_err();
+        assert!(matches!(&e, ExportError::Archive(io) if io.to_string().contains("extension")), "{e:?}");
+        // Long names within the bound still work (GNU long-name extension).
+        let long = format!("{}.xml", "x".repeat(150));
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        t.append_data(&mut h, &long, &b"<a>"[..]).unwrap();
+        let ok = t.into_inner().unwrap().finish().unwrap();
+        let pkg = unpack(Compression::TarGz, Cursor::new(ok), l).unwrap();
+        assert_eq!(pkg.files[0].name, long);
         let e = unpack(Compression::TarGz, Cursor::new(b"garbage".to_vec()), l).unwrap_err();
         assert!(matches!(e, ExportError::Archive(_)), "{e:?}");
     }
