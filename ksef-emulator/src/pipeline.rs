@@ -22,8 +22,10 @@ pub struct Submission {
     pub reference: String,
     /// Position in the session.
     pub ordinal: u64,
-    /// The ciphertext.
-    pub ciphertext: Vec<u8>,
+    /// The document: encrypted (online) or already decrypted from a batch archive.
+    pub payload: Payload,
+    /// The file name inside a batch archive.
+    pub file_name: Option<String>,
     /// Declared Base64 SHA-256 of the plaintext.
     pub invoice_hash: String,
     /// Declared plaintext size.
@@ -32,6 +34,15 @@ pub struct Submission {
     pub offline_mode: bool,
     /// When KSeF accepted it (`invoicingDate`).
     pub invoicing_date: DateTime<Utc>,
+}
+
+/// How the invoice arrives.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// AES-256-CBC ciphertext with the session key (online).
+    Encrypted(Vec<u8>),
+    /// Plaintext taken from a decrypted batch archive.
+    Plain(Vec<u8>),
 }
 
 /// A form code the emulator knows: the root element and namespace its documents must have.
@@ -266,7 +277,18 @@ fn discouraged(c: char) -> bool {
         || (u >= 0x1_0000 && (u & 0xFFFE) == 0xFFFE)
 }
 
-/// Processes one invoice of an online session into its final record.
+/// The ciphertext does not decrypt with the session key and IV (wrong key, bad padding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("ciphertext does not decrypt with the session key")]
+pub struct DecryptError;
+
+/// AES-256-CBC/PKCS#7 decryption with a session key and IV.
+pub fn decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, DecryptError> {
+    let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(|_| DecryptError)?;
+    dec.decrypt_padded_vec::<Pkcs7>(ciphertext).map_err(|_| DecryptError)
+}
+
+/// Processes one invoice of a session into its final record.
 pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Result<InvoiceRecord, StoreError> {
     let mut rec = InvoiceRecord {
         reference: sub.reference.clone(),
@@ -290,6 +312,7 @@ pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Resu
         has_attachment: false,
         content: None,
         meta: None,
+        file_name: sub.file_name.clone(),
     };
     match check(app, session, &sub, &mut rec)? {
         Ok(plain) => {
@@ -312,18 +335,21 @@ fn check(
     rec: &mut InvoiceRecord,
 ) -> Result<Result<Vec<u8>, Reject>, StoreError> {
     let reject = |s: StatusInfo| Ok(Err(Reject(s, None)));
-    let Some(key) = &session.key else {
-        return reject(StatusInfo::new(405, "Przetwarzanie anulowane z powodu błędu sesji"));
-    };
-    let Ok(dec) = cbc::Decryptor::<aes::Aes256>::new_from_slices(&key.0, &session.iv) else {
-        return reject(StatusInfo::new(435, "Błąd odszyfrowania pliku"));
-    };
-    let Ok(plain) = dec.decrypt_padded_vec::<Pkcs7>(&sub.ciphertext) else {
-        return reject(StatusInfo::with_detail(
-            435,
-            "Błąd odszyfrowania pliku",
-            "Nie udało się odszyfrować treści faktury.",
-        ));
+    let plain = match &sub.payload {
+        Payload::Plain(p) => p.clone(),
+        Payload::Encrypted(ciphertext) => {
+            let Some(key) = &session.key else {
+                return reject(StatusInfo::new(405, "Przetwarzanie anulowane z powodu błędu sesji"));
+            };
+            let Ok(plain) = decrypt(&key.0, &session.iv, ciphertext) else {
+                return reject(StatusInfo::with_detail(
+                    435,
+                    "Błąd odszyfrowania pliku",
+                    "Nie udało się odszyfrować treści faktury.",
+                ));
+            };
+            plain
+        }
     };
     if plain.len() as u64 != sub.invoice_size {
         return reject(verification(format!(
@@ -369,12 +395,23 @@ fn check(
         ));
     }
     if facts.has_attachment {
-        // Attachments go in batch sessions only (technical corrections are not supported yet).
-        return with(StatusInfo::with_detail(
-            415,
-            "Brak możliwości wysyłania faktury z załącznikiem",
-            "Faktury z załącznikiem można wysyłać wyłącznie w sesji wsadowej.",
-        ));
+        if session.kind == crate::store::SessionKind::Online {
+            // Attachments go in batch sessions only (technical corrections are not supported yet).
+            return with(StatusInfo::with_detail(
+                415,
+                "Brak możliwości wysyłania faktury z załącznikiem",
+                "Faktury z załącznikiem można wysyłać wyłącznie w sesji wsadowej.",
+            ));
+        }
+        let nip = facts.seller_nip.clone().unwrap_or_default();
+        let consent = app.store.attachment_consent(&nip)?;
+        if !consent.is_some_and(|c| c.allowed && c.revoked_date.is_none_or(|d| d > accepted_day)) {
+            return with(StatusInfo::with_detail(
+                415,
+                "Brak możliwości wysyłania faktury z załącznikiem",
+                "Podmiot nie posiada zgody na wysyłanie faktur z załącznikiem.",
+            ));
+        }
     }
     // TE checks the seller NIP's format, not its checksum (§6.3), so numbers are built by hand.
     let seller_nip = facts.seller_nip.clone().unwrap_or_default();

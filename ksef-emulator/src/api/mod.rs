@@ -2,6 +2,7 @@
 //! error rendering. One module per area of the API.
 
 pub mod auth;
+pub mod batch;
 pub mod invoices;
 pub mod limits;
 pub mod permissions;
@@ -323,6 +324,7 @@ fn register(r: &mut Routes) {
     testdata::register(r);
     auth::register(r);
     sessions::register(r);
+    batch::register(r);
     invoices::register(r);
     tokens::register(r);
     limits::register(r);
@@ -338,8 +340,13 @@ pub fn router(app: Arc<AppState>) -> Router {
         api = api.route(path, mr);
     }
     // Pre-signed storage links (UPO downloads) live outside the API, as on KSeF's blob host.
-    let storage =
-        Router::new().route("/storage/upo/{kind}/{session}/{reference}", axum::routing::get(sessions::storage_upo));
+    let storage = Router::new()
+        .route("/storage/upo/{kind}/{session}/{reference}", axum::routing::get(sessions::storage_upo))
+        .route("/storage/batch/{session}/{ordinal}", axum::routing::put(batch::upload_part))
+        // A part is at most 100 MB (+ one AES block) of ciphertext.
+        .layer(axum::extract::DefaultBodyLimit::max(100_000_016 + 1024));
+    // Online invoices with attachments may be 10 MB of plaintext (TE maximum), Base64 in JSON.
+    let api = api.layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024));
     Router::new()
         .nest("/v2", api)
         .merge(storage)

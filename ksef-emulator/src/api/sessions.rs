@@ -43,11 +43,11 @@ const UPO_PAGE_SIZE: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EncryptionInfo {
-    encrypted_symmetric_key: String,
-    initialization_vector: String,
+pub(crate) struct EncryptionInfo {
+    pub(crate) encrypted_symmetric_key: String,
+    pub(crate) initialization_vector: String,
     #[serde(default)]
-    public_key_id: Option<String>,
+    pub(crate) public_key_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,11 +57,11 @@ struct OpenOnline {
     encryption: EncryptionInfo,
 }
 
-fn b64(field: &str, v: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn b64(field: &str, v: &str) -> Result<Vec<u8>, ApiError> {
     B64.decode(v.trim()).map_err(|_| ApiError::validation(format!("{field}: niepoprawne kodowanie Base64.")))
 }
 
-fn sha256_field(field: &str, v: &str) -> Result<(), ApiError> {
+pub(crate) fn sha256_field(field: &str, v: &str) -> Result<(), ApiError> {
     if v.len() == 44 && B64.decode(v).is_ok_and(|d| d.len() == 32) {
         Ok(())
     } else {
@@ -117,17 +117,18 @@ async fn open_online(
         failed_count: 0,
         closed: None,
         upo_pages: Vec::new(),
+        batch: None,
     })?;
     Ok((StatusCode::CREATED, Json(json!({"referenceNumber": reference, "validUntil": ts(valid_until)}))))
 }
 
-fn no_session(reference: &str) -> ApiError {
+pub(crate) fn no_session(reference: &str) -> ApiError {
     ApiError::code(21173, [format!("Sesja o numerze referencyjnym {reference} nie została odnaleziona.")])
 }
 
 /// The session if it exists in the caller's context; an online session past `validUntil` is
 /// closed on the way (KSeF closes it automatically).
-fn load_session(app: &AppState, caller: &Caller, reference: &str) -> Result<SessionRecord, ApiError> {
+pub(crate) fn load_session(app: &AppState, caller: &Caller, reference: &str) -> Result<SessionRecord, ApiError> {
     let s = app.store.session(reference)?.ok_or_else(|| no_session(reference))?;
     if &s.context != caller.context()? {
         return Err(no_session(reference));
@@ -139,7 +140,7 @@ fn load_session(app: &AppState, caller: &Caller, reference: &str) -> Result<Sess
 }
 
 /// Moves a session from 100 to its final state (200/440/445) and lays out its UPO pages.
-fn finish(app: &AppState, reference: &str) -> Result<Option<SessionRecord>, ApiError> {
+pub(crate) fn finish(app: &AppState, reference: &str) -> Result<Option<SessionRecord>, ApiError> {
     let now = app.now();
     let pages = Vec::new();
     let mut pages_opt = Some(pages);
@@ -241,7 +242,8 @@ async fn send_invoice(
         Submission {
             reference: invoice_ref.clone(),
             ordinal,
-            ciphertext: content,
+            payload: pipeline::Payload::Encrypted(content),
+            file_name: None,
             invoice_hash: req.invoice_hash,
             invoice_size: req.invoice_size,
             offline_mode: req.offline_mode.unwrap_or(false),
@@ -285,7 +287,7 @@ fn storage_base(app: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// A pre-signed GET link for `path` (under `/storage/`), valid until `until`.
-fn presign(app: &AppState, headers: &HeaderMap, path: &str, until: DateTime<Utc>) -> String {
+pub(crate) fn presign(app: &AppState, headers: &HeaderMap, path: &str, until: DateTime<Utc>) -> String {
     let se = until.timestamp();
     let sig = app.jwt.tag(format!("{path}|{se}").as_bytes());
     format!("{}/storage/{path}?se={se}&sig={sig}", storage_base(app, headers))
@@ -313,6 +315,9 @@ fn invoice_json(app: &AppState, headers: &HeaderMap, i: &InvoiceRecord) -> Value
     }
     if let Some(m) = &i.invoicing_mode {
         v["invoicingMode"] = json!(m);
+    }
+    if let Some(f) = &i.file_name {
+        v["invoiceFileName"] = json!(f);
     }
     if i.status.code == 200 {
         let until = app.now() + Duration::hours(UPO_LINK_LIFETIME_HOURS);

@@ -21,6 +21,7 @@ struct Inner {
     invoice_keys: HashMap<InvoiceKey, InvoiceKeyOwner>,
     tokens: HashMap<String, TokenRecord>,
     operations: HashMap<String, PermissionOperationRecord>,
+    parts: HashMap<(String, u32), Vec<u8>>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -268,6 +269,20 @@ impl Store for MemoryStore {
 
     fn sessions_in_context(&self, context: &Identifier) -> StoreResult<Vec<SessionRecord>> {
         Ok(self.r().sessions.values().filter(|s| &s.context == context).cloned().collect())
+    }
+
+    fn put_part(&self, session: &str, ordinal: u32, data: Vec<u8>) -> StoreResult<()> {
+        let mut g = self.w();
+        let k = (session.to_owned(), ordinal);
+        if g.parts.contains_key(&k) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.parts.insert(k, data);
+        Ok(())
+    }
+
+    fn part(&self, session: &str, ordinal: u32) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.r().parts.get(&(session.to_owned(), ordinal)).cloned())
     }
 
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {

@@ -119,6 +119,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Option<SessionRecord>>;
     /// Sessions opened in a context (any order).
     fn sessions_in_context(&self, context: &Identifier) -> StoreResult<Vec<SessionRecord>>;
+    /// Stores an uploaded batch part (encrypted bytes); `AlreadyExists` if it was uploaded.
+    fn put_part(&self, session: &str, ordinal: u32, data: Vec<u8>) -> StoreResult<()>;
+    /// An uploaded batch part.
+    fn part(&self, session: &str, ordinal: u32) -> StoreResult<Option<Vec<u8>>>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
     /// The invoice with this reference number.

@@ -271,6 +271,39 @@ pub struct SessionRecord {
     pub closed: Option<DateTime<Utc>>,
     /// Session UPO pages (after close).
     pub upo_pages: Vec<UpoPage>,
+    /// What a batch session declared.
+    #[serde(default)]
+    pub batch: Option<BatchInfo>,
+}
+
+/// One declared part of a batch package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPart {
+    /// 1-based.
+    pub ordinal: u32,
+    /// Encrypted size.
+    pub size: u64,
+    /// Base64 SHA-256 of the encrypted part.
+    pub hash: String,
+    /// Whether it has been uploaded.
+    pub uploaded: bool,
+}
+
+/// The declarations of a batch session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchInfo {
+    /// Size of the whole unencrypted archive.
+    pub file_size: u64,
+    /// Base64 SHA-256 of the whole unencrypted archive.
+    pub file_hash: String,
+    /// `Zip` or `TarGz`.
+    pub compression: String,
+    /// Declared parts.
+    pub parts: Vec<BatchPart>,
+    /// `offlineMode` for every invoice.
+    pub offline_mode: bool,
+    /// Until when parts may be uploaded (20 min × parts).
+    pub upload_until: DateTime<Utc>,
 }
 
 /// An invoice sent in a session.
@@ -319,6 +352,9 @@ pub struct InvoiceRecord {
     /// Metadata read from the document (accepted invoices).
     #[serde(default)]
     pub meta: Option<InvoiceMeta>,
+    /// The file name inside a batch archive.
+    #[serde(default)]
+    pub file_name: Option<String>,
 }
 
 /// The buyer as the metadata shows it: `{type: Nip|VatUe|Other|None, value?}`.

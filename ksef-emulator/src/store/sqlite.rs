@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS invoice_keys (seller TEXT NOT NULL, kind TEXT NOT NUL
     doc TEXT NOT NULL, PRIMARY KEY (seller, kind, number));
 CREATE TABLE IF NOT EXISTS operations (reference TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS grants_authorized ON grants (authorized);
+CREATE TABLE IF NOT EXISTS parts (session TEXT NOT NULL, ordinal INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (session, ordinal));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 ";
 
@@ -345,6 +347,22 @@ impl Store for SqliteStore {
 
     fn sessions_in_context(&self, context: &Identifier) -> StoreResult<Vec<SessionRecord>> {
         self.many("SELECT doc FROM sessions WHERE context = ?1", [key(context)])
+    }
+
+    fn put_part(&self, session: &str, ordinal: u32, data: Vec<u8>) -> StoreResult<()> {
+        self.c()
+            .execute("INSERT INTO parts (session, ordinal, data) VALUES (?1, ?2, ?3)", params![session, ordinal, data])
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    fn part(&self, session: &str, ordinal: u32) -> StoreResult<Option<Vec<u8>>> {
+        self.c()
+            .query_row("SELECT data FROM parts WHERE session = ?1 AND ordinal = ?2", params![session, ordinal], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)
     }
 
     fn insert_invoice(&self, i: InvoiceRecord) -> StoreResult<()> {

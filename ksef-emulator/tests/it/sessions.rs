@@ -11,10 +11,10 @@ use crate::common::*;
 
 /// Client side of a session: AES key and IV, wrapped with the emulator's published key.
 pub(crate) struct Crypto {
-    key: [u8; 32],
-    iv: [u8; 16],
-    wrapped: String,
-    public_key_id: String,
+    pub(crate) key: [u8; 32],
+    pub(crate) iv: [u8; 16],
+    pub(crate) wrapped: String,
+    pub(crate) public_key_id: String,
 }
 
 pub(crate) fn session_crypto(http: &Http) -> Crypto {

@@ -1,0 +1,159 @@
+use std::io::Write;
+
+use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockModeEncrypt, KeyIvInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::common::*;
+use crate::sessions::{Crypto, fa3, invoice_xml, owner_login, session_crypto};
+
+fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in files {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn targz_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn encrypt(c: &Crypto, plain: &[u8]) -> Vec<u8> {
+    cbc::Encryptor::<aes::Aes256>::new_from_slices(&c.key, &c.iv).unwrap().encrypt_padded_vec::<Pkcs7>(plain)
+}
+
+/// Splits the archive into `n` parts, encrypts each, opens the session; returns (ref, parts, URLs).
+fn open_batch(
+    http: &Http,
+    token: &str,
+    c: &Crypto,
+    archive: &[u8],
+    n: usize,
+    compression: &str,
+) -> (String, Vec<Vec<u8>>, Vec<String>) {
+    let chunk = archive.len().div_ceil(n);
+    let parts: Vec<Vec<u8>> = archive.chunks(chunk).map(|p| encrypt(c, p)).collect();
+    let file_parts: Vec<Value> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"ordinalNumber": i + 1, "fileSize": p.len(), "fileHash": B64.encode(Sha256::digest(p))}))
+        .collect();
+    let body = json!({"formCode": fa3(),
+        "batchFile": {"fileSize": archive.len(), "fileHash": B64.encode(Sha256::digest(archive)), "compressionType": compression, "fileParts": file_parts},
+        "encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id}});
+    let r = http.post("/sessions/batch", Some(token), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let urls = v["partUploadRequests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            assert_eq!(u["method"], "PUT");
+            assert_eq!(u["headers"]["x-ms-blob-type"], "BlockBlob");
+            u["url"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    (v["referenceNumber"].as_str().unwrap().to_owned(), parts, urls)
+}
+
+fn put(url: &str, data: &[u8]) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    agent.put(url).header("x-ms-blob-type", "BlockBlob").send(data).unwrap().status().as_u16()
+}
+
+fn run(compression: &str, seed: u32) {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, seed);
+    let c = session_crypto(&http);
+    let files =
+        [("a.xml", invoice_xml(&nip, "B/1")), ("b.xml", invoice_xml(&nip, "B/2")), ("c.xml", invoice_xml(&nip, "B/1"))];
+    let archive = if compression == "Zip" { zip_of(&files) } else { targz_of(&files) };
+    let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 2, compression);
+    assert_eq!(s.parse::<ksef_model::ReferenceNumber>().unwrap().type_code(), "SB");
+    // Closing before the parts are there → 21205.
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).exception_codes(), [21205]);
+    // A tampered link is refused; the real one accepts the part once.
+    assert_eq!(put(&format!("{}0", urls[0]), &parts[0]), 403);
+    for (u, p) in urls.iter().zip(&parts) {
+        assert_eq!(put(u, p), 201);
+    }
+    assert_eq!(put(&urls[0], &parts[0]), 400);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!(st["successfulInvoiceCount"], 2);
+    assert_eq!(st["failedInvoiceCount"], 1);
+    assert!(st["upo"]["pages"][0]["referenceNumber"].is_string());
+    let list = http.get(&format!("/sessions/{s}/invoices"), Some(&token)).json();
+    let inv = list["invoices"].as_array().unwrap();
+    assert_eq!(inv.len(), 3);
+    let names: Vec<&str> = inv.iter().map(|i| i["invoiceFileName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a.xml", "b.xml", "c.xml"]);
+    assert_eq!(inv[0]["status"]["code"], 200);
+    assert!(inv[0]["ksefNumber"].as_str().unwrap().parse::<ksef_model::KsefNumber>().is_ok());
+    assert_eq!(inv[2]["status"]["code"], 440);
+    assert_eq!(inv[2]["status"]["extensions"]["originalKsefNumber"], inv[0]["ksefNumber"]);
+    assert_eq!(
+        http.get("/sessions?sessionType=Batch", Some(&token)).json()["sessions"][0]["referenceNumber"],
+        s.as_str()
+    );
+}
+
+#[test]
+fn batch_zip_end_to_end() {
+    run("Zip", 700);
+}
+
+#[test]
+fn batch_targz_end_to_end() {
+    run("TarGz", 710);
+}
+
+#[test]
+fn batch_errors() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 720);
+    let c = session_crypto(&http);
+    let archive = zip_of(&[("a.xml", invoice_xml(&nip, "E/1"))]);
+    // A part whose bytes differ from the declared hash → session 405.
+    let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 1, "Zip");
+    let mut wrong = parts[0].clone();
+    wrong[0] ^= 1;
+    assert_eq!(put(&urls[0], &wrong), 201);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 405);
+    // Not an archive → 430.
+    let (s, parts, urls) = open_batch(&http, &token, &c, b"definitely not a zip file", 1, "Zip");
+    assert_eq!(put(&urls[0], &parts[0]), 201);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 430);
+    // Open errors.
+    let part = json!({"ordinalNumber": 1, "fileSize": 100_000_017u64, "fileHash": B64.encode([0u8; 32])});
+    let mut body = json!({"formCode": fa3(), "batchFile": {"fileSize": 10, "fileHash": B64.encode([0u8; 32]), "fileParts": [part]},
+        "encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv)}});
+    assert_eq!(http.post("/sessions/batch", Some(&token), Some(&body)).exception_codes(), [21157]);
+    let many: Vec<Value> =
+        (1..=51).map(|i| json!({"ordinalNumber": i, "fileSize": 16, "fileHash": B64.encode([0u8; 32])})).collect();
+    body["batchFile"]["fileParts"] = json!(many);
+    assert_eq!(http.post("/sessions/batch", Some(&token), Some(&body)).exception_codes(), [21161]);
+    body["batchFile"]["fileParts"] = json!([{"ordinalNumber": 1, "fileSize": 16, "fileHash": B64.encode([0u8; 32])}]);
+    body["formCode"] = json!({"systemCode": "PEF (3)", "schemaVersion": "2-1", "value": "PEF"});
+    assert_eq!(http.post("/sessions/batch", Some(&token), Some(&body)).exception_codes(), [21405]);
+}
