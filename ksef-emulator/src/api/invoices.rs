@@ -39,154 +39,21 @@ async fn get_invoice(
     Ok(super::sessions::xml_response(content))
 }
 
-/// Records a filter may cover before the result is truncated (`isTruncated`).
-const QUERY_CAP: usize = 10_000;
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DateRange {
-    date_type: String,
-    from: String,
-    #[serde(default)]
-    to: Option<String>,
-    #[serde(default)]
-    restrict_to_permanent_storage_hwm_date: Option<bool>,
+/// The invoices a filter selects, in ascending order of its date type.
+pub(crate) struct Selection {
+    /// `(date of the filter's type, invoice)`, ascending.
+    pub hits: Vec<(chrono::DateTime<chrono::Utc>, crate::store::InvoiceRecord)>,
+    /// The HWM (PermanentStorage only).
+    pub hwm: Option<chrono::DateTime<chrono::Utc>>,
+    /// `Issue`, `Invoicing` or `PermanentStorage`.
+    pub date_type: &'static str,
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AmountFilter {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    from: Option<f64>,
-    #[serde(default)]
-    to: Option<f64>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct BuyerFilter {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Filters {
-    subject_type: String,
-    date_range: DateRange,
-    #[serde(default)]
-    ksef_number: Option<String>,
-    #[serde(default)]
-    invoice_number: Option<String>,
-    #[serde(default)]
-    amount: Option<AmountFilter>,
-    #[serde(default)]
-    seller_nip: Option<String>,
-    #[serde(default)]
-    buyer_identifier: Option<BuyerFilter>,
-    #[serde(default)]
-    currency_codes: Option<Vec<String>>,
-    #[serde(default)]
-    invoicing_mode: Option<String>,
-    #[serde(default)]
-    is_self_invoicing: Option<bool>,
-    #[serde(default)]
-    form_type: Option<String>,
-    #[serde(default)]
-    invoice_types: Option<Vec<String>>,
-    #[serde(default)]
-    has_attachment: Option<bool>,
-}
-
-fn pick<'a>(field: &str, v: &str, allowed: &[&'a str]) -> Result<&'a str, ApiError> {
-    allowed
-        .iter()
-        .copied()
-        .find(|a| a.eq_ignore_ascii_case(v.trim()))
-        .ok_or_else(|| ApiError::validation(format!("{field}: dozwolone wartości {}.", allowed.join(", "))))
-}
-
-/// `InvoiceType` of the metadata for a `RodzajFaktury` (FA) value.
-fn invoice_type(rodzaj: &str) -> &str {
-    match rodzaj {
-        "VAT" => "Vat",
-        "KOR" => "Kor",
-        "ZAL" => "Zal",
-        "ROZ" => "Roz",
-        "UPR" => "Upr",
-        "KOR_ZAL" => "KorZal",
-        "KOR_ROZ" => "KorRoz",
-        "VAT_RR" => "VatRr",
-        "KOR_VAT_RR" => "KorVatRr",
-        other => other,
-    }
-}
-
-fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
-    let m = i.meta.clone().unwrap_or(crate::store::InvoiceMeta {
-        seller_name: None,
-        buyer: crate::store::BuyerId { kind: "None".into(), value: None },
-        buyer_name: None,
-        net: 0.0,
-        gross: 0.0,
-        vat: 0.0,
-        currency: "PLN".into(),
-    });
-    let mut buyer_id = json!({"type": m.buyer.kind});
-    if let Some(v) = &m.buyer.value {
-        buyer_id["value"] = json!(v);
-    }
-    let mut seller = json!({"nip": i.seller_nip});
-    if let Some(n) = &m.seller_name {
-        seller["name"] = json!(n);
-    }
-    let mut buyer = json!({"identifier": buyer_id});
-    if let Some(n) = &m.buyer_name {
-        buyer["name"] = json!(n);
-    }
-    json!({
-        "ksefNumber": i.ksef_number,
-        "invoiceNumber": i.invoice_number,
-        "issueDate": i.issue_date.map(|d| d.to_string()),
-        "invoicingDate": super::ts(i.invoicing_date),
-        "acquisitionDate": i.acquisition_date.map(super::ts),
-        "permanentStorageDate": i.permanent_storage_date.map(super::ts),
-        "seller": seller,
-        "buyer": buyer,
-        "netAmount": m.net,
-        "grossAmount": m.gross,
-        "vatAmount": m.vat,
-        "currency": m.currency,
-        "invoicingMode": i.invoicing_mode.clone().unwrap_or_else(|| "Online".into()),
-        "invoiceType": invoice_type(i.invoice_type.as_deref().unwrap_or_default()),
-        "formCode": i.form_code,
-        "isSelfInvoicing": false,
-        "hasAttachment": i.has_attachment,
-        "invoiceHash": i.invoice_hash,
-    })
-}
-
-async fn query_metadata(
-    State(app): State<Arc<AppState>>,
-    Extension(caller): Extension<Caller>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-    super::JsonBody(f): super::JsonBody<Filters>,
-) -> Result<axum::Json<Value>, ApiError> {
+/// Applies `InvoiceQueryFilters` in the caller's context (§9.2).
+pub(crate) fn select(app: &AppState, caller: &Caller, f: &Filters) -> Result<Selection, ApiError> {
     use chrono::{DateTime, Utc};
 
     use crate::domain::time::{parse_filter_datetime, warsaw_offset};
-    let asc = match q.get("sortOrder") {
-        None => true,
-        Some(v) => pick("sortOrder", v, &["Asc", "Desc"])? == "Asc",
-    };
-    let page_offset: usize = match q.get("pageOffset") {
-        None => 0,
-        Some(v) => v.parse().map_err(|_| ApiError::validation("pageOffset: liczba ≥ 0."))?,
-    };
-    let size = super::page_size(q.get("pageSize"), 10, 250, 10)? as usize;
     let subject_type =
         pick("subjectType", &f.subject_type, &["Subject1", "Subject2", "Subject3", "SubjectAuthorized"])?;
     let date_type = pick("dateRange.dateType", &f.date_range.date_type, &["Issue", "Invoicing", "PermanentStorage"])?;
@@ -290,6 +157,155 @@ async fn query_metadata(
         .filter_map(|i| date_of(&i).filter(|d| *d >= from && *d <= to).map(|d| (d, i)))
         .collect();
     hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.ksef_number.cmp(&b.1.ksef_number)));
+    Ok(Selection { hits, hwm, date_type })
+}
+
+/// Records a filter may cover before the result is truncated (`isTruncated`).
+const QUERY_CAP: usize = 10_000;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DateRange {
+    date_type: String,
+    from: String,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    restrict_to_permanent_storage_hwm_date: Option<bool>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AmountFilter {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    from: Option<f64>,
+    #[serde(default)]
+    to: Option<f64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BuyerFilter {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Filters {
+    subject_type: String,
+    date_range: DateRange,
+    #[serde(default)]
+    ksef_number: Option<String>,
+    #[serde(default)]
+    invoice_number: Option<String>,
+    #[serde(default)]
+    amount: Option<AmountFilter>,
+    #[serde(default)]
+    seller_nip: Option<String>,
+    #[serde(default)]
+    buyer_identifier: Option<BuyerFilter>,
+    #[serde(default)]
+    currency_codes: Option<Vec<String>>,
+    #[serde(default)]
+    invoicing_mode: Option<String>,
+    #[serde(default)]
+    is_self_invoicing: Option<bool>,
+    #[serde(default)]
+    form_type: Option<String>,
+    #[serde(default)]
+    invoice_types: Option<Vec<String>>,
+    #[serde(default)]
+    has_attachment: Option<bool>,
+}
+
+fn pick<'a>(field: &str, v: &str, allowed: &[&'a str]) -> Result<&'a str, ApiError> {
+    allowed
+        .iter()
+        .copied()
+        .find(|a| a.eq_ignore_ascii_case(v.trim()))
+        .ok_or_else(|| ApiError::validation(format!("{field}: dozwolone wartości {}.", allowed.join(", "))))
+}
+
+/// `InvoiceType` of the metadata for a `RodzajFaktury` (FA) value.
+fn invoice_type(rodzaj: &str) -> &str {
+    match rodzaj {
+        "VAT" => "Vat",
+        "KOR" => "Kor",
+        "ZAL" => "Zal",
+        "ROZ" => "Roz",
+        "UPR" => "Upr",
+        "KOR_ZAL" => "KorZal",
+        "KOR_ROZ" => "KorRoz",
+        "VAT_RR" => "VatRr",
+        "KOR_VAT_RR" => "KorVatRr",
+        other => other,
+    }
+}
+
+pub(crate) fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
+    let m = i.meta.clone().unwrap_or(crate::store::InvoiceMeta {
+        seller_name: None,
+        buyer: crate::store::BuyerId { kind: "None".into(), value: None },
+        buyer_name: None,
+        net: 0.0,
+        gross: 0.0,
+        vat: 0.0,
+        currency: "PLN".into(),
+    });
+    let mut buyer_id = json!({"type": m.buyer.kind});
+    if let Some(v) = &m.buyer.value {
+        buyer_id["value"] = json!(v);
+    }
+    let mut seller = json!({"nip": i.seller_nip});
+    if let Some(n) = &m.seller_name {
+        seller["name"] = json!(n);
+    }
+    let mut buyer = json!({"identifier": buyer_id});
+    if let Some(n) = &m.buyer_name {
+        buyer["name"] = json!(n);
+    }
+    json!({
+        "ksefNumber": i.ksef_number,
+        "invoiceNumber": i.invoice_number,
+        "issueDate": i.issue_date.map(|d| d.to_string()),
+        "invoicingDate": super::ts(i.invoicing_date),
+        "acquisitionDate": i.acquisition_date.map(super::ts),
+        "permanentStorageDate": i.permanent_storage_date.map(super::ts),
+        "seller": seller,
+        "buyer": buyer,
+        "netAmount": m.net,
+        "grossAmount": m.gross,
+        "vatAmount": m.vat,
+        "currency": m.currency,
+        "invoicingMode": i.invoicing_mode.clone().unwrap_or_else(|| "Online".into()),
+        "invoiceType": invoice_type(i.invoice_type.as_deref().unwrap_or_default()),
+        "formCode": i.form_code,
+        "isSelfInvoicing": false,
+        "hasAttachment": i.has_attachment,
+        "invoiceHash": i.invoice_hash,
+    })
+}
+
+async fn query_metadata(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    super::JsonBody(f): super::JsonBody<Filters>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let asc = match q.get("sortOrder") {
+        None => true,
+        Some(v) => pick("sortOrder", v, &["Asc", "Desc"])? == "Asc",
+    };
+    let page_offset: usize = match q.get("pageOffset") {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| ApiError::validation("pageOffset: liczba ≥ 0."))?,
+    };
+    let size = super::page_size(q.get("pageSize"), 10, 250, 10)? as usize;
+    let Selection { mut hits, hwm, .. } = select(&app, &caller, &f)?;
     if !asc {
         hits.reverse();
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod exports;
 pub mod invoices;
 pub mod limits;
 pub mod permissions;
@@ -326,6 +327,7 @@ fn register(r: &mut Routes) {
     sessions::register(r);
     batch::register(r);
     invoices::register(r);
+    exports::register(r);
     tokens::register(r);
     limits::register(r);
     permissions::register(r);
@@ -343,6 +345,7 @@ pub fn router(app: Arc<AppState>) -> Router {
     let storage = Router::new()
         .route("/storage/upo/{kind}/{session}/{reference}", axum::routing::get(sessions::storage_upo))
         .route("/storage/batch/{session}/{ordinal}", axum::routing::put(batch::upload_part))
+        .route("/storage/export/{reference}/{ordinal}", axum::routing::get(exports::download_part))
         // A part is at most 100 MB (+ one AES block) of ciphertext.
         .layer(axum::extract::DefaultBodyLimit::max(100_000_016 + 1024));
     // Online invoices with attachments may be 10 MB of plaintext (TE maximum), Base64 in JSON.

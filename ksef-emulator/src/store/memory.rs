@@ -22,6 +22,7 @@ struct Inner {
     tokens: HashMap<String, TokenRecord>,
     operations: HashMap<String, PermissionOperationRecord>,
     parts: HashMap<(String, u32), Vec<u8>>,
+    exports: HashMap<String, ExportRecord>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -283,6 +284,15 @@ impl Store for MemoryStore {
 
     fn part(&self, session: &str, ordinal: u32) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.r().parts.get(&(session.to_owned(), ordinal)).cloned())
+    }
+
+    fn put_export(&self, export: ExportRecord) -> StoreResult<()> {
+        self.w().exports.insert(export.reference.clone(), export);
+        Ok(())
+    }
+
+    fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>> {
+        Ok(self.r().exports.get(reference).cloned())
     }
 
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {

@@ -123,6 +123,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_part(&self, session: &str, ordinal: u32, data: Vec<u8>) -> StoreResult<()>;
     /// An uploaded batch part.
     fn part(&self, session: &str, ordinal: u32) -> StoreResult<Option<Vec<u8>>>;
+    /// Records an export (replacing one with the same reference).
+    fn put_export(&self, export: ExportRecord) -> StoreResult<()>;
+    /// The export with this reference number.
+    fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
     /// The invoice with this reference number.

@@ -455,3 +455,47 @@ pub struct TokenRecord {
     /// Status.
     pub status: TokenStatus,
 }
+
+/// One part of an export package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPart {
+    /// 1-based.
+    pub ordinal: u32,
+    /// `{exportRef}-001.zip.aes`.
+    pub name: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// Base64 SHA-256 of the plaintext part.
+    pub hash: String,
+    /// Encrypted size.
+    pub encrypted_size: u64,
+    /// Base64 SHA-256 of the encrypted part.
+    pub encrypted_hash: String,
+}
+
+/// An invoice export (`POST /invoices/exports`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// Reference number.
+    pub reference: String,
+    /// Context.
+    pub context: Identifier,
+    /// Created.
+    pub created: DateTime<Utc>,
+    /// Status (100, 200, 415, ...).
+    pub status: StatusInfo,
+    /// Completed.
+    pub completed: Option<DateTime<Utc>>,
+    /// Invoices in the package.
+    pub invoice_count: u64,
+    /// Plaintext size (sum of part sizes).
+    pub size: u64,
+    /// Parts (bytes kept with [`super::Store::put_part`] under the export's reference).
+    pub parts: Vec<ExportPart>,
+    /// Whether the caps cut the selection short.
+    pub is_truncated: bool,
+    /// The last included date of the filter's type, when truncated.
+    pub last_date: Option<(String, DateTime<Utc>)>,
+    /// HWM (PermanentStorage filters).
+    pub hwm: Option<DateTime<Utc>>,
+}

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS operations (reference TEXT PRIMARY KEY, doc TEXT NOT 
 CREATE INDEX IF NOT EXISTS grants_authorized ON grants (authorized);
 CREATE TABLE IF NOT EXISTS parts (session TEXT NOT NULL, ordinal INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (session, ordinal));
+CREATE TABLE IF NOT EXISTS exports (reference TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 ";
 
@@ -363,6 +364,17 @@ impl Store for SqliteStore {
             })
             .optional()
             .map_err(sql)
+    }
+
+    fn put_export(&self, e: ExportRecord) -> StoreResult<()> {
+        self.c()
+            .execute("INSERT OR REPLACE INTO exports (reference, doc) VALUES (?1, ?2)", params![e.reference, doc(&e)?])
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>> {
+        self.one("SELECT doc FROM exports WHERE reference = ?1", [reference])
     }
 
     fn insert_invoice(&self, i: InvoiceRecord) -> StoreResult<()> {

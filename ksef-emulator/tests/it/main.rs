@@ -4,6 +4,7 @@ mod auth;
 mod batch;
 mod common;
 mod errors;
+mod exports;
 mod limits;
 mod permissions;
 mod persistence;
