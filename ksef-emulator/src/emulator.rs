@@ -214,9 +214,16 @@ impl Emulator {
         &self.state.store
     }
 
-    /// The server keys.
-    pub fn keys(&self) -> &KeyRing {
-        &self.state.keys
+    /// A snapshot of the server keys.
+    pub fn keys(&self) -> KeyRing {
+        self.state.keys.snapshot()
+    }
+
+    /// Rotates the key of `usage`: a new key is published at once and the old one is accepted for
+    /// `grace` more (zero: emergency rotation, the old `publicKeyId` gets `21470` at once).
+    /// Returns the new `publicKeyId`. (With a data directory the rotation is not yet persisted.)
+    pub fn rotate_key(&self, usage: crate::keys::KeyUsage, grace: chrono::Duration) -> Result<String, KeyError> {
+        self.state.rotate_key(usage, grace)
     }
 
     /// Test hook: starts an authentication of `subject` in `context` without a signature, as if a

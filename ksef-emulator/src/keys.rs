@@ -177,7 +177,7 @@ impl Drop for StoredKey {
 /// The set of server keys (several per usage during a rotation).
 #[derive(Clone, Debug)]
 pub struct KeyRing {
-    keys: Vec<ServerKey>,
+    keys: Vec<Arc<ServerKey>>,
 }
 
 impl KeyRing {
@@ -185,8 +185,8 @@ impl KeyRing {
     pub fn generate(rng: &mut StdRng, now: DateTime<Utc>) -> Result<Self, KeyError> {
         Ok(Self {
             keys: vec![
-                ServerKey::generate(KeyUsage::SymmetricKeyEncryption, rng, now)?,
-                ServerKey::generate(KeyUsage::KsefTokenEncryption, rng, now)?,
+                Arc::new(ServerKey::generate(KeyUsage::SymmetricKeyEncryption, rng, now)?),
+                Arc::new(ServerKey::generate(KeyUsage::KsefTokenEncryption, rng, now)?),
             ],
         })
     }
@@ -245,7 +245,7 @@ impl KeyRing {
             let spki_der = SubjectPublicKeyInfo::from_key(&private.to_public_key())
                 .and_then(|s| s.to_der().map_err(Into::into))
                 .map_err(|e| bad(&e))?;
-            keys.push(ServerKey {
+            keys.push(Arc::new(ServerKey {
                 usage,
                 private,
                 certificate_id: B64.encode(Sha256::digest(&certificate_der)),
@@ -254,7 +254,7 @@ impl KeyRing {
                 valid_from: s.valid_from,
                 valid_to: s.valid_to,
                 withdrawn_after: s.withdrawn_after,
-            });
+            }));
         }
         Ok(Self { keys })
     }
@@ -265,17 +265,65 @@ impl KeyRing {
     }
 
     /// Every key (published ones first).
-    pub fn keys(&self) -> &[ServerKey] {
+    pub fn keys(&self) -> &[Arc<ServerKey>] {
         &self.keys
     }
 
     /// The key to use for `usage`: the one named by `public_key_id`, or the newest accepted one.
     /// `None` when the id is unknown, for another usage, or withdrawn (KSeF answers `21470`).
-    pub fn find(&self, usage: KeyUsage, public_key_id: Option<&str>, now: DateTime<Utc>) -> Option<&ServerKey> {
+    pub fn find(&self, usage: KeyUsage, public_key_id: Option<&str>, now: DateTime<Utc>) -> Option<&Arc<ServerKey>> {
         let mut candidates = self.keys.iter().filter(|k| k.usage == usage && k.accepted_at(now));
         match public_key_id {
             Some(id) => candidates.find(|k| k.public_key_id == id),
             None => candidates.max_by_key(|k| k.valid_from),
         }
+    }
+}
+
+/// The live key ring of a running emulator (rotation replaces keys while it serves).
+#[derive(Debug)]
+pub struct KeyStore(std::sync::RwLock<KeyRing>);
+
+impl KeyStore {
+    /// Wraps a ring.
+    pub fn new(ring: KeyRing) -> Self {
+        Self(std::sync::RwLock::new(ring))
+    }
+
+    /// A snapshot of the ring.
+    pub fn snapshot(&self) -> KeyRing {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every key.
+    pub fn keys(&self) -> Vec<Arc<ServerKey>> {
+        self.snapshot().keys
+    }
+
+    /// See [`KeyRing::find`].
+    pub fn find(&self, usage: KeyUsage, public_key_id: Option<&str>, now: DateTime<Utc>) -> Option<Arc<ServerKey>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).find(usage, public_key_id, now).cloned()
+    }
+
+    /// Planned (grace > 0) or emergency (grace = 0) rotation: a new key for `usage` is published
+    /// at once; the current ones stay accepted until `now + grace`, then answer `21470`.
+    /// Returns the new `publicKeyId`.
+    pub fn rotate(
+        &self,
+        usage: KeyUsage,
+        grace: Duration,
+        rng: &mut StdRng,
+        now: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        let new = Arc::new(ServerKey::generate(usage, rng, now)?);
+        let id = new.public_key_id.clone();
+        let mut g = self.0.write().unwrap_or_else(|e| e.into_inner());
+        for k in g.keys.iter_mut().filter(|k| k.usage == usage && k.withdrawn_after.is_none()) {
+            let mut old = (**k).clone();
+            old.withdrawn_after = Some(now + grace);
+            *k = Arc::new(old);
+        }
+        g.keys.push(new);
+        Ok(id)
     }
 }

@@ -45,7 +45,7 @@ pub struct AppState {
     /// State.
     pub store: Arc<dyn Store>,
     /// Server keys.
-    pub keys: Arc<KeyRing>,
+    pub keys: crate::keys::KeyStore,
     /// Token signer.
     pub jwt: JwtSigner,
     /// Rate-limit counters and profiles.
@@ -78,7 +78,7 @@ impl AppState {
         Self {
             config,
             store,
-            keys,
+            keys: crate::keys::KeyStore::new((*keys).clone()),
             jwt: JwtSigner::new(secret),
             rate_limiter: Default::default(),
             overrides: Default::default(),
@@ -103,6 +103,16 @@ impl AppState {
                 max_invoices: self.config.max_invoices_per_session,
             },
         }
+    }
+
+    /// Rotates a server key (see [`crate::keys::KeyStore::rotate`]).
+    pub fn rotate_key(
+        &self,
+        usage: crate::keys::KeyUsage,
+        grace: chrono::Duration,
+    ) -> Result<String, crate::keys::KeyError> {
+        let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        self.keys.rotate(usage, grace, &mut g, self.now())
     }
 
     /// `n` random bytes.
