@@ -4,6 +4,9 @@
 //! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
 //! Not yet served: authorization (SelfInvoicing, ...), indirect, sub-unit and EU-entity grants and
 //! their queries.
+//!
+//! Entity grants are found by the grantee's NIP; the received-grants query therefore needs the
+//! store to look grants up by authorized identifier, which both stores index.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +34,8 @@ pub(super) fn register(r: &mut Routes) {
     r.add("query_personal_permissions", query_personal);
     r.add("query_person_permissions", query_persons);
     r.add("query_entity_roles", entity_roles);
+    r.add("query_entity_permissions", query_entities);
+    r.add("query_subordinate_entity_roles", subordinate_roles);
 }
 
 async fn attachment_status(
@@ -439,6 +444,87 @@ async fn entity_roles(
     }
     if let Some(p) = app.store.person_by_nip(&ctx.value)?.filter(|p| p.is_bailiff) {
         roles.push(json!({"role": EntityRole::CourtBailiff, "description": p.description, "startDate": ts(p.created)}));
+    }
+    let start = offset.saturating_mul(size);
+    let has_more = start.saturating_add(size) < roles.len();
+    let items: Vec<Value> = roles.into_iter().skip(start).take(size).collect();
+    Ok(Json(json!({"roles": items, "hasMore": has_more})))
+}
+
+async fn query_entities(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<Option<GrantFilters>>,
+) -> Result<Json<Value>, ApiError> {
+    let f = f.unwrap_or_default();
+    let (offset, size) = paging(&q)?;
+    let grantor = f
+        .context_identifier
+        .map(|w| checked("contextIdentifier", w, &[IdentifierType::Nip, IdentifierType::InternalId]))
+        .transpose()?;
+    let ctx = caller.context()?;
+    // Entity grants received by the current context (its NIP is the grantee).
+    let me = Identifier::nip(ctx.value.get(..10).unwrap_or(&ctx.value));
+    let mut list: Vec<GrantRecord> = app
+        .store
+        .grants_to(&me)?
+        .into_iter()
+        .filter(|g| g.kind == GrantKind::Entity && grantor.as_ref().is_none_or(|c| &g.context == c))
+        .collect();
+    list.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.id.cmp(&b.id)));
+    let start = offset.saturating_mul(size);
+    let items: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|g| {
+            json!({
+                "id": g.id,
+                "contextIdentifier": g.context,
+                "permissionScope": g.permission,
+                "description": g.description,
+                "startDate": ts(g.start_date),
+                "canDelegate": g.can_delegate,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"permissions": items, "hasMore": start.saturating_add(size) < list.len()})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubordinateFilter {
+    #[serde(default)]
+    subordinate_entity_identifier: Option<WireId>,
+}
+
+async fn subordinate_roles(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<Option<SubordinateFilter>>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, size) = paging(&q)?;
+    let only = f
+        .unwrap_or_default()
+        .subordinate_entity_identifier
+        .map(|w| checked("subordinateEntityIdentifier", w, &[IdentifierType::Nip]))
+        .transpose()?;
+    let ctx = caller.context()?;
+    let mut roles = Vec::new();
+    for s in app.store.subunits_of(&ctx.value)? {
+        if only.as_ref().is_some_and(|o| o.value != s.nip) {
+            continue;
+        }
+        for r in &s.roles {
+            roles.push(json!({
+                "subordinateEntityIdentifier": {"type": "Nip", "value": s.nip},
+                "role": r,
+                "description": s.description,
+                "startDate": ts(s.created),
+            }));
+        }
     }
     let start = offset.saturating_mul(size);
     let has_more = start.saturating_add(size) < roles.len();

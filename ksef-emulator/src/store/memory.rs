@@ -65,6 +65,13 @@ impl Store for MemoryStore {
         Ok(existed)
     }
 
+    fn subunits_of(&self, nip: &str) -> StoreResult<Vec<SubjectRecord>> {
+        let mut v: Vec<SubjectRecord> =
+            self.r().subjects.values().filter(|s| s.parent_nip.as_deref() == Some(nip)).cloned().collect();
+        v.sort_by(|a, b| a.nip.cmp(&b.nip));
+        Ok(v)
+    }
+
     fn insert_person(&self, person: PersonRecord) -> StoreResult<()> {
         let mut g = self.w();
         if g.persons.contains_key(&person.nip) || g.persons.values().any(|p| p.pesel == person.pesel) {

@@ -39,6 +39,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn subject(&self, nip: &str) -> StoreResult<Option<SubjectRecord>>;
     /// Removes the entity and its sub-units; whether it existed.
     fn remove_subject(&self, nip: &str) -> StoreResult<bool>;
+    /// The sub-units of an entity (test-data subjects whose parent is `nip`).
+    fn subunits_of(&self, nip: &str) -> StoreResult<Vec<SubjectRecord>>;
     /// Inserts a natural person; `AlreadyExists` if the NIP or PESEL is taken.
     fn insert_person(&self, person: PersonRecord) -> StoreResult<()>;
     /// The person with this NIP.

@@ -155,6 +155,10 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn subunits_of(&self, nip: &str) -> StoreResult<Vec<SubjectRecord>> {
+        self.many("SELECT doc FROM subjects WHERE parent = ?1 ORDER BY nip", [nip])
+    }
+
     fn insert_person(&self, p: PersonRecord) -> StoreResult<()> {
         self.c()
             .execute("INSERT INTO persons (nip, pesel, doc) VALUES (?1, ?2, ?3)", params![p.nip, p.pesel, doc(&p)?])

@@ -91,6 +91,12 @@ fn enforcement_needs_a_role_and_entity_grants_reach_the_entity() {
         200
     );
     let (firm_token, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&firm));
+    // The firm sees the grant it received, in its own context.
+    let (firm_own, _, _) = login(&emu, &http, Identifier::nip(&firm), Identifier::nip(&firm));
+    let received = http.post("/permissions/query/entities/grants", Some(&firm_own), None).json();
+    assert_eq!(received["permissions"][0]["contextIdentifier"], json!({"type": "Nip", "value": nip}));
+    assert_eq!(received["permissions"][0]["permissionScope"], "InvoiceRead");
+    assert_eq!(received["permissions"][0]["canDelegate"], true);
     let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     let q = json!({"subjectType": "Subject1", "dateRange": {"dateType": "Invoicing", "from": from}});
     assert_eq!(http.post("/invoices/query/metadata", Some(&firm_token), Some(&q)).status, 200);
@@ -114,4 +120,13 @@ fn entity_roles_come_from_test_data() {
     let roles = http.get("/permissions/query/entities/roles", Some(&t)).json();
     assert_eq!(roles["roles"][0]["role"], "VatGroupSubUnit");
     assert_eq!(roles["roles"][0]["parentEntityIdentifier"]["value"], group.as_str());
+    let (g, _, _) = login(&emu, &http, Identifier::nip(&group), Identifier::nip(&group));
+    let sub = http.post("/permissions/query/subordinate-entities/roles", Some(&g), None).json();
+    assert_eq!(sub["roles"][0]["subordinateEntityIdentifier"]["value"], member.as_str());
+    assert_eq!(sub["roles"][0]["role"], "VatGroupSubUnit");
+    let other = json!({"subordinateEntityIdentifier": {"type": "Nip", "value": fresh_nip(622)}});
+    assert_eq!(
+        http.post("/permissions/query/subordinate-entities/roles", Some(&g), Some(&other)).json()["roles"],
+        json!([])
+    );
 }
