@@ -1,0 +1,77 @@
+//! Async methods over `ReqwestTransport`.
+
+use std::time::Duration;
+
+use ksef_client::FormCode;
+use ksef_model::KsefNumber;
+use ksef_model::operations::{ListAuthSessions, ListAuthSessionsParams, TestdataCreateSubject};
+
+use crate::common::*;
+
+/// The emulator runs its own runtime, so it is started outside the test's runtime.
+fn run<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f);
+}
+
+#[test]
+fn xades_login_and_concurrent_sends() {
+    let emu = emulator();
+    run(xades_login_and_concurrent_sends_with(&emu));
+}
+
+async fn xades_login_and_concurrent_sends_with(emu: &ksef_emulator::Emulator) {
+    let client = async_client(emu);
+    let nip = fresh_nip();
+    client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
+    client.login(xades(&nip)).await.unwrap();
+
+    let invoices: Vec<Vec<u8>> = (0..4).map(|_| invoice(&nip, &unique_number("A"))).collect();
+    let (session, results) = client.send_invoices(FormCode::Fa3, &invoices, 3).await.unwrap();
+    let mut numbers = Vec::new();
+    for r in results {
+        let a = r.expect("accepted");
+        let n: KsefNumber = a.ksef_number.as_str().parse().unwrap();
+        assert_eq!(n.seller_nip().as_str(), nip);
+        let url = a.status.upo_download_url.as_deref().expect("UPO link");
+        let upo = client.download_presigned(url).await.unwrap();
+        let upo = ksef_client::upo::parse_upo(std::str::from_utf8(&upo).unwrap()).unwrap();
+        assert!(upo.document(n.as_str()).is_some());
+        let by_number = client.invoice_upo_by_ksef_number(&session.reference_number, n.as_str()).await.unwrap();
+        assert_eq!(ksef_client::upo::parse_upo(by_number.as_str().unwrap()).unwrap().documents, upo.documents);
+        numbers.push(n);
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 4, "distinct KSeF numbers");
+}
+
+#[test]
+fn concurrent_callers_share_one_refresh() {
+    let emu = emulator_with_access_lifetime(3);
+    run(concurrent_callers_share_one_refresh_with(&emu));
+}
+
+async fn concurrent_callers_share_one_refresh_with(emu: &ksef_emulator::Emulator) {
+    let client = ksef_client::KsefClient::builder(emu.base_url())
+        .refresh_margin(Duration::from_secs(1))
+        .build(ksef_transport::ReqwestTransport::new(&Default::default()).unwrap())
+        .unwrap();
+    let nip = fresh_nip();
+    client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
+    client.login(xades(&nip)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let list = ListAuthSessionsParams { continuation_token: None, page_size: None };
+            c.call::<ListAuthSessions>(&list, ()).await.map(|r| r.value.items.len())
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap() >= 1);
+    }
+    assert_eq!(client.refresh_count(), 1, "one refresh for eight concurrent callers");
+    assert_eq!(client.reauthentication_count(), 0);
+}

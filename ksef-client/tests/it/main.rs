@@ -1,0 +1,6 @@
+//! End-to-end tests of the facade against `ksef-emulator` over loopback HTTP, with both
+//! transports: ureq (blocking methods) and reqwest (async methods).
+
+mod asynchronous;
+mod blocking;
+mod common;
