@@ -12,7 +12,7 @@ use ksef_model::KsefNumber;
 use sha2::{Digest, Sha256};
 
 use crate::api::AppState;
-use crate::domain::{IdentifierType, StatusInfo};
+use crate::domain::StatusInfo;
 use crate::store::{FormCode, InvoiceKey, InvoiceKeyOwner, InvoiceRecord, SessionRecord, StoreError};
 
 /// What the sender declared about one invoice (already checked: ciphertext size and hash).
@@ -419,12 +419,7 @@ fn check(
     let Ok(ksef_number) = format!("{body}-{:02X}", ksef_model::crc8(body.as_bytes())).parse::<KsefNumber>() else {
         return with(verification(format!("Nieprawidłowy NIP sprzedawcy: {seller_nip}.")));
     };
-    let context_nip = match session.context.kind {
-        IdentifierType::Nip => Some(session.context.value.as_str()),
-        IdentifierType::InternalId | IdentifierType::NipVatUe => session.context.value.get(..10),
-        _ => None,
-    };
-    if context_nip != Some(seller_nip.as_str()) {
+    if !crate::domain::permissions::may_issue_for(app.store.as_ref(), &session.context, &seller_nip, form.value)? {
         return with(StatusInfo::with_detail(
             410,
             "Nieprawidłowy zakres uprawnień",

@@ -2,8 +2,7 @@
 //! queries, entity roles, attachment consent status.
 //!
 //! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
-//! Not yet served: authorization (SelfInvoicing, ...), indirect, sub-unit and EU-entity grants and
-//! their queries.
+//! Not yet served: indirect, sub-unit and EU-entity grants and their queries.
 //!
 //! Entity grants are found by the grantee's NIP; the received-grants query therefore needs the
 //! store to look grants up by authorized identifier, which both stores index.
@@ -36,6 +35,9 @@ pub(super) fn register(r: &mut Routes) {
     r.add("query_entity_roles", entity_roles);
     r.add("query_entity_permissions", query_entities);
     r.add("query_subordinate_entity_roles", subordinate_roles);
+    r.add("grant_authorization_permissions", grant_authorization);
+    r.add("revoke_authorization_permission", revoke_authorization);
+    r.add("query_authorization_permissions", query_authorizations);
 }
 
 async fn attachment_status(
@@ -254,6 +256,164 @@ async fn grant_entities(
     operation(&app, &ctx, success())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthorizationGrant {
+    subject_identifier: WireId,
+    permission: PermissionType,
+    description: String,
+    subject_details: Value,
+}
+
+const AUTHORIZATION_SCOPES: &[PermissionType] = &[
+    PermissionType::SelfInvoicing,
+    PermissionType::TaxRepresentative,
+    PermissionType::RRInvoicing,
+    PermissionType::PefInvoicing,
+];
+
+async fn grant_authorization(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<AuthorizationGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject =
+        checked("subjectIdentifier", req.subject_identifier, &[IdentifierType::Nip, IdentifierType::PeppolId])?;
+    description(&req.description)?;
+    if !AUTHORIZATION_SCOPES.contains(&req.permission) {
+        return Err(ApiError::validation(format!("permission: {} nie jest uprawnieniem podmiotowym.", req.permission)));
+    }
+    if (req.permission == PermissionType::PefInvoicing) != (subject.kind == IdentifierType::PeppolId) {
+        return Err(ApiError::validation(
+            "PefInvoicing nadaje się wyłącznie identyfikatorowi PeppolId (i tylko jemu).",
+        ));
+    }
+    let name_len = req.subject_details.get("fullName").and_then(Value::as_str).map_or(0, |s| s.chars().count());
+    if !(5..=90).contains(&name_len) {
+        return Err(ApiError::validation("subjectDetails.fullName: długość musi wynosić od 5 do 90 znaków."));
+    }
+    let ctx = caller.context()?.clone();
+    if ctx.kind != IdentifierType::Nip {
+        return operation(
+            &app,
+            &ctx,
+            StatusInfo::new(450, "Operacja niedozwolona dla wskazanego identyfikatora lub jego typu"),
+        );
+    }
+    let grant = GrantRecord {
+        id: app.guid(),
+        context: ctx.clone(),
+        authorized: subject,
+        permission: req.permission,
+        description: req.description,
+        author: caller.subject()?.clone(),
+        start_date: app.now(),
+        can_delegate: false,
+        kind: GrantKind::Authorization,
+        subject_details: Some(req.subject_details.to_string()),
+    };
+    insert_all(&app, vec![grant])?;
+    operation(&app, &ctx, success())
+}
+
+async fn revoke_authorization(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if id.len() != 36 {
+        return Err(ApiError::validation("permissionId: wymagany identyfikator o długości 36 znaków."));
+    }
+    let ctx = caller.context()?.clone();
+    let status = match app.store.grant(&id)? {
+        Some(g) if g.context == ctx && g.kind == GrantKind::Authorization => {
+            app.store.remove_grant(&id)?;
+            success()
+        }
+        _ => StatusInfo::with_detail(
+            410,
+            "Podane identyfikatory są niezgodne lub pozostają w niewłaściwej relacji",
+            format!("Uprawnienie podmiotowe {id} nie istnieje w bieżącym kontekście."),
+        ),
+    };
+    operation(&app, &ctx, status)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthorizationFilters {
+    #[serde(default)]
+    query_type: Option<String>,
+    #[serde(default)]
+    authorizing_identifier: Option<WireId>,
+    #[serde(default)]
+    authorized_identifier: Option<WireId>,
+    #[serde(default)]
+    permission_types: Option<Vec<PermissionType>>,
+}
+
+async fn query_authorizations(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<AuthorizationFilters>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, size) = paging(&q)?;
+    let received = match f.query_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("granted") => false,
+        Some("received") => true,
+        _ => return Err(ApiError::validation("queryType: wymagane Granted lub Received.")),
+    };
+    let authorizing =
+        f.authorizing_identifier.map(|w| checked("authorizingIdentifier", w, &[IdentifierType::Nip])).transpose()?;
+    let authorized = f
+        .authorized_identifier
+        .map(|w| checked("authorizedIdentifier", w, &[IdentifierType::Nip, IdentifierType::PeppolId]))
+        .transpose()?;
+    let ctx = caller.context()?;
+    let source = if received {
+        let me = match ctx.kind {
+            IdentifierType::PeppolId => ctx.clone(),
+            _ => Identifier::nip(ctx.value.get(..10).unwrap_or(&ctx.value)),
+        };
+        app.store.grants_to(&me)?
+    } else {
+        app.store.grants_in_context(ctx)?
+    };
+    let mut list: Vec<GrantRecord> = source
+        .into_iter()
+        .filter(|g| g.kind == GrantKind::Authorization)
+        .filter(|g| authorizing.as_ref().is_none_or(|a| &g.context == a))
+        .filter(|g| authorized.as_ref().is_none_or(|a| &g.authorized == a))
+        .filter(|g| f.permission_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&g.permission)))
+        .collect();
+    list.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.id.cmp(&b.id)));
+    let start = offset.saturating_mul(size);
+    let items: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|g| {
+            let name = g
+                .subject_details
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                .and_then(|d| d.get("fullName").cloned());
+            json!({
+                "id": g.id,
+                "authorIdentifier": g.author,
+                "authorizedEntityIdentifier": g.authorized,
+                "authorizingEntityIdentifier": g.context,
+                "authorizationScope": g.permission,
+                "description": g.description,
+                "subjectEntityDetails": {"subjectDetailsType": "EntityByIdentifier", "fullName": name},
+                "startDate": ts(g.start_date),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"authorizationGrants": items, "hasMore": start.saturating_add(size) < list.len()})))
+}
+
 async fn revoke_common(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -264,7 +424,7 @@ async fn revoke_common(
     }
     let ctx = caller.context()?.clone();
     let status = match app.store.grant(&id)? {
-        Some(g) if g.context == ctx => {
+        Some(g) if g.context == ctx && g.kind != GrantKind::Authorization => {
             app.store.remove_grant(&id)?;
             success()
         }

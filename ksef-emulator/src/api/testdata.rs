@@ -235,7 +235,13 @@ async fn grant_permissions(
         description("permissions.description", &p.description)?;
         if matches!(
             p.permission_type,
-            PermissionType::VatUeManage | PermissionType::PefInvoiceWrite | PermissionType::CollectiveIdentifierManage
+            PermissionType::VatUeManage
+                | PermissionType::PefInvoiceWrite
+                | PermissionType::CollectiveIdentifierManage
+                | PermissionType::SelfInvoicing
+                | PermissionType::TaxRepresentative
+                | PermissionType::RRInvoicing
+                | PermissionType::PefInvoicing
         ) {
             return Err(ApiError::validation(format!(
                 "permissions.permissionType: {} nie jest dozwolony.",

@@ -97,6 +97,14 @@ ci_enum!(
         PefInvoiceWrite = "PefInvoiceWrite",
         /// Manage collective identifiers.
         CollectiveIdentifierManage = "CollectiveIdentifierManage",
+        /// Authorization: the buyer issues in the seller's name.
+        SelfInvoicing = "SelfInvoicing",
+        /// Authorization: tax representative.
+        TaxRepresentative = "TaxRepresentative",
+        /// Authorization: FA_RR invoices.
+        RRInvoicing = "RRInvoicing",
+        /// Authorization: a Peppol provider issues PEF invoices.
+        PefInvoicing = "PefInvoicing",
     }
 );
 

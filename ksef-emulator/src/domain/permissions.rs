@@ -53,7 +53,9 @@ pub fn effective(
         }
     }
     for g in store.grants_of(context, subject)? {
-        out.insert(g.permission);
+        if g.kind != crate::store::GrantKind::Authorization {
+            out.insert(g.permission);
+        }
     }
     Ok(out)
 }
@@ -73,4 +75,30 @@ pub fn of_authentication(
         perms.retain(|p| allowed.contains(p));
     }
     Ok(perms)
+}
+
+/// Whether `issuer` (a context) may issue invoices of `form` (`FA`, `FA_RR`, `PEF`) in the name of
+/// `seller`: its own NIP, or an authorization grant from the seller (§6.5).
+pub fn may_issue_for(store: &dyn Store, issuer: &Identifier, seller: &str, form: &str) -> StoreResult<bool> {
+    let own = match issuer.kind {
+        IdentifierType::Nip => issuer.value == seller,
+        IdentifierType::InternalId | IdentifierType::NipVatUe => issuer.value.get(..10) == Some(seller),
+        _ => false,
+    };
+    if own {
+        return Ok(true);
+    }
+    let scopes: &[PermissionType] = match form {
+        "FA_RR" => &[PermissionType::RRInvoicing],
+        "PEF" => &[PermissionType::PefInvoicing],
+        _ => &[PermissionType::SelfInvoicing, PermissionType::TaxRepresentative],
+    };
+    let grantee = match issuer.kind {
+        IdentifierType::PeppolId => issuer.clone(),
+        _ => Identifier::nip(issuer.value.get(..10).unwrap_or(&issuer.value)),
+    };
+    Ok(store
+        .grants_of(&Identifier::nip(seller), &grantee)?
+        .iter()
+        .any(|g| g.kind == crate::store::GrantKind::Authorization && scopes.contains(&g.permission)))
 }

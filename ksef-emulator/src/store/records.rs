@@ -76,6 +76,10 @@ pub enum GrantKind {
     Person,
     /// `/permissions/entities/grants`.
     Entity,
+    /// `/permissions/authorizations/grants` (SelfInvoicing, TaxRepresentative, RRInvoicing,
+    /// PefInvoicing): lets the authorized entity act in its own context; not a permission in the
+    /// grantor's context.
+    Authorization,
 }
 
 /// An asynchronous permission operation (`EG…`).

@@ -130,3 +130,45 @@ fn entity_roles_come_from_test_data() {
         json!([])
     );
 }
+
+#[test]
+fn self_invoicing_authorization_lets_the_buyer_issue() {
+    use crate::sessions::{fa3, invoice_xml, open, send, session_crypto};
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let seller = fresh_nip(630);
+    let buyer = fresh_nip(631);
+    let (st, _, _) = login(&emu, &http, Identifier::nip(&seller), Identifier::nip(&seller));
+    let (bt, _, _) = login(&emu, &http, Identifier::nip(&buyer), Identifier::nip(&buyer));
+    let c = session_crypto(&http);
+    let s = open(&http, &bt, &c, fa3());
+    assert_eq!(send(&http, &bt, &s, &c, &invoice_xml(&seller, "S/1"))["status"]["code"], 410);
+
+    let body = json!({"subjectIdentifier": {"type": "Nip", "value": buyer}, "permission": "SelfInvoicing",
+                      "description": "Samofakturowanie", "subjectDetails": {"fullName": "Nabywca Sp. z o.o."}});
+    let r = http.post("/permissions/authorizations/grants", Some(&st), Some(&body));
+    assert_eq!(op_status(&http, &st, &r)["code"], 200);
+    let inv = send(&http, &bt, &s, &c, &invoice_xml(&seller, "S/2"));
+    assert_eq!(inv["status"]["code"], 200, "{inv}");
+    assert!(inv["ksefNumber"].as_str().unwrap().starts_with(&seller));
+    // The authorization is not a permission in the seller's context.
+    let init = emu.authenticate(Identifier::nip(&seller), Identifier::nip(&buyer)).unwrap();
+    let a = http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json();
+    assert_eq!(a["status"]["code"], 415);
+
+    let granted =
+        http.post("/permissions/query/authorizations/grants", Some(&st), Some(&json!({"queryType": "Granted"}))).json();
+    assert_eq!(granted["authorizationGrants"][0]["authorizationScope"], "SelfInvoicing");
+    assert_eq!(granted["authorizationGrants"][0]["subjectEntityDetails"]["fullName"], "Nabywca Sp. z o.o.");
+    let received = http
+        .post("/permissions/query/authorizations/grants", Some(&bt), Some(&json!({"queryType": "received"})))
+        .json();
+    let id = received["authorizationGrants"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(received["authorizationGrants"][0]["authorizingEntityIdentifier"]["value"], seller.as_str());
+    // Common revoke does not touch authorizations; the dedicated one does.
+    let r = http.call("DELETE", &format!("/permissions/common/grants/{id}"), Some(&st), None, &[]);
+    assert_eq!(op_status(&http, &st, &r)["code"], 410);
+    let r = http.call("DELETE", &format!("/permissions/authorizations/grants/{id}"), Some(&st), None, &[]);
+    assert_eq!(op_status(&http, &st, &r)["code"], 200);
+    assert_eq!(send(&http, &bt, &s, &c, &invoice_xml(&seller, "S/3"))["status"]["code"], 410);
+}
