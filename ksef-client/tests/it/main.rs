@@ -4,3 +4,4 @@
 mod asynchronous;
 mod blocking;
 mod common;
+mod scripted;
