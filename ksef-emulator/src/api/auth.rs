@@ -3,7 +3,7 @@
 //! `POST /auth/xades-signature` verifies the signature with `ksef-crypto`'s XAdES verifier
 //! (self-signed certificates accepted, as on TE, unless `verifyCertificateChain=true`).
 //! `POST /auth/ksef-token` OAEP-decrypts `token|timestampMs` with the KsefTokenEncryption key. Both end in
-//! [`begin`], which the in-process test hook [`crate::Emulator::authenticate`] also uses.
+//! `begin`, which the in-process test hook [`crate::Emulator::authenticate`] also uses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
