@@ -8,10 +8,10 @@ use ksef_crypto::{FileDigest, KeyUsage, KsefPublicKey, SessionKey, sha256};
 use ksef_model::KsefNumber;
 use ksef_model::XmlDocument;
 use ksef_model::operations::{
-    CloseOnlineSession, CloseOnlineSessionParams, GetInvoiceUpoByKsefNumber, GetInvoiceUpoByKsefNumberParams,
-    GetInvoiceUpoByReference, GetInvoiceUpoByReferenceParams, GetSessionInvoiceStatus, GetSessionInvoiceStatusParams,
-    GetSessionStatus, GetSessionStatusParams, GetSessionUpo, GetSessionUpoParams, OpenOnlineSession, SendInvoice,
-    SendInvoiceParams,
+    CloseOnlineSession, CloseOnlineSessionParams, GetInvoice, GetInvoiceParams, GetInvoiceUpoByKsefNumber,
+    GetInvoiceUpoByKsefNumberParams, GetInvoiceUpoByReference, GetInvoiceUpoByReferenceParams, GetSessionInvoiceStatus,
+    GetSessionInvoiceStatusParams, GetSessionStatus, GetSessionStatusParams, GetSessionUpo, GetSessionUpoParams,
+    OpenOnlineSession, SendInvoice, SendInvoiceParams,
 };
 use ksef_model::types::{
     EncryptionInfo, OpenOnlineSessionRequest, SendInvoiceRequest, SessionInvoiceStatusResponse, SessionStatusResponse,
@@ -168,13 +168,23 @@ pub fn invoice_outcome(st: &SessionInvoiceStatusResponse) -> Option<Result<Accep
     }
 }
 
-fn check_meta_hash(resp: Response<Vec<u8>>) -> Result<Vec<u8>, Error> {
-    if let Some(h) = resp.meta_hash() {
+fn verify_meta_hash(header: Option<&str>, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(h) = header {
         let expected = b64_decode(h.trim()).map_err(|_| Error::Protocol("x-ms-meta-hash is not Base64".into()))?;
-        if expected != sha256(&resp.value) {
+        if expected != sha256(bytes) {
             return Err(Error::Protocol("downloaded bytes do not match x-ms-meta-hash".into()));
         }
     }
+    Ok(())
+}
+
+fn check_meta_hash(resp: Response<Vec<u8>>) -> Result<Vec<u8>, Error> {
+    verify_meta_hash(resp.meta_hash(), &resp.value)?;
+    Ok(resp.value)
+}
+
+fn checked_xml(resp: Response<XmlDocument>) -> Result<XmlDocument, Error> {
+    verify_meta_hash(resp.meta_hash(), resp.value.as_bytes())?;
     Ok(resp.value)
 }
 
@@ -315,6 +325,13 @@ impl<T: SyncTransport> KsefClient<T> {
             upo_reference_number: upo_reference.to_owned(),
         };
         Ok(self.call_blocking::<GetSessionUpo>(&params, ())?.value)
+    }
+
+    /// `GET /invoices/ksef/{ksefNumber}`: the invoice XML (checked against `x-ms-meta-hash`
+    /// when KSeF sends it).
+    pub fn get_invoice_blocking(&self, ksef_number: &str) -> Result<XmlDocument, Error> {
+        let params = GetInvoiceParams { ksef_number: ksef_number.to_owned() };
+        checked_xml(self.call_blocking::<GetInvoice>(&params, ())?)
     }
 
     /// Downloads from a pre-signed URL (UPO link) without the access token, checking the URL
@@ -478,6 +495,12 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
         Ok(self.call::<GetSessionUpo>(&params, ()).await?.value)
     }
 
+    /// Async [`Self::get_invoice_blocking`].
+    pub async fn get_invoice(&self, ksef_number: &str) -> Result<XmlDocument, Error> {
+        let params = GetInvoiceParams { ksef_number: ksef_number.to_owned() };
+        checked_xml(self.call::<GetInvoice>(&params, ()).await?)
+    }
+
     /// Async [`Self::download_presigned_blocking`].
     pub async fn download_presigned(&self, url: &str) -> Result<Vec<u8>, Error> {
         let req = presigned_get(url, self.url_policy())?;
@@ -489,6 +512,15 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meta_hash_is_checked() {
+        let body = b"<UPO/>";
+        assert!(verify_meta_hash(None, body).is_ok());
+        assert!(verify_meta_hash(Some(&b64_encode(sha256(body))), body).is_ok());
+        assert!(matches!(verify_meta_hash(Some(&b64_encode(sha256(b"x"))), body), Err(Error::Protocol(_))));
+        assert!(matches!(verify_meta_hash(Some("%%%"), body), Err(Error::Protocol(_))));
+    }
 
     #[test]
     fn form_codes_match_the_spec() {

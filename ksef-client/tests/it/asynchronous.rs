@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
-use ksef_client::FormCode;
+use ksef_client::{Authenticator, FormCode};
+use ksef_crypto::ContextIdentifier;
 use ksef_model::KsefNumber;
+use ksef_model::operations::GenerateToken;
 use ksef_model::operations::{ListAuthSessions, ListAuthSessionsParams, TestdataCreateSubject};
+use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
 
 use crate::common::*;
 
@@ -43,6 +46,21 @@ async fn xades_login_and_concurrent_sends_with(emu: &ksef_emulator::Emulator) {
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 4, "distinct KSeF numbers");
+    assert!(client.get_invoice(numbers[0].as_str()).await.unwrap().as_str().unwrap().contains(&nip));
+
+    // KSeF-token login, async.
+    let req = GenerateTokenRequest {
+        description: "Token testowy async".try_into().unwrap(),
+        permissions: vec![TokenPermissionType::InvoiceWrite],
+    };
+    let generated = client.call::<GenerateToken>(&(), req).await.unwrap().value;
+    let other = async_client(emu);
+    other
+        .login(Authenticator::ksef_token(ContextIdentifier::Nip(nip.clone()), generated.token.to_string()))
+        .await
+        .unwrap();
+    let (_, results) = other.send_invoices(FormCode::Fa3, &[invoice(&nip, &unique_number("AT"))], 1).await.unwrap();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
 }
 
 #[test]

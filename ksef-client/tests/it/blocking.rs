@@ -34,6 +34,12 @@ fn xades_login_send_fa3_invoices_get_ksef_numbers_and_upos() {
         assert_eq!(upo.document(n.as_str()).unwrap().seller_nip, nip);
         assert_eq!(ksef_client::upo::parse_upo(by_ref.as_str().unwrap()).unwrap().documents, upo.documents);
 
+        // The invoice itself, as sent.
+        let sent = invoices
+            .iter()
+            .find(|x| std::str::from_utf8(x).unwrap().contains(&upo.document(n.as_str()).unwrap().invoice_number));
+        assert_eq!(client.get_invoice_blocking(n.as_str()).unwrap().as_bytes(), sent.unwrap().as_slice());
+
         // And via the pre-signed link, hash-checked.
         let url = a.status.upo_download_url.as_deref().expect("UPO link");
         let bytes = client.download_presigned_blocking(url).unwrap();
