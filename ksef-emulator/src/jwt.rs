@@ -42,6 +42,9 @@ pub struct Claims {
     /// Snapshot of the permissions at issue time (access tokens).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PermissionType>,
+    /// The IP policy of the authentication (access tokens).
+    #[serde(rename = "allowed-ips", default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<crate::domain::IpPolicy>,
     /// Issued at (Unix seconds).
     pub iat: i64,
     /// Expires (Unix seconds).

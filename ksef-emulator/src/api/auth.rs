@@ -179,7 +179,18 @@ async fn xades_signature(
     } else {
         None
     };
+    let policy = request.allowed_ips.as_ref().map(|a| crate::domain::IpPolicy {
+        addresses: a.ip4_addresses.clone(),
+        ranges: a.ip4_ranges.clone(),
+        masks: a.ip4_masks.clone(),
+    });
+    if let Some(p) = &policy {
+        p.validate().map_err(|e| ApiError::code(21401, [e]))?;
+    }
     let init = begin(&app, context, subject, method, Some(hash), None)?;
+    if policy.is_some() {
+        app.store.update_auth(&init.reference_number, &mut |a| a.allowed_ips = policy.clone())?;
+    }
     if let Some(detail) = failure {
         app.store.update_auth(&init.reference_number, &mut |a| {
             a.status = StatusInfo::with_detail(
@@ -200,6 +211,26 @@ struct KsefTokenAuth {
     encrypted_token: String,
     #[serde(default)]
     public_key_id: Option<String>,
+    #[serde(default)]
+    authorization_policy: Option<WirePolicy>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePolicy {
+    #[serde(default)]
+    allowed_ips: Option<WireAllowedIps>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireAllowedIps {
+    #[serde(default)]
+    ip4_addresses: Option<Vec<String>>,
+    #[serde(default)]
+    ip4_ranges: Option<Vec<String>>,
+    #[serde(default)]
+    ip4_masks: Option<Vec<String>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -230,6 +261,14 @@ async fn ksef_token(
     let key = app.keys.find(crate::keys::KeyUsage::KsefTokenEncryption, key_id, now).ok_or_else(|| {
         ApiError::code(21470, [format!("Klucz o identyfikatorze {} nie jest wspierany", key_id.unwrap_or("(brak)"))])
     })?;
+    let policy = req.authorization_policy.and_then(|p| p.allowed_ips).map(|a| crate::domain::IpPolicy {
+        addresses: a.ip4_addresses.unwrap_or_default(),
+        ranges: a.ip4_ranges.unwrap_or_default(),
+        masks: a.ip4_masks.unwrap_or_default(),
+    });
+    if let Some(p) = &policy {
+        p.validate().map_err(|e| ApiError::validation(format!("authorizationPolicy.allowedIps: {e}")))?;
+    }
     let challenge = use_challenge(&app, &req.challenge)?;
     // Token problems are not synchronous errors: the operation ends in 450 with a detail.
     let outcome: Result<crate::store::TokenRecord, &'static str> = match key.oaep_decrypt(&ciphertext) {
@@ -246,6 +285,9 @@ async fn ksef_token(
         Ok(t) => {
             app.store.update_token(&t.reference, &mut |r| r.last_use = Some(now))?;
             let init = begin(&app, context, t.author, AuthMethod::Token, None, Some(t.reference))?;
+            if policy.is_some() {
+                app.store.update_auth(&init.reference_number, &mut |a| a.allowed_ips = policy.clone())?;
+            }
             Ok((StatusCode::ACCEPTED, Json(init.to_json())))
         }
         Err(detail) => {
@@ -329,6 +371,7 @@ pub(crate) fn begin(
         auth_document_hash,
         ksef_token_reference,
         deceased,
+        allowed_ips: None,
     })?;
     let valid_until = now + app.config.lifetimes.authentication;
     let token =
@@ -353,6 +396,30 @@ fn sign(
         context,
         subject,
         permissions,
+        allowed_ips: None,
+        iat: now.timestamp(),
+        exp: until.timestamp(),
+        iss: ISSUER.into(),
+        aud: ISSUER.into(),
+        jti: app.random_hex(16),
+    })
+}
+
+/// An access token of an authentication: its context, subject, permission snapshot and IP policy.
+fn sign_access(
+    app: &AppState,
+    op: &AuthOperationRecord,
+    permissions: Vec<crate::domain::PermissionType>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> String {
+    app.jwt.sign(&Claims {
+        kind: TokenKind::ContextToken,
+        auth_reference: op.reference.clone(),
+        context: Some(op.context.clone()),
+        subject: Some(op.subject.clone()),
+        permissions,
+        allowed_ips: op.allowed_ips.clone(),
         iat: now.timestamp(),
         exp: until.timestamp(),
         iss: ISSUER.into(),
@@ -460,16 +527,7 @@ async fn redeem(
         of_authentication(app.store.as_ref(), &op.context, &op.subject, op.ksef_token_reference.as_deref())?
             .into_iter()
             .collect();
-    let access = sign(
-        &app,
-        TokenKind::ContextToken,
-        &reference,
-        Some(op.context.clone()),
-        Some(op.subject.clone()),
-        perms,
-        now,
-        access_until,
-    );
+    let access = sign_access(&app, &op, perms, now, access_until);
     let refresh = sign(
         &app,
         TokenKind::RefreshToken,
@@ -509,8 +567,7 @@ async fn refresh(
             .into_iter()
             .collect();
     app.store.update_auth(&reference, &mut |a| a.last_refresh = Some(now))?;
-    let access =
-        sign(&app, TokenKind::ContextToken, &reference, Some(op.context), Some(op.subject), perms, now, access_until);
+    let access = sign_access(&app, &op, perms, now, access_until);
     Ok(Json(json!({"accessToken": {"token": access, "validUntil": ts(access_until)}})))
 }
 

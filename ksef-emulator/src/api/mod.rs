@@ -238,6 +238,17 @@ async fn guard(
                 });
             }
         }
+        if let Some(policy) = &claims.allowed_ips {
+            let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+            if !ip.is_some_and(|ip| policy.allows(ip)) {
+                let client_ip = ip.map(|i| i.to_string()).unwrap_or_default();
+                return Err(ApiError::Forbidden {
+                    reason: ForbiddenReason::IpNotAllowed,
+                    detail: "Adres IP klienta nie jest dozwolony dla tego tokenu.".into(),
+                    security: json!({"clientIp": client_ip}),
+                });
+            }
+        }
         req.extensions_mut().insert(Caller { claims });
     }
     if app.config.rate_limits {

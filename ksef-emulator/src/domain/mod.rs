@@ -96,3 +96,73 @@ impl StatusInfo {
         s
     }
 }
+
+/// An `AuthorizationPolicy/AllowedIps`: the client IPs access tokens of an authentication may be
+/// used from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpPolicy {
+    /// Single addresses (`192.168.0.1`).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Ranges (`10.0.0.1-10.0.0.9`).
+    #[serde(default)]
+    pub ranges: Vec<String>,
+    /// CIDR masks (`192.168.1.0/24`).
+    #[serde(default)]
+    pub masks: Vec<String>,
+}
+
+impl IpPolicy {
+    /// Checks the entries' formats (at most 10 per list), as KSeF validates the policy.
+    pub fn validate(&self) -> Result<(), String> {
+        use std::net::Ipv4Addr;
+        if self.addresses.len() > 10 || self.ranges.len() > 10 || self.masks.len() > 10 {
+            return Err("at most 10 entries per AllowedIps list".into());
+        }
+        for a in &self.addresses {
+            a.parse::<Ipv4Addr>().map_err(|_| format!("`{a}` is not an IPv4 address"))?;
+        }
+        for r in &self.ranges {
+            let ok =
+                r.split_once('-').is_some_and(|(a, b)| a.parse::<Ipv4Addr>().is_ok() && b.parse::<Ipv4Addr>().is_ok());
+            if !ok {
+                return Err(format!("`{r}` is not an IPv4 range a.b.c.d-e.f.g.h"));
+            }
+        }
+        for m in &self.masks {
+            let ok = m
+                .split_once('/')
+                .is_some_and(|(a, n)| a.parse::<Ipv4Addr>().is_ok() && n.parse::<u8>().is_ok_and(|n| n <= 32));
+            if !ok {
+                return Err(format!("`{m}` is not an IPv4 mask a.b.c.d/n"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `ip` is allowed (an IPv6 address, other than a mapped IPv4 one, never is).
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::{IpAddr, Ipv4Addr};
+        let v4 = match ip {
+            IpAddr::V4(v) => v,
+            IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                Some(v) => v,
+                None => return false,
+            },
+        };
+        let n = u32::from(v4);
+        let parse = |s: &str| s.trim().parse::<Ipv4Addr>().ok().map(u32::from);
+        self.addresses.iter().any(|a| parse(a) == Some(n))
+            || self.ranges.iter().any(|r| {
+                r.split_once('-').and_then(|(a, b)| Some((parse(a)?, parse(b)?))).is_some_and(|(a, b)| a <= n && n <= b)
+            })
+            || self.masks.iter().any(|m| {
+                m.split_once('/')
+                    .and_then(|(a, bits)| Some((parse(a)?, bits.trim().parse::<u32>().ok().filter(|b| *b <= 32)?)))
+                    .is_some_and(|(a, bits)| {
+                        let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                        a & mask == n & mask
+                    })
+            })
+    }
+}

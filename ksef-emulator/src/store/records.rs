@@ -187,6 +187,9 @@ pub struct AuthOperationRecord {
     pub ksef_token_reference: Option<String>,
     /// The person is deceased (redeem/refresh give 21308).
     pub deceased: bool,
+    /// `AuthorizationPolicy/AllowedIps` of the request, enforced on every access-token use.
+    #[serde(default)]
+    pub allowed_ips: Option<crate::domain::IpPolicy>,
 }
 
 /// Online or batch.

@@ -123,3 +123,36 @@ fn xades_certificate_outcomes() {
     let st = status_of(&http, &http.post_raw("/auth/xades-signature", "application/xml", signed.as_bytes()).json());
     assert_eq!(st["status"]["code"], 200);
 }
+
+#[test]
+fn allowed_ips_policy_is_enforced_on_access_tokens() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(230);
+    let id = identity(&SubjectFields::person_nip(&nip, "Jan", "Kowalski").unwrap(), yesterday(), 30);
+    let login_with = |ips: ksef_crypto::auth_request::AllowedIps| -> String {
+        let challenge = http.post("/auth/challenge", None, None).json()["challenge"].as_str().unwrap().to_owned();
+        let mut req = AuthTokenRequest::new(challenge, ContextIdentifier::Nip(nip.clone()));
+        req.allowed_ips = Some(ips);
+        let signed = sign_auth_token_request(&req, &id, UnixTime::now()).unwrap();
+        let init = http.post_raw("/auth/xades-signature", "application/xml", signed.as_bytes()).json();
+        let t = init["authenticationToken"]["token"].as_str().unwrap();
+        http.post("/auth/token/redeem", Some(t), None).json()["accessToken"]["token"].as_str().unwrap().to_owned()
+    };
+    let elsewhere = login_with(ksef_crypto::auth_request::AllowedIps {
+        ip4_addresses: vec!["10.1.1.1".into()],
+        ip4_ranges: vec!["192.168.0.1-192.168.0.9".into()],
+        ip4_masks: vec![],
+    });
+    let r = http.get("/auth/sessions", Some(&elsewhere));
+    assert_eq!(r.status, 403);
+    let v = r.json();
+    assert_eq!(v["reasonCode"], "ip-not-allowed");
+    assert_eq!(v["security"]["clientIp"], "127.0.0.1");
+    let loopback = login_with(ksef_crypto::auth_request::AllowedIps {
+        ip4_addresses: vec![],
+        ip4_ranges: vec![],
+        ip4_masks: vec!["127.0.0.0/8".into()],
+    });
+    assert_eq!(http.get("/auth/sessions", Some(&loopback)).status, 200);
+}
