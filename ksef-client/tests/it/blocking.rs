@@ -180,3 +180,25 @@ fn ksef_token_login() {
         other => panic!("expected 450, got {other:?}"),
     }
 }
+
+#[test]
+fn offset_pagination_over_invoice_metadata() {
+    use ksef_model::operations::{QueryInvoiceMetadata, QueryInvoiceMetadataParams};
+    let emu = emulator();
+    let (client, nip) = logged_in_blocking(&emu);
+    let invoices: Vec<Vec<u8>> = (0..11).map(|_| invoice(&nip, &unique_number("P"))).collect();
+    let (_, results) = client.send_invoices_blocking(FormCode::Fa3, &invoices).unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let now = chrono::Utc::now();
+    let filters = serde_json::from_value(serde_json::json!({"subjectType": "Subject1",
+        "dateRange": {"dateType": "Invoicing", "from": now - chrono::Duration::hours(1),
+                      "to": now + chrono::Duration::hours(1)}}))
+    .unwrap();
+    let params = QueryInvoiceMetadataParams { sort_order: None, page_offset: None, page_size: Some(10) };
+    let pages: Vec<usize> = client
+        .offset_pages_blocking::<QueryInvoiceMetadata>(params, filters)
+        .map(|p| p.unwrap().invoices.len())
+        .collect();
+    assert_eq!(pages, [10, 1]);
+}
