@@ -65,19 +65,19 @@ async fn xades_login_and_concurrent_sends_with(emu: &ksef_emulator::Emulator) {
 
 #[test]
 fn concurrent_callers_share_one_refresh() {
-    let emu = emulator_with_access_lifetime(3);
+    let emu = emulator_with_access_lifetime(6);
     run(concurrent_callers_share_one_refresh_with(&emu));
 }
 
 async fn concurrent_callers_share_one_refresh_with(emu: &ksef_emulator::Emulator) {
     let client = ksef_client::KsefClient::builder(emu.base_url())
-        .refresh_margin(Duration::from_secs(1))
+        .refresh_margin(Duration::from_secs(2))
         .build(ksef_transport::ReqwestTransport::new(&Default::default()).unwrap())
         .unwrap();
     let nip = fresh_nip();
     client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
     client.login(xades(&nip)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
 
     let mut tasks = Vec::new();
     for _ in 0..8 {

@@ -95,9 +95,9 @@ fn duplicate_invoice_is_rejected_with_440() {
 
 #[test]
 fn expired_access_token_is_refreshed_mid_run() {
-    let emu = emulator_with_access_lifetime(3);
+    let emu = emulator_with_access_lifetime(6);
     let client = ksef_client::KsefClient::builder(emu.base_url())
-        .refresh_margin(Duration::from_secs(1))
+        .refresh_margin(Duration::from_secs(2))
         .build(ksef_transport::UreqTransport::new(&Default::default()))
         .unwrap();
     let nip = fresh_nip();
@@ -107,7 +107,7 @@ fn expired_access_token_is_refreshed_mid_run() {
     let list = ListAuthSessionsParams { continuation_token: None, page_size: None };
     client.call_blocking::<ListAuthSessions>(&list, ()).unwrap();
     assert_eq!(client.refresh_count(), 0);
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(4500));
     // The token is inside the margin now: the next call refreshes first and succeeds.
     client.call_blocking::<ListAuthSessions>(&list, ()).unwrap();
     assert_eq!(client.refresh_count(), 1);
@@ -116,7 +116,7 @@ fn expired_access_token_is_refreshed_mid_run() {
 
     // A dead refresh token: the stored authenticator logs in again.
     client.tokens().invalidate_refresh();
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(4500));
     client.call_blocking::<ListAuthSessions>(&list, ()).unwrap();
     assert_eq!(client.reauthentication_count(), 1);
 }
