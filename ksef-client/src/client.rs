@@ -515,3 +515,32 @@ impl<T: SyncTransport> KsefClient<T> {
         (self.inner.sleep)(d);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_base_always_ends_in_v2() {
+        assert_eq!(ApiBase::from("http://127.0.0.1:8080").0, "http://127.0.0.1:8080/v2");
+        assert_eq!(ApiBase::from("http://127.0.0.1:8080/v2/").0, "http://127.0.0.1:8080/v2");
+        assert_eq!(ApiBase::from(Environment::Test).0, "https://api-test.ksef.mf.gov.pl/v2");
+    }
+
+    #[test]
+    fn poll_backoff_doubles_up_to_the_cap() {
+        let p = PollPolicy {
+            initial_delay: Duration::from_millis(300),
+            max_delay: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+        };
+        assert_eq!(p.next_delay(p.initial_delay), Duration::from_millis(600));
+        assert_eq!(p.next_delay(Duration::from_millis(600)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_bad_base_url_is_a_config_error() {
+        let r = KsefClient::builder("not a url").build(());
+        assert!(matches!(r, Err(Error::Config(_))), "{r:?}");
+    }
+}
