@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod collective;
 pub mod exports;
 pub mod invoices;
 pub mod limits;
@@ -349,6 +350,7 @@ fn register(r: &mut Routes) {
     batch::register(r);
     invoices::register(r);
     exports::register(r);
+    collective::register(r);
     tokens::register(r);
     limits::register(r);
     permissions::register(r);

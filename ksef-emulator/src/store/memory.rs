@@ -23,6 +23,7 @@ struct Inner {
     operations: HashMap<String, PermissionOperationRecord>,
     parts: HashMap<(String, u32), Vec<u8>>,
     exports: HashMap<String, ExportRecord>,
+    collectives: HashMap<String, CollectiveRecord>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -300,6 +301,39 @@ impl Store for MemoryStore {
 
     fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>> {
         Ok(self.r().exports.get(reference).cloned())
+    }
+
+    fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
+        let mut g = self.w();
+        if g.collectives.contains_key(&c.number) {
+            return Err(StoreError::AlreadyExists);
+        }
+        g.collectives.insert(c.number.clone(), c);
+        Ok(())
+    }
+
+    fn collective(&self, number: &str) -> StoreResult<Option<CollectiveRecord>> {
+        Ok(self.r().collectives.get(number).cloned())
+    }
+
+    fn collectives_for(&self, context: &Identifier, seller_nip: &str) -> StoreResult<Vec<CollectiveRecord>> {
+        Ok(self
+            .r()
+            .collectives
+            .values()
+            .filter(|c| &c.context == context || c.seller_nip == seller_nip)
+            .cloned()
+            .collect())
+    }
+
+    fn collectives_with_invoice(&self, ksef_number: &str) -> StoreResult<Vec<CollectiveRecord>> {
+        Ok(self
+            .r()
+            .collectives
+            .values()
+            .filter(|c| c.invoices.iter().any(|i| i.ksef_number == ksef_number))
+            .cloned()
+            .collect())
     }
 
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {

@@ -129,6 +129,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_export(&self, export: ExportRecord) -> StoreResult<()>;
     /// The export with this reference number.
     fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>>;
+    /// Records a collective identifier.
+    fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()>;
+    /// The collective identifier with this number.
+    fn collective(&self, number: &str) -> StoreResult<Option<CollectiveRecord>>;
+    /// Collective identifiers created in `context` or whose seller is `seller_nip`.
+    fn collectives_for(&self, context: &Identifier, seller_nip: &str) -> StoreResult<Vec<CollectiveRecord>>;
+    /// Collective identifiers that contain the invoice.
+    fn collectives_with_invoice(&self, ksef_number: &str) -> StoreResult<Vec<CollectiveRecord>>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
     /// The invoice with this reference number.

@@ -506,3 +506,29 @@ pub struct ExportRecord {
     /// HWM (PermanentStorage filters).
     pub hwm: Option<DateTime<Utc>>,
 }
+
+/// One invoice of a collective identifier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectiveInvoice {
+    /// KSeF number.
+    pub ksef_number: String,
+    /// Payment amount and currency, if given.
+    pub payment: Option<(f64, String)>,
+    /// Description, if given.
+    pub description: Option<String>,
+}
+
+/// A collective identifier (`NIP-IZYYYYMM-…`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectiveRecord {
+    /// The identifier.
+    pub number: String,
+    /// The context that created it.
+    pub context: Identifier,
+    /// The seller of every invoice.
+    pub seller_nip: String,
+    /// Created.
+    pub created: DateTime<Utc>,
+    /// Invoices.
+    pub invoices: Vec<CollectiveInvoice>,
+}

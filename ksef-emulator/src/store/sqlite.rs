@@ -35,6 +35,9 @@ CREATE INDEX IF NOT EXISTS grants_authorized ON grants (authorized);
 CREATE TABLE IF NOT EXISTS parts (session TEXT NOT NULL, ordinal INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (session, ordinal));
 CREATE TABLE IF NOT EXISTS exports (reference TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collectives (number TEXT PRIMARY KEY, context TEXT NOT NULL, seller TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collective_invoices (ksef TEXT NOT NULL, number TEXT NOT NULL, PRIMARY KEY (ksef, number));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 ";
 
@@ -379,6 +382,39 @@ impl Store for SqliteStore {
 
     fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>> {
         self.one("SELECT doc FROM exports WHERE reference = ?1", [reference])
+    }
+
+    fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
+        let mut conn = self.c();
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO collectives (number, context, seller, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![c.number, key(&c.context), c.seller_nip, doc(&c)?],
+        )
+        .map_err(sql)?;
+        for i in &c.invoices {
+            tx.execute(
+                "INSERT OR IGNORE INTO collective_invoices (ksef, number) VALUES (?1, ?2)",
+                params![i.ksef_number, c.number],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn collective(&self, number: &str) -> StoreResult<Option<CollectiveRecord>> {
+        self.one("SELECT doc FROM collectives WHERE number = ?1", [number])
+    }
+
+    fn collectives_for(&self, context: &Identifier, seller_nip: &str) -> StoreResult<Vec<CollectiveRecord>> {
+        self.many("SELECT doc FROM collectives WHERE context = ?1 OR seller = ?2", params![key(context), seller_nip])
+    }
+
+    fn collectives_with_invoice(&self, ksef_number: &str) -> StoreResult<Vec<CollectiveRecord>> {
+        self.many(
+            "SELECT c.doc FROM collectives c JOIN collective_invoices i ON i.number = c.number WHERE i.ksef = ?1",
+            [ksef_number],
+        )
     }
 
     fn insert_invoice(&self, i: InvoiceRecord) -> StoreResult<()> {

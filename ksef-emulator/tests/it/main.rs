@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+mod collective;
 mod common;
 mod errors;
 mod exports;
