@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod codegen;
+#[cfg(test)]
+mod deps;
 
 use std::path::PathBuf;
 
