@@ -187,10 +187,19 @@ async fn xades_signature(
     if let Some(p) = &policy {
         p.validate().map_err(|e| ApiError::code(21401, [e]))?;
     }
+    // A certificate the emulator's CA issued authenticates as a KSeF certificate (§17 item 13).
+    let (method, ksef_cert_problem) = match super::certificates::ksef_certificate_check(&app, cert)? {
+        None => (method, None),
+        Some(Ok(())) => (AuthMethod::InternalCertificate, None),
+        Some(Err(detail)) => (AuthMethod::InternalCertificate, Some(detail)),
+    };
+    let failure = failure.or(ksef_cert_problem);
+    let subject_json = super::certificates::subject_json(&verified.certificate);
     let init = begin(&app, context, subject, method, Some(hash), None)?;
-    if policy.is_some() {
-        app.store.update_auth(&init.reference_number, &mut |a| a.allowed_ips = policy.clone())?;
-    }
+    app.store.update_auth(&init.reference_number, &mut |a| {
+        a.allowed_ips = policy.clone();
+        a.certificate_subject = Some(subject_json.clone());
+    })?;
     if let Some(detail) = failure {
         app.store.update_auth(&init.reference_number, &mut |a| {
             a.status = StatusInfo::with_detail(
@@ -372,6 +381,7 @@ pub(crate) fn begin(
         ksef_token_reference,
         deceased,
         allowed_ips: None,
+        certificate_subject: None,
     })?;
     let valid_until = now + app.config.lifetimes.authentication;
     let token =

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod certificates;
 pub mod collective;
 pub mod exports;
 pub mod invoices;
@@ -351,6 +352,7 @@ fn register(r: &mut Routes) {
     invoices::register(r);
     exports::register(r);
     collective::register(r);
+    certificates::register(r);
     tokens::register(r);
     limits::register(r);
     permissions::register(r);

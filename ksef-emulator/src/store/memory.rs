@@ -24,6 +24,7 @@ struct Inner {
     parts: HashMap<(String, u32), Vec<u8>>,
     exports: HashMap<String, ExportRecord>,
     collectives: HashMap<String, CollectiveRecord>,
+    docs: HashMap<(String, String), (String, String)>,
 }
 
 /// Keeps everything in memory behind one lock.
@@ -334,6 +335,29 @@ impl Store for MemoryStore {
             .filter(|c| c.invoices.iter().any(|i| i.ksef_number == ksef_number))
             .cloned()
             .collect())
+    }
+
+    fn put_doc(&self, kind: &str, key: &str, owner: &str, json: &str) -> StoreResult<()> {
+        self.w().docs.insert((kind.to_owned(), key.to_owned()), (owner.to_owned(), json.to_owned()));
+        Ok(())
+    }
+
+    fn doc(&self, kind: &str, key: &str) -> StoreResult<Option<String>> {
+        Ok(self.r().docs.get(&(kind.to_owned(), key.to_owned())).map(|(_, d)| d.clone()))
+    }
+
+    fn docs_of(&self, kind: &str, owner: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .r()
+            .docs
+            .iter()
+            .filter(|((k, _), (o, _))| k == kind && o == owner)
+            .map(|(_, (_, d))| d.clone())
+            .collect())
+    }
+
+    fn docs(&self, kind: &str) -> StoreResult<Vec<String>> {
+        Ok(self.r().docs.iter().filter(|((k, _), _)| k == kind).map(|(_, (_, d))| d.clone()).collect())
     }
 
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {

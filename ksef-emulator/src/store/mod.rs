@@ -137,6 +137,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn collectives_for(&self, context: &Identifier, seller_nip: &str) -> StoreResult<Vec<CollectiveRecord>>;
     /// Collective identifiers that contain the invoice.
     fn collectives_with_invoice(&self, ksef_number: &str) -> StoreResult<Vec<CollectiveRecord>>;
+    /// Stores a JSON document of `kind` under `key`, owned by `owner` (replacing one with the same
+    /// kind and key). Record types added later (certificates, enrollments, ...) live here, so the
+    /// trait does not grow with every area.
+    fn put_doc(&self, kind: &str, key: &str, owner: &str, json: &str) -> StoreResult<()>;
+    /// The document of `kind` under `key`.
+    fn doc(&self, kind: &str, key: &str) -> StoreResult<Option<String>>;
+    /// Every document of `kind` owned by `owner`.
+    fn docs_of(&self, kind: &str, owner: &str) -> StoreResult<Vec<String>>;
+    /// Every document of `kind`.
+    fn docs(&self, kind: &str) -> StoreResult<Vec<String>>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
     /// The invoice with this reference number.

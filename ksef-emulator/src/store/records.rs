@@ -190,6 +190,9 @@ pub struct AuthOperationRecord {
     /// `AuthorizationPolicy/AllowedIps` of the request, enforced on every access-token use.
     #[serde(default)]
     pub allowed_ips: Option<crate::domain::IpPolicy>,
+    /// The signing certificate's subject attributes (JSON: the enrollment data), XAdES only.
+    #[serde(default)]
+    pub certificate_subject: Option<String>,
 }
 
 /// Online or batch.

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS exports (reference TEXT PRIMARY KEY, doc TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS collectives (number TEXT PRIMARY KEY, context TEXT NOT NULL, seller TEXT NOT NULL,
     doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS collective_invoices (ksef TEXT NOT NULL, number TEXT NOT NULL, PRIMARY KEY (ksef, number));
+CREATE TABLE IF NOT EXISTS docs (kind TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS docs_owner ON docs (kind, owner);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 ";
 
@@ -415,6 +418,37 @@ impl Store for SqliteStore {
             "SELECT c.doc FROM collectives c JOIN collective_invoices i ON i.number = c.number WHERE i.ksef = ?1",
             [ksef_number],
         )
+    }
+
+    fn put_doc(&self, kind: &str, key: &str, owner: &str, json: &str) -> StoreResult<()> {
+        self.c()
+            .execute(
+                "INSERT OR REPLACE INTO docs (kind, key, owner, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![kind, key, owner, json],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    fn doc(&self, kind: &str, key: &str) -> StoreResult<Option<String>> {
+        self.c()
+            .query_row("SELECT doc FROM docs WHERE kind = ?1 AND key = ?2", params![kind, key], |r| r.get(0))
+            .optional()
+            .map_err(sql)
+    }
+
+    fn docs_of(&self, kind: &str, owner: &str) -> StoreResult<Vec<String>> {
+        let c = self.c();
+        let mut st = c.prepare_cached("SELECT doc FROM docs WHERE kind = ?1 AND owner = ?2").map_err(sql)?;
+        let rows = st.query_map(params![kind, owner], |r| r.get::<_, String>(0)).map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+    }
+
+    fn docs(&self, kind: &str) -> StoreResult<Vec<String>> {
+        let c = self.c();
+        let mut st = c.prepare_cached("SELECT doc FROM docs WHERE kind = ?1").map_err(sql)?;
+        let rows = st.query_map(params![kind], |r| r.get::<_, String>(0)).map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
     }
 
     fn insert_invoice(&self, i: InvoiceRecord) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+mod certificates;
 mod collective;
 mod common;
 mod errors;
