@@ -2,7 +2,7 @@
 //! queries, entity roles, attachment consent status.
 //!
 //! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
-//! Not yet served: indirect, sub-unit and EU-entity grants and their queries.
+//! Not yet served: indirect and EU-entity grants and their queries.
 //!
 //! Entity grants are found by the grantee's NIP; the received-grants query therefore needs the
 //! store to look grants up by authorized identifier, which both stores index.
@@ -36,6 +36,8 @@ pub(super) fn register(r: &mut Routes) {
     r.add("query_entity_permissions", query_entities);
     r.add("query_subordinate_entity_roles", subordinate_roles);
     r.add("grant_authorization_permissions", grant_authorization);
+    r.add("grant_subunit_permissions", grant_subunit);
+    r.add("query_subunit_permissions", query_subunits);
     r.add("revoke_authorization_permission", revoke_authorization);
     r.add("query_authorization_permissions", query_authorizations);
 }
@@ -189,6 +191,7 @@ async fn grant_persons(
             can_delegate: false,
             kind: GrantKind::Person,
             subject_details: details.clone(),
+            subunit_name: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -250,6 +253,7 @@ async fn grant_entities(
             can_delegate: p.can_delegate,
             kind: GrantKind::Entity,
             subject_details: details.clone(),
+            subunit_name: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -311,6 +315,7 @@ async fn grant_authorization(
         can_delegate: false,
         kind: GrantKind::Authorization,
         subject_details: Some(req.subject_details.to_string()),
+        subunit_name: None,
     };
     insert_all(&app, vec![grant])?;
     operation(&app, &ctx, success())
@@ -690,4 +695,157 @@ async fn subordinate_roles(
     let has_more = start.saturating_add(size) < roles.len();
     let items: Vec<Value> = roles.into_iter().skip(start).take(size).collect();
     Ok(Json(json!({"roles": items, "hasMore": has_more})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubunitGrant {
+    subject_identifier: WireId,
+    context_identifier: WireId,
+    description: String,
+    #[serde(default)]
+    subunit_name: Option<String>,
+    subject_details: Value,
+}
+
+/// Whether `sub` is a sub-unit of the context: an InternalId of its NIP, or a NIP whose test-data
+/// parent is the context.
+fn is_subunit_of(app: &AppState, ctx: &Identifier, sub: &Identifier) -> Result<bool, ApiError> {
+    Ok(match sub.kind {
+        IdentifierType::InternalId => sub.value.get(..10) == Some(ctx.value.as_str()),
+        IdentifierType::Nip => {
+            app.store.subject(&sub.value)?.is_some_and(|s| s.parent_nip.as_deref() == Some(ctx.value.as_str()))
+        }
+        _ => false,
+    })
+}
+
+async fn grant_subunit(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<SubunitGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use IdentifierType as T;
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
+    let sub = checked("contextIdentifier", req.context_identifier, &[T::InternalId, T::Nip])?;
+    description(&req.description)?;
+    check_person_details(&req.subject_details)?;
+    if let Some(n) = &req.subunit_name
+        && !(5..=256).contains(&n.chars().count())
+    {
+        return Err(ApiError::validation("subunitName: długość musi wynosić od 5 do 256 znaków."));
+    }
+    if sub.kind == T::InternalId && req.subunit_name.is_none() {
+        return Err(ApiError::validation("subunitName jest wymagany dla identyfikatora wewnętrznego."));
+    }
+    let ctx = caller.context()?.clone();
+    if sub.kind == T::Nip {
+        // A subordinate NIP only for JST and VAT-group contexts.
+        let role = app.store.subject(&ctx.value)?.is_some_and(|s| {
+            s.roles.iter().any(|r| matches!(r, EntityRole::LocalGovernmentUnit | EntityRole::VatGroupUnit))
+        });
+        if !role {
+            return operation(
+                &app,
+                &ctx,
+                StatusInfo::new(430, "Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom"),
+            );
+        }
+    }
+    if !is_subunit_of(&app, &ctx, &sub)? {
+        return operation(
+            &app,
+            &ctx,
+            StatusInfo::new(440, "Operacja niedozwolona dla wskazanych powiązań identyfikatorów"),
+        );
+    }
+    let grant = GrantRecord {
+        id: app.guid(),
+        context: sub,
+        authorized: subject,
+        permission: PermissionType::CredentialsManage,
+        description: req.description,
+        author: caller.subject()?.clone(),
+        start_date: app.now(),
+        can_delegate: false,
+        kind: GrantKind::Person,
+        subject_details: Some(req.subject_details.to_string()),
+        subunit_name: req.subunit_name,
+    };
+    insert_all(&app, vec![grant])?;
+    operation(&app, &ctx, success())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubunitQuery {
+    #[serde(default)]
+    subunit_identifier: Option<WireId>,
+}
+
+async fn query_subunits(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<Option<SubunitQuery>>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, size) = paging(&q)?;
+    let only = f
+        .unwrap_or_default()
+        .subunit_identifier
+        .map(|w| checked("subunitIdentifier", w, &[IdentifierType::InternalId, IdentifierType::Nip]))
+        .transpose()?;
+    let ctx = caller.context()?.clone();
+    // Sub-unit contexts: the InternalIds seen in grants plus the test-data sub-units.
+    let mut contexts: Vec<Identifier> =
+        app.store.subunits_of(&ctx.value)?.into_iter().map(|s| Identifier::nip(s.nip)).collect();
+    if let Some(o) = &only {
+        contexts.retain(|c| c == o);
+        if o.kind == IdentifierType::InternalId && is_subunit_of(&app, &ctx, o)? {
+            contexts.push(o.clone());
+        }
+    }
+    let mut list = Vec::new();
+    for c in &contexts {
+        list.extend(
+            app.store
+                .grants_in_context(c)?
+                .into_iter()
+                .filter(|g| g.subunit_name.is_some() || g.author.kind != IdentifierType::System),
+        );
+    }
+    if only.is_none() {
+        // InternalId sub-units are found through the grants made from this context.
+        for g in app.store.grants_to_subunits_of(&ctx.value)? {
+            if !list.iter().any(|x: &GrantRecord| x.id == g.id) {
+                list.push(g);
+            }
+        }
+    }
+    list.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.id.cmp(&b.id)));
+    let start = offset.saturating_mul(size);
+    let items: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|g| {
+            let mut v = json!({
+                "id": g.id,
+                "authorizedIdentifier": g.authorized,
+                "subunitIdentifier": g.context,
+                "authorIdentifier": g.author,
+                "permissionScope": g.permission,
+                "description": g.description,
+                "startDate": ts(g.start_date),
+            });
+            if let Some(n) = &g.subunit_name {
+                v["subunitName"] = json!(n);
+            }
+            if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+                v["subjectPersonDetails"] = d;
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"permissions": items, "hasMore": start.saturating_add(size) < list.len()})))
 }

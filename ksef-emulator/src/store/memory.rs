@@ -129,6 +129,19 @@ impl Store for MemoryStore {
         Ok(self.r().grants.iter().filter(|g| &g.context == context).cloned().collect())
     }
 
+    fn grants_to_subunits_of(&self, nip: &str) -> StoreResult<Vec<GrantRecord>> {
+        let prefix = format!("{nip}-");
+        Ok(self
+            .r()
+            .grants
+            .iter()
+            .filter(|g| {
+                g.context.kind == crate::domain::IdentifierType::InternalId && g.context.value.starts_with(&prefix)
+            })
+            .cloned()
+            .collect())
+    }
+
     fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
         Ok(self.r().grants.iter().filter(|g| &g.authorized == authorized).cloned().collect())
     }

@@ -66,6 +66,9 @@ pub struct GrantRecord {
     /// `subjectDetails` as sent (JSON text), for queries.
     #[serde(default)]
     pub subject_details: Option<String>,
+    /// `subunitName` of a sub-unit administrator grant.
+    #[serde(default)]
+    pub subunit_name: Option<String>,
 }
 
 /// The kind of a grant.

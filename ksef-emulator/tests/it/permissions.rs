@@ -172,3 +172,46 @@ fn self_invoicing_authorization_lets_the_buyer_issue() {
     assert_eq!(op_status(&http, &st, &r)["code"], 200);
     assert_eq!(send(&http, &bt, &s, &c, &invoice_xml(&seller, "S/3"))["status"]["code"], 410);
 }
+
+#[test]
+fn subunit_administrators() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(640);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let internal = ksef_model::InternalId::new(&nip.parse().unwrap(), 1234).unwrap().into_string();
+    let pesel = "90010112349";
+    let body = json!({"subjectIdentifier": {"type": "Pesel", "value": pesel},
+                      "contextIdentifier": {"type": "InternalId", "value": internal},
+                      "description": "Administrator oddziału", "subunitName": "Oddział Kraków",
+                      "subjectDetails": person_details()});
+    let r = http.post("/permissions/subunits/grants", Some(&owner), Some(&body));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    // The administrator logs into the sub-unit's context with CredentialsManage.
+    let (admin, _, _) = login(
+        &emu,
+        &http,
+        Identifier::new(ksef_emulator::domain::IdentifierType::InternalId, &internal),
+        Identifier::pesel(pesel),
+    );
+    let mine = http.post("/permissions/query/personal/grants", Some(&admin), None).json();
+    assert_eq!(mine["permissions"][0]["permissionScope"], "CredentialsManage");
+    let list = http.post("/permissions/query/subunits/grants", Some(&owner), None).json();
+    assert_eq!(list["permissions"][0]["subunitIdentifier"]["value"], internal.as_str());
+    assert_eq!(list["permissions"][0]["subunitName"], "Oddział Kraków");
+
+    let mut no_name = body.clone();
+    no_name.as_object_mut().unwrap().remove("subunitName");
+    assert_eq!(http.post("/permissions/subunits/grants", Some(&owner), Some(&no_name)).exception_codes(), [21405]);
+    // A subordinate NIP needs a JST or VAT-group context → 430.
+    let mut by_nip = body.clone();
+    by_nip["contextIdentifier"] = json!({"type": "Nip", "value": fresh_nip(641)});
+    let r = http.post("/permissions/subunits/grants", Some(&owner), Some(&by_nip));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 430);
+    // Another entity's InternalId → 440.
+    let mut foreign = body.clone();
+    let other = ksef_model::InternalId::new(&fresh_nip(642).parse().unwrap(), 1).unwrap().into_string();
+    foreign["contextIdentifier"] = json!({"type": "InternalId", "value": other});
+    let r = http.post("/permissions/subunits/grants", Some(&owner), Some(&foreign));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 440);
+}
