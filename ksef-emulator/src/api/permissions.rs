@@ -2,7 +2,7 @@
 //! queries, entity roles, attachment consent status.
 //!
 //! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
-//! Not yet served: indirect and EU-entity grants and their queries.
+//! Not yet served: indirect grants.
 //!
 //! Entity grants are found by the grantee's NIP; the received-grants query therefore needs the
 //! store to look grants up by authorized identifier, which both stores index.
@@ -37,6 +37,9 @@ pub(super) fn register(r: &mut Routes) {
     r.add("query_subordinate_entity_roles", subordinate_roles);
     r.add("grant_authorization_permissions", grant_authorization);
     r.add("grant_subunit_permissions", grant_subunit);
+    r.add("grant_eu_entity_administration_permissions", grant_eu_admin);
+    r.add("grant_eu_entity_permissions", grant_eu_representative);
+    r.add("query_eu_entity_permissions", query_eu);
     r.add("query_subunit_permissions", query_subunits);
     r.add("revoke_authorization_permission", revoke_authorization);
     r.add("query_authorization_permissions", query_authorizations);
@@ -191,7 +194,7 @@ async fn grant_persons(
             can_delegate: false,
             kind: GrantKind::Person,
             subject_details: details.clone(),
-            subunit_name: None,
+            entity_name: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -253,7 +256,7 @@ async fn grant_entities(
             can_delegate: p.can_delegate,
             kind: GrantKind::Entity,
             subject_details: details.clone(),
-            subunit_name: None,
+            entity_name: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -315,7 +318,7 @@ async fn grant_authorization(
         can_delegate: false,
         kind: GrantKind::Authorization,
         subject_details: Some(req.subject_details.to_string()),
-        subunit_name: None,
+        entity_name: None,
     };
     insert_all(&app, vec![grant])?;
     operation(&app, &ctx, success())
@@ -770,7 +773,7 @@ async fn grant_subunit(
         can_delegate: false,
         kind: GrantKind::Person,
         subject_details: Some(req.subject_details.to_string()),
-        subunit_name: req.subunit_name,
+        entity_name: req.subunit_name,
     };
     insert_all(&app, vec![grant])?;
     operation(&app, &ctx, success())
@@ -811,7 +814,7 @@ async fn query_subunits(
             app.store
                 .grants_in_context(c)?
                 .into_iter()
-                .filter(|g| g.subunit_name.is_some() || g.author.kind != IdentifierType::System),
+                .filter(|g| g.entity_name.is_some() || g.author.kind != IdentifierType::System),
         );
     }
     if only.is_none() {
@@ -838,9 +841,216 @@ async fn query_subunits(
                 "description": g.description,
                 "startDate": ts(g.start_date),
             });
-            if let Some(n) = &g.subunit_name {
+            if let Some(n) = &g.entity_name {
                 v["subunitName"] = json!(n);
             }
+            if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+                v["subjectPersonDetails"] = d;
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"permissions": items, "hasMore": start.saturating_add(size) < list.len()})))
+}
+
+/// `subjectDetails` of EU-entity grants.
+fn check_eu_details(d: &Value) -> Result<(), ApiError> {
+    let kind = d.get("subjectDetailsType").and_then(Value::as_str).unwrap_or_default();
+    let field = match kind.to_ascii_lowercase().as_str() {
+        "personbyfingerprintwithidentifier" => "personByFpWithId",
+        "personbyfingerprintwithoutidentifier" => "personByFpNoId",
+        "entitybyfingerprint" => "entityByFp",
+        _ => return Err(ApiError::validation("subjectDetails.subjectDetailsType: nieznana wartość.")),
+    };
+    if !d.get(field).is_some_and(Value::is_object) {
+        return Err(ApiError::validation(format!("subjectDetails.{field} jest wymagany.")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EuAdminGrant {
+    subject_identifier: WireId,
+    context_identifier: WireId,
+    description: String,
+    eu_entity_name: String,
+    subject_details: Value,
+    #[serde(default)]
+    eu_entity_details: Option<Value>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eu_grants(
+    app: &AppState,
+    context: &Identifier,
+    subject: &Identifier,
+    scopes: &[PermissionType],
+    description: &str,
+    author: &Identifier,
+    kind: GrantKind,
+    details: &Value,
+    name: Option<String>,
+) -> Vec<GrantRecord> {
+    let now = app.now();
+    scopes
+        .iter()
+        .map(|p| GrantRecord {
+            id: app.guid(),
+            context: context.clone(),
+            authorized: subject.clone(),
+            permission: *p,
+            description: description.to_owned(),
+            author: author.clone(),
+            start_date: now,
+            can_delegate: false,
+            kind,
+            subject_details: Some(details.to_string()),
+            entity_name: name.clone(),
+        })
+        .collect()
+}
+
+async fn grant_eu_admin(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<EuAdminGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[IdentifierType::Fingerprint])?;
+    let eu = checked("contextIdentifier", req.context_identifier, &[IdentifierType::NipVatUe])?;
+    description(&req.description)?;
+    check_eu_details(&req.subject_details)?;
+    if !(5..=256).contains(&req.eu_entity_name.chars().count()) {
+        return Err(ApiError::validation("euEntityName: długość musi wynosić od 5 do 256 znaków."));
+    }
+    let _ = req.eu_entity_details;
+    let ctx = caller.context()?.clone();
+    if ctx.kind != IdentifierType::Nip || eu.value.get(..10) != Some(ctx.value.as_str()) {
+        return operation(
+            &app,
+            &ctx,
+            StatusInfo::new(440, "Operacja niedozwolona dla wskazanych powiązań identyfikatorów"),
+        );
+    }
+    // The administrator of the compound context: VatUeManage, InvoiceWrite, InvoiceRead, Introspection.
+    let scopes = [
+        PermissionType::VatUeManage,
+        PermissionType::InvoiceWrite,
+        PermissionType::InvoiceRead,
+        PermissionType::Introspection,
+    ];
+    let grants = eu_grants(
+        &app,
+        &eu,
+        &subject,
+        &scopes,
+        &req.description,
+        caller.subject()?,
+        GrantKind::EuAdministrator,
+        &req.subject_details,
+        Some(req.eu_entity_name),
+    );
+    insert_all(&app, grants)?;
+    operation(&app, &ctx, success())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EuGrant {
+    subject_identifier: WireId,
+    permissions: Vec<PermissionType>,
+    description: String,
+    subject_details: Value,
+}
+
+async fn grant_eu_representative(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<EuGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[IdentifierType::Fingerprint])?;
+    description(&req.description)?;
+    check_eu_details(&req.subject_details)?;
+    if req.permissions.is_empty()
+        || req.permissions.iter().any(|p| !matches!(p, PermissionType::InvoiceWrite | PermissionType::InvoiceRead))
+    {
+        return Err(ApiError::validation("permissions: dozwolone InvoiceWrite i InvoiceRead."));
+    }
+    let ctx = caller.context()?.clone();
+    if ctx.kind != IdentifierType::NipVatUe {
+        return operation(
+            &app,
+            &ctx,
+            StatusInfo::new(450, "Operacja niedozwolona dla wskazanego identyfikatora lub jego typu"),
+        );
+    }
+    let name = app.store.grants_in_context(&ctx)?.into_iter().find_map(|g| g.entity_name);
+    let grants = eu_grants(
+        &app,
+        &ctx,
+        &subject,
+        &req.permissions,
+        &req.description,
+        caller.subject()?,
+        GrantKind::EuRepresentative,
+        &req.subject_details,
+        name,
+    );
+    insert_all(&app, grants)?;
+    operation(&app, &ctx, success())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EuQuery {
+    #[serde(default)]
+    vat_ue_identifier: Option<String>,
+    #[serde(default)]
+    authorized_fingerprint_identifier: Option<String>,
+    #[serde(default)]
+    permission_types: Option<Vec<PermissionType>>,
+}
+
+async fn query_eu(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    JsonBody(f): JsonBody<Option<EuQuery>>,
+) -> Result<Json<Value>, ApiError> {
+    let f = f.unwrap_or_default();
+    let (offset, size) = paging(&q)?;
+    let ctx = caller.context()?.clone();
+    // NIP context: administrators of compound contexts starting with this NIP; NipVatUe context:
+    // everyone in it.
+    let mut list: Vec<GrantRecord> = match ctx.kind {
+        IdentifierType::NipVatUe => app.store.grants_in_context(&ctx)?,
+        _ => app.store.eu_grants_of(&ctx.value)?.into_iter().filter(|g| g.kind == GrantKind::EuAdministrator).collect(),
+    };
+    list.retain(|g| matches!(g.kind, GrantKind::EuAdministrator | GrantKind::EuRepresentative));
+    list.retain(|g| f.vat_ue_identifier.as_ref().is_none_or(|v| &g.context.value == v));
+    list.retain(|g| {
+        f.authorized_fingerprint_identifier
+            .as_ref()
+            .is_none_or(|fp| g.authorized.value.contains(&fp.to_ascii_uppercase()))
+    });
+    list.retain(|g| f.permission_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&g.permission)));
+    list.sort_by(|a, b| b.start_date.cmp(&a.start_date).then_with(|| a.id.cmp(&b.id)));
+    let start = offset.saturating_mul(size);
+    let items: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|g| {
+            let mut v = json!({
+                "id": g.id,
+                "authorIdentifier": g.author,
+                "vatUeIdentifier": g.context.value,
+                "euEntityName": g.entity_name,
+                "authorizedFingerprintIdentifier": g.authorized.value,
+                "permissionScope": g.permission,
+                "description": g.description,
+                "startDate": ts(g.start_date),
+            });
             if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
                 v["subjectPersonDetails"] = d;
             }

@@ -262,7 +262,7 @@ async fn grant_permissions(
             can_delegate: false,
             kind: crate::store::GrantKind::Person,
             subject_details: None,
-            subunit_name: None,
+            entity_name: None,
         };
         match app.store.insert_grant(grant) {
             // Granting a held permission again is not an error (KSeF documents either).

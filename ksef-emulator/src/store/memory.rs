@@ -142,6 +142,19 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn eu_grants_of(&self, nip: &str) -> StoreResult<Vec<GrantRecord>> {
+        let prefix = format!("{nip}-");
+        Ok(self
+            .r()
+            .grants
+            .iter()
+            .filter(|g| {
+                g.context.kind == crate::domain::IdentifierType::NipVatUe && g.context.value.starts_with(&prefix)
+            })
+            .cloned()
+            .collect())
+    }
+
     fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
         Ok(self.r().grants.iter().filter(|g| &g.authorized == authorized).cloned().collect())
     }

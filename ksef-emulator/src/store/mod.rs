@@ -63,6 +63,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn grants_in_context(&self, context: &Identifier) -> StoreResult<Vec<GrantRecord>>;
     /// Grants in InternalId contexts of `nip` (`{nip}-NNNNN`): sub-unit administrators.
     fn grants_to_subunits_of(&self, nip: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// Grants in NipVatUe contexts of `nip` (`{nip}-{EU VAT}`).
+    fn eu_grants_of(&self, nip: &str) -> StoreResult<Vec<GrantRecord>>;
     /// Every grant held by `authorized` (any context).
     fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>>;
     /// The grant with this id.

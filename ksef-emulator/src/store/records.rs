@@ -66,9 +66,9 @@ pub struct GrantRecord {
     /// `subjectDetails` as sent (JSON text), for queries.
     #[serde(default)]
     pub subject_details: Option<String>,
-    /// `subunitName` of a sub-unit administrator grant.
+    /// `subunitName` of a sub-unit administrator grant, `euEntityName` of an EU-entity grant.
     #[serde(default)]
-    pub subunit_name: Option<String>,
+    pub entity_name: Option<String>,
 }
 
 /// The kind of a grant.
@@ -79,6 +79,10 @@ pub enum GrantKind {
     Person,
     /// `/permissions/entities/grants`.
     Entity,
+    /// `/permissions/eu-entities/administration/grants` (an EU entity's administrator).
+    EuAdministrator,
+    /// `/permissions/eu-entities/grants` (an EU entity's representative).
+    EuRepresentative,
     /// `/permissions/authorizations/grants` (SelfInvoicing, TaxRepresentative, RRInvoicing,
     /// PefInvoicing): lets the authorized entity act in its own context; not a permission in the
     /// grantor's context.

@@ -222,6 +222,10 @@ impl Store for SqliteStore {
         self.many("SELECT doc FROM grants WHERE context LIKE ?1", [format!("InternalId:{nip}-%")])
     }
 
+    fn eu_grants_of(&self, nip: &str) -> StoreResult<Vec<GrantRecord>> {
+        self.many("SELECT doc FROM grants WHERE context LIKE ?1", [format!("NipVatUe:{nip}-%")])
+    }
+
     fn grants_to(&self, authorized: &Identifier) -> StoreResult<Vec<GrantRecord>> {
         self.many("SELECT doc FROM grants WHERE authorized = ?1", [key(authorized)])
     }

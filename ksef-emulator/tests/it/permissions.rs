@@ -215,3 +215,47 @@ fn subunit_administrators() {
     let r = http.post("/permissions/subunits/grants", Some(&owner), Some(&foreign));
     assert_eq!(op_status(&http, &owner, &r)["code"], 440);
 }
+
+#[test]
+fn eu_entity_administrators_and_representatives() {
+    use ksef_emulator::domain::IdentifierType as T;
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(650);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let eu = format!("{nip}-DE123456789");
+    let admin_fp = "A".repeat(64);
+    let rep_fp = "b".repeat(64);
+    let details = json!({"subjectDetailsType": "PersonByFingerprintWithoutIdentifier",
+                         "personByFpNoId": {"firstName": "Hans", "lastName": "Muster", "birthDate": "1980-01-01",
+                                            "idDocument": {"type": "Passport", "number": "X123", "country": "DE"}}});
+    let body = json!({"subjectIdentifier": {"type": "Fingerprint", "value": admin_fp},
+                      "contextIdentifier": {"type": "NipVatUe", "value": eu},
+                      "description": "Administrator UE", "euEntityName": "Muster GmbH, Berlin",
+                      "subjectDetails": details, "euEntityDetails": {"fullName": "Muster GmbH", "address": "Berlin"}});
+    let r = http.post("/permissions/eu-entities/administration/grants", Some(&owner), Some(&body));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    let mut foreign = body.clone();
+    foreign["contextIdentifier"]["value"] = json!(format!("{}-DE123456789", fresh_nip(651)));
+    let r = http.post("/permissions/eu-entities/administration/grants", Some(&owner), Some(&foreign));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 440);
+
+    // The administrator works in the compound context and appoints a representative.
+    let (admin, _, _) = login(&emu, &http, Identifier::new(T::NipVatUe, &eu), Identifier::fingerprint(&admin_fp));
+    let rep = json!({"subjectIdentifier": {"type": "Fingerprint", "value": rep_fp}, "permissions": ["InvoiceRead"],
+                     "description": "Przedstawiciel", "subjectDetails": details});
+    let r = http.post("/permissions/eu-entities/grants", Some(&admin), Some(&rep));
+    assert_eq!(op_status(&http, &admin, &r)["code"], 200);
+    // VatUeManage is required: the owner's NIP context does not have it.
+    assert_eq!(http.post("/permissions/eu-entities/grants", Some(&owner), Some(&rep)).status, 403);
+
+    let in_eu = http.post("/permissions/query/eu-entities/grants", Some(&admin), None).json();
+    assert_eq!(in_eu["permissions"].as_array().unwrap().len(), 5);
+    let from_nip = http.post("/permissions/query/eu-entities/grants", Some(&owner), None).json();
+    let items = from_nip["permissions"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|p| p["euEntityName"] == "Muster GmbH, Berlin" && p["vatUeIdentifier"] == eu.as_str()));
+    let only_rep = json!({"authorizedFingerprintIdentifier": "bbbb"});
+    let v = http.post("/permissions/query/eu-entities/grants", Some(&admin), Some(&only_rep)).json();
+    assert_eq!(v["permissions"][0]["permissionScope"], "InvoiceRead");
+}
