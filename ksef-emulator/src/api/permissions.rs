@@ -2,7 +2,7 @@
 //! queries, entity roles, attachment consent status.
 //!
 //! Grants are applied at once; the operation (`EG…`) records the outcome with §10.4's codes.
-//! Not yet served: indirect grants.
+//! Indirect grants are evaluated against the client's delegable entity grants at login.
 //!
 //! Entity grants are found by the grantee's NIP; the received-grants query therefore needs the
 //! store to look grants up by authorized identifier, which both stores index.
@@ -37,6 +37,7 @@ pub(super) fn register(r: &mut Routes) {
     r.add("query_subordinate_entity_roles", subordinate_roles);
     r.add("grant_authorization_permissions", grant_authorization);
     r.add("grant_subunit_permissions", grant_subunit);
+    r.add("grant_indirect_permissions", grant_indirect);
     r.add("grant_eu_entity_administration_permissions", grant_eu_admin);
     r.add("grant_eu_entity_permissions", grant_eu_representative);
     r.add("query_eu_entity_permissions", query_eu);
@@ -195,6 +196,7 @@ async fn grant_persons(
             kind: GrantKind::Person,
             subject_details: details.clone(),
             entity_name: None,
+            target: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -257,6 +259,7 @@ async fn grant_entities(
             kind: GrantKind::Entity,
             subject_details: details.clone(),
             entity_name: None,
+            target: None,
         })
         .collect();
     insert_all(&app, grants)?;
@@ -319,6 +322,7 @@ async fn grant_authorization(
         kind: GrantKind::Authorization,
         subject_details: Some(req.subject_details.to_string()),
         entity_name: None,
+        target: None,
     };
     insert_all(&app, vec![grant])?;
     operation(&app, &ctx, success())
@@ -484,6 +488,10 @@ fn grant_json(g: &GrantRecord, with_author: bool) -> Value {
         "startDate": ts(g.start_date),
         "canDelegate": g.can_delegate,
     });
+    if let Some(t) = &g.target {
+        v["targetIdentifier"] =
+            if t.kind == IdentifierType::AllPartners { json!({"type": "AllPartners"}) } else { json!(t) };
+    }
     if with_author {
         v["authorIdentifier"] =
             if g.author.kind == IdentifierType::System { json!({"type": "System"}) } else { json!(g.author) };
@@ -774,6 +782,7 @@ async fn grant_subunit(
         kind: GrantKind::Person,
         subject_details: Some(req.subject_details.to_string()),
         entity_name: req.subunit_name,
+        target: None,
     };
     insert_all(&app, vec![grant])?;
     operation(&app, &ctx, success())
@@ -907,6 +916,7 @@ fn eu_grants(
             kind,
             subject_details: Some(details.to_string()),
             entity_name: name.clone(),
+            target: None,
         })
         .collect()
 }
@@ -1058,4 +1068,88 @@ async fn query_eu(
         })
         .collect();
     Ok(Json(json!({"permissions": items, "hasMore": start.saturating_add(size) < list.len()})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireTarget {
+    #[serde(rename = "type")]
+    kind: IdentifierType,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndirectGrant {
+    subject_identifier: WireId,
+    #[serde(default)]
+    target_identifier: Option<WireTarget>,
+    permissions: Vec<PermissionType>,
+    description: String,
+    subject_details: Value,
+}
+
+async fn grant_indirect(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<IndirectGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use IdentifierType as T;
+    let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
+    description(&req.description)?;
+    check_person_details(&req.subject_details)?;
+    if req.permissions.is_empty()
+        || req.permissions.iter().any(|p| !matches!(p, PermissionType::InvoiceRead | PermissionType::InvoiceWrite))
+    {
+        return Err(ApiError::validation("permissions: dozwolone InvoiceRead i InvoiceWrite."));
+    }
+    let target = match req.target_identifier {
+        None => Identifier::new(T::AllPartners, ""),
+        Some(t) if t.kind == T::AllPartners => Identifier::new(T::AllPartners, ""),
+        Some(t) => checked(
+            "targetIdentifier",
+            WireId { kind: t.kind, value: t.value.unwrap_or_default() },
+            &[T::Nip, T::InternalId],
+        )?,
+    };
+    let ctx = caller.context()?.clone();
+    // A selective grant needs the client's delegable grant of each permission to this context.
+    if target.kind != T::AllPartners {
+        let client_ctx = if target.kind == T::InternalId { target.clone() } else { Identifier::nip(&target.value) };
+        let delegated = app.store.grants_of(&client_ctx, &Identifier::nip(&ctx.value))?;
+        let ok = req
+            .permissions
+            .iter()
+            .all(|p| delegated.iter().any(|g| g.kind == GrantKind::Entity && g.can_delegate && g.permission == *p));
+        if !ok {
+            return operation(
+                &app,
+                &ctx,
+                StatusInfo::new(440, "Operacja niedozwolona dla wskazanych powiązań identyfikatorów"),
+            );
+        }
+    }
+    let now = app.now();
+    let author = caller.subject()?.clone();
+    let grants = req
+        .permissions
+        .iter()
+        .map(|p| GrantRecord {
+            id: app.guid(),
+            context: ctx.clone(),
+            authorized: subject.clone(),
+            permission: *p,
+            description: req.description.clone(),
+            author: author.clone(),
+            start_date: now,
+            can_delegate: false,
+            kind: GrantKind::Indirect,
+            subject_details: Some(req.subject_details.to_string()),
+            entity_name: None,
+            target: Some(target.clone()),
+        })
+        .collect();
+    insert_all(&app, grants)?;
+    operation(&app, &ctx, success())
 }

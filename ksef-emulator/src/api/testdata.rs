@@ -263,6 +263,7 @@ async fn grant_permissions(
             kind: crate::store::GrantKind::Person,
             subject_details: None,
             entity_name: None,
+            target: None,
         };
         match app.store.insert_grant(grant) {
             // Granting a held permission again is not an error (KSeF documents either).

@@ -52,9 +52,22 @@ pub fn effective(
             out.insert(PermissionType::EnforcementOperations);
         }
     }
+    use crate::store::GrantKind;
     for g in store.grants_of(context, subject)? {
-        if g.kind != crate::store::GrantKind::Authorization {
+        if !matches!(g.kind, GrantKind::Authorization | GrantKind::Indirect) {
             out.insert(g.permission);
+        }
+    }
+    // Indirect: the client (this context) delegated P to an intermediary, whose grant gives the
+    // subject P for this client or for all partners.
+    for delegated in
+        store.grants_in_context(context)?.into_iter().filter(|g| g.kind == GrantKind::Entity && g.can_delegate)
+    {
+        for g in store.grants_of(&delegated.authorized, subject)? {
+            let covers = g.target.as_ref().is_none_or(|t| t.kind == IdentifierType::AllPartners || t == context);
+            if g.kind == GrantKind::Indirect && g.permission == delegated.permission && covers {
+                out.insert(g.permission);
+            }
         }
     }
     Ok(out)

@@ -69,6 +69,9 @@ pub struct GrantRecord {
     /// `subunitName` of a sub-unit administrator grant, `euEntityName` of an EU-entity grant.
     #[serde(default)]
     pub entity_name: Option<String>,
+    /// Indirect grants: the client (`Nip`/`InternalId`) or `AllPartners` (also for a general grant).
+    #[serde(default)]
+    pub target: Option<Identifier>,
 }
 
 /// The kind of a grant.
@@ -83,6 +86,8 @@ pub enum GrantKind {
     EuAdministrator,
     /// `/permissions/eu-entities/grants` (an EU entity's representative).
     EuRepresentative,
+    /// `/permissions/indirect/grants`: an intermediary's person acting for its clients.
+    Indirect,
     /// `/permissions/authorizations/grants` (SelfInvoicing, TaxRepresentative, RRInvoicing,
     /// PefInvoicing): lets the authorized entity act in its own context; not a permission in the
     /// grantor's context.

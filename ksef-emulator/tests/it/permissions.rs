@@ -259,3 +259,53 @@ fn eu_entity_administrators_and_representatives() {
     let v = http.post("/permissions/query/eu-entities/grants", Some(&admin), Some(&only_rep)).json();
     assert_eq!(v["permissions"][0]["permissionScope"], "InvoiceRead");
 }
+
+#[test]
+fn indirect_grants_follow_the_clients_delegation() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let client = fresh_nip(660);
+    let firm = fresh_nip(661);
+    let (ct, _, _) = login(&emu, &http, Identifier::nip(&client), Identifier::nip(&client));
+    let (ft, _, _) = login(&emu, &http, Identifier::nip(&firm), Identifier::nip(&firm));
+    let delegate = json!({"subjectIdentifier": {"type": "Nip", "value": firm},
+                          "permissions": [{"type": "InvoiceRead", "canDelegate": true}],
+                          "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."}});
+    assert_eq!(
+        op_status(&http, &ct, &http.post("/permissions/entities/grants", Some(&ct), Some(&delegate)))["code"],
+        200
+    );
+
+    let pesel = "85121612343";
+    let selective = json!({"subjectIdentifier": {"type": "Pesel", "value": pesel}, "targetIdentifier": {"type": "Nip", "value": client},
+                           "permissions": ["InvoiceRead"], "description": "Księgowa klienta", "subjectDetails": person_details()});
+    assert_eq!(
+        op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&selective)))["code"],
+        200
+    );
+    let (pt, _, _) = login(&emu, &http, Identifier::nip(&client), Identifier::pesel(pesel));
+    let mine = http.post("/permissions/query/personal/grants", Some(&pt), None).json();
+    assert_eq!(mine["permissions"][0]["targetIdentifier"], json!({"type": "Nip", "value": client}));
+
+    // Not delegated: InvoiceWrite, or another client → 440.
+    let mut write = selective.clone();
+    write["permissions"] = json!(["InvoiceWrite"]);
+    assert_eq!(op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&write)))["code"], 440);
+    let mut other = selective.clone();
+    other["targetIdentifier"]["value"] = json!(fresh_nip(662));
+    assert_eq!(op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&other)))["code"], 440);
+
+    // A general grant covers every client that delegated.
+    let general = json!({"subjectIdentifier": {"type": "Pesel", "value": "90010112349"}, "targetIdentifier": {"type": "AllPartners"},
+                         "permissions": ["InvoiceRead"], "description": "Księgowa biura", "subjectDetails": person_details()});
+    assert_eq!(
+        op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&general)))["code"],
+        200
+    );
+    login(&emu, &http, Identifier::nip(&client), Identifier::pesel("90010112349"));
+    // Without the client's delegation the general grant gives nothing elsewhere.
+    let elsewhere = fresh_nip(663);
+    let init = emu.authenticate(Identifier::nip(&elsewhere), Identifier::pesel("90010112349")).unwrap();
+    let st = http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json();
+    assert_eq!(st["status"]["code"], 415);
+}
