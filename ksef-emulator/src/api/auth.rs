@@ -150,6 +150,7 @@ async fn xades_signature(
         .map_err(|e| ApiError::code(21401, [format!("Dokument nie jest zgodny ze schemą AuthTokenRequest: {e}")]))?;
     use_challenge(&app, &request.challenge)?;
     let context = to_identifier(&request.context);
+    let (request_context_kind, request_context_value) = (context.kind, context.value.clone());
     context.validate().map_err(|e| ApiError::code(21405, [e]))?;
     let cert = &verified.certificate;
     let (subject, method) = match request.subject_identifier_type {
@@ -200,6 +201,12 @@ async fn xades_signature(
         a.allowed_ips = policy.clone();
         a.certificate_subject = Some(subject_json.clone());
     })?;
+    if let crate::domain::IdentifierType::PeppolId = request_context_kind {
+        // The provider's name comes from its certificate (organizationName, else commonName).
+        let v: Value = serde_json::from_str(&subject_json).unwrap_or_default();
+        let name = v.get("organizationName").or_else(|| v.get("commonName")).and_then(Value::as_str).map(str::to_owned);
+        super::peppol::register_provider(&app, &request_context_value, name)?;
+    }
     if let Some(detail) = failure {
         app.store.update_auth(&init.reference_number, &mut |a| {
             a.status = StatusInfo::with_detail(
@@ -383,6 +390,9 @@ pub(crate) fn begin(
         allowed_ips: None,
         certificate_subject: None,
     })?;
+    if context.kind == IdentifierType::PeppolId {
+        super::peppol::register_provider(app, &context.value, None)?;
+    }
     let valid_until = now + app.config.lifetimes.authentication;
     let token =
         sign(app, TokenKind::OperationToken, &reference, Some(context), Some(subject), Vec::new(), now, valid_until);

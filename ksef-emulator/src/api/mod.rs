@@ -8,6 +8,7 @@ pub mod collective;
 pub mod exports;
 pub mod invoices;
 pub mod limits;
+pub mod peppol;
 pub mod permissions;
 pub mod security;
 pub mod sessions;
@@ -356,6 +357,7 @@ fn register(r: &mut Routes) {
     tokens::register(r);
     limits::register(r);
     permissions::register(r);
+    peppol::register(r);
 }
 
 /// Builds the router of the whole API under `/v2`.

@@ -43,15 +43,30 @@ fn protected_routes_need_a_valid_token_of_the_right_kind() {
 }
 
 #[test]
-fn unimplemented_operations_are_not_routed() {
+fn every_operation_is_routed_and_unknown_paths_are_not() {
     let emu = emulator();
     let http = Http::new(&emu);
-    // Served: every name resolves in the spec table.
     let implemented = ksef_emulator::api::implemented_operations();
-    for name in &implemented {
-        assert!(ksef_model::OperationSpec::by_name(name).is_some(), "{name}");
+    for op in &ksef_model::OPERATIONS {
+        assert!(implemented.contains(&op.name), "{} is not served", op.name);
     }
-    // Not yet served operations answer 404/405, never a fake body.
-    let r = http.get("/peppol/query", None);
-    assert!(r.status == 404 || r.status == 405, "{}", r.status);
+    assert_eq!(implemented.len(), ksef_model::OPERATIONS.len());
+    assert_eq!(http.get("/no/such/operation", None).status, 404);
+    // A known path with the wrong method.
+    assert_eq!(http.call("DELETE", "/auth/challenge", None, None, &[]).status, 405);
+}
+
+#[test]
+fn peppol_providers_are_registered_on_first_authentication() {
+    use ksef_emulator::domain::{Identifier, IdentifierType};
+    let emu = emulator();
+    let http = Http::new(&emu);
+    assert_eq!(http.get("/peppol/query", None).json()["peppolProviders"], serde_json::json!([]));
+    let _ = emu
+        .authenticate(Identifier::new(IdentifierType::PeppolId, "PPL123456"), Identifier::fingerprint("C".repeat(64)))
+        .unwrap();
+    let v = http.get("/peppol/query?pageSize=10&pageOffset=0", None).json();
+    assert_eq!(v["peppolProviders"][0]["id"], "PPL123456");
+    assert_eq!(v["hasMore"], false);
+    assert_eq!(http.get("/peppol/query?pageSize=5", None).exception_codes(), [21405]);
 }
