@@ -278,11 +278,53 @@ async fn render_errors(State(app): State<Arc<AppState>>, req: Request, next: Nex
         now: app.now(),
         trace_id: app.trace_id(),
     };
-    let resp = next.run(req).await;
-    match resp.extensions().get::<PendingError>() {
-        Some(PendingError(err)) => render(err, &rendering),
-        None => resp,
+    // TE echoes `X-Test-System-Warning` as a non-blocking `X-System-Warning` on success.
+    let test_warning =
+        req.headers().get("x-test-system-warning").map(|v| ascii_fold(&String::from_utf8_lossy(v.as_bytes())));
+    let mut resp = next.run(req).await;
+    if let Some(PendingError(err)) = resp.extensions().get::<PendingError>() {
+        return render(err, &rendering);
     }
+    if resp.status().is_success()
+        && let Some(w) = test_warning.filter(|w| !w.is_empty())
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!("[TEST]: {w}"))
+    {
+        resp.headers_mut().insert("x-system-warning", v);
+    }
+    resp
+}
+
+/// KSeF sends warnings ASCII-folded (`ą` → `a`), without the `|` item separator.
+fn ascii_fold(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| {
+            let m = match c {
+                'ą' => 'a',
+                'ć' => 'c',
+                'ę' => 'e',
+                'ł' => 'l',
+                'ń' => 'n',
+                'ó' => 'o',
+                'ś' => 's',
+                'ź' | 'ż' => 'z',
+                'Ą' => 'A',
+                'Ć' => 'C',
+                'Ę' => 'E',
+                'Ł' => 'L',
+                'Ń' => 'N',
+                'Ó' => 'O',
+                'Ś' => 'S',
+                'Ź' | 'Ż' => 'Z',
+                '|' => ' ',
+                c if c.is_ascii() && !c.is_ascii_control() => c,
+                _ => return None,
+            };
+            Some(m)
+        })
+        .collect::<String>()
+        .chars()
+        .take(500)
+        .collect()
 }
 
 fn filter(m: Method) -> MethodFilter {

@@ -70,3 +70,16 @@ fn peppol_providers_are_registered_on_first_authentication() {
     assert_eq!(v["hasMore"], false);
     assert_eq!(http.get("/peppol/query?pageSize=5", None).exception_codes(), [21405]);
 }
+
+#[test]
+fn test_system_warning_is_echoed_ascii_folded() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let r =
+        http.call("POST", "/auth/challenge", None, None, &[("X-Test-System-Warning", "Przerwa techniczna o 16:00")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-system-warning"), Some("[TEST]: Przerwa techniczna o 16:00"));
+    let r = http.call("POST", "/auth/challenge", None, None, &[("X-Test-System-Warning", "Zażółć gęślą")]);
+    assert_eq!(r.header("x-system-warning"), Some("[TEST]: Zazolc gesla"));
+    assert!(http.post("/auth/challenge", None, None).header("x-system-warning").is_none());
+}
