@@ -51,6 +51,18 @@ impl Default for TokenLifetimes {
     }
 }
 
+/// Injected faults: KSeF's "cancelled by the system" outcomes, drawn from their own seeded
+/// random stream so a failing run can be replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct FaultConfig {
+    /// Seed of the fault stream.
+    pub seed: u64,
+    /// Probability (0..=1) that an invoice ends in status 550 instead of being accepted.
+    pub invoice_cancel_rate: f64,
+    /// Probability (0..=1) that an authentication ends in status 550.
+    pub auth_cancel_rate: f64,
+}
+
 /// Everything the emulator can be configured with. Build it with [`crate::Emulator::builder`].
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
@@ -73,6 +85,8 @@ pub struct EmulatorConfig {
     pub max_invoices_per_session: u64,
     /// Whether rate limits are enforced (429). On by default, as on KSeF.
     pub rate_limits: bool,
+    /// Fault injection (none by default).
+    pub faults: FaultConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -87,6 +101,7 @@ impl Default for EmulatorConfig {
             max_invoice_with_attachment_size: 3_000_000,
             max_invoices_per_session: 10_000,
             rate_limits: true,
+            faults: FaultConfig::default(),
         }
     }
 }

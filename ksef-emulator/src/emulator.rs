@@ -75,6 +75,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Injects faults (status 550 outcomes) at the given rates, from a seeded stream.
+    pub fn faults(mut self, faults: crate::config::FaultConfig) -> Self {
+        self.config.faults = faults;
+        self
+    }
+
     /// Enforces (default) or ignores rate limits.
     pub fn rate_limits(mut self, enforce: bool) -> Self {
         self.config.rate_limits = enforce;

@@ -16,6 +16,6 @@ pub mod store;
 pub mod upo;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EmulatorConfig, Environment, TokenLifetimes};
+pub use config::{EmulatorConfig, Environment, FaultConfig, TokenLifetimes};
 pub use emulator::{AuthInit, Emulator, EmulatorBuilder, StartError, serve};
 pub use error::ApiError;

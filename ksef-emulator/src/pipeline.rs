@@ -426,6 +426,14 @@ fn check(
             format!("Kontekst {} nie może wystawiać faktur w imieniu podmiotu {seller_nip}.", session.context.value),
         ));
     }
+    // Injected faults come before the duplicate key is reserved, so a retry is not a duplicate.
+    if app.fault(app.config.faults.invoice_cancel_rate) {
+        return with(StatusInfo::with_detail(
+            550,
+            "Operacja została anulowana przez system",
+            "Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie",
+        ));
+    }
     let key = InvoiceKey {
         seller_nip: seller_nip.clone(),
         invoice_type: facts.invoice_type.clone().unwrap_or_default(),

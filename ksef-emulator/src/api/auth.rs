@@ -357,7 +357,13 @@ pub(crate) fn begin(
         IdentifierType::Nip => app.store.person_by_nip(&subject.value)?.is_some_and(|p| p.is_deceased),
         _ => false,
     };
-    let status = if app.store.is_context_blocked(&context)? {
+    let status = if app.fault(app.config.faults.auth_cancel_rate) {
+        StatusInfo::with_detail(
+            550,
+            "Operacja została anulowana przez system",
+            "Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie",
+        )
+    } else if app.store.is_context_blocked(&context)? {
         StatusInfo::with_detail(
             480,
             "Uwierzytelnienie zablokowane",

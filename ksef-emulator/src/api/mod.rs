@@ -56,6 +56,7 @@ pub struct AppState {
     /// Context and subject limit overrides.
     pub overrides: crate::limits::LimitOverrides,
     rng: Mutex<StdRng>,
+    faults: Mutex<StdRng>,
     trace: AtomicU64,
 }
 
@@ -78,6 +79,7 @@ impl AppState {
             rand::Rng::fill_bytes(&mut rng, &mut s);
             s
         });
+        let fault_seed = config.faults.seed;
         Self {
             config,
             store,
@@ -85,6 +87,7 @@ impl AppState {
             jwt: JwtSigner::new(secret),
             rate_limiter: Default::default(),
             overrides: Default::default(),
+            faults: Mutex::new(<StdRng as rand::SeedableRng>::seed_from_u64(fault_seed)),
             rng: Mutex::new(rng),
             trace: AtomicU64::new(1),
         }
@@ -116,6 +119,16 @@ impl AppState {
     ) -> Result<String, crate::keys::KeyError> {
         let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         self.keys.rotate(usage, grace, &mut g, self.now())
+    }
+
+    /// Draws from the fault stream: whether a fault with probability `rate` happens now.
+    pub fn fault(&self, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return false;
+        }
+        let mut g = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let x = (rand::Rng::next_u64(&mut *g) >> 11) as f64 / (1u64 << 53) as f64;
+        x < rate
     }
 
     /// `n` random bytes.

@@ -476,3 +476,40 @@ fn buyer_sees_invoices_as_subject2() {
     let (other, _, _) = login(&emu, &http, Identifier::nip(&stranger), Identifier::nip(&stranger));
     assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&other)).exception_codes(), [21164]);
 }
+
+#[test]
+fn injected_faults_are_seeded_and_replayable() {
+    let outcomes = |seed: u64| -> Vec<u64> {
+        let faults = ksef_emulator::FaultConfig { seed, invoice_cancel_rate: 0.5, auth_cancel_rate: 0.0 };
+        let emu = ksef_emulator::Emulator::builder().faults(faults).rate_limits(false).start().unwrap();
+        let http = Http::new(&emu);
+        let (nip, token) = owner_login(&emu, &http, 180);
+        let c = session_crypto(&http);
+        let s = open(&http, &token, &c, fa3());
+        (0..12)
+            .map(|i| {
+                send(&http, &token, &s, &c, &invoice_xml(&nip, &format!("F/{i}")))["status"]["code"].as_u64().unwrap()
+            })
+            .collect()
+    };
+    let a = outcomes(42);
+    assert_eq!(a, outcomes(42), "same seed, same faults");
+    assert!(a.contains(&550) && a.contains(&200), "{a:?}");
+    // At rate 1 every invoice is cancelled, and its duplicate key stays free for a retry.
+    let faults = ksef_emulator::FaultConfig { seed: 1, invoice_cancel_rate: 1.0, auth_cancel_rate: 0.0 };
+    let emu = ksef_emulator::Emulator::builder().faults(faults).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 181);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, &invoice_xml(&nip, "G/1"));
+    assert_eq!(st["status"]["code"], 550);
+    assert_eq!(st["status"]["description"], "Operacja została anulowana przez system");
+    let key = ksef_emulator::store::InvoiceKey {
+        seller_nip: nip.clone(),
+        invoice_type: "VAT".into(),
+        invoice_number: "FA/GRQMB-G/1/05/2025".into(),
+    };
+    let owner = ksef_emulator::store::InvoiceKeyOwner { ksef_number: "x".into(), session: s.clone() };
+    assert_eq!(emu.store().reserve_invoice_key(&key, &owner).unwrap(), None);
+}
