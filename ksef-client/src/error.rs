@@ -42,6 +42,21 @@ pub enum Error {
     /// status 200, UPO hash mismatch, …).
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// Building a batch package failed (limits, I/O).
+    #[error("batch package")]
+    Batch(#[from] crate::batch::BatchError),
+    /// A batch session ended with a failure status (405, 415, 420, 430, 435, 440, 445).
+    #[error("batch session failed: {0}")]
+    BatchFailed(crate::flows::StatusFailure),
+    /// An export package failed verification, decryption or unpacking.
+    #[error("export package")]
+    Export(#[from] crate::export::ExportError),
+    /// An export ended with a failure status (210, 415, 420, 500, 550).
+    #[error("export failed: {0}")]
+    ExportFailed(crate::flows::StatusFailure),
+    /// A sync checkpoint could not be advanced.
+    #[error("sync checkpoint")]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 impl Error {

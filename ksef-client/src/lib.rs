@@ -8,6 +8,7 @@ pub mod client;
 pub mod env;
 pub mod error;
 pub mod export;
+pub mod flows;
 pub mod keys;
 pub mod online;
 pub mod paging;

@@ -99,7 +99,7 @@ pub struct AcceptedInvoice {
     pub status: SessionInvoiceStatusResponse,
 }
 
-fn encryption(key: &SessionKey, public: &KsefPublicKey) -> Result<EncryptionInfo, Error> {
+pub(crate) fn encryption(key: &SessionKey, public: &KsefPublicKey) -> Result<EncryptionInfo, Error> {
     let wrapped = public.wrap_session_key(key, &mut rand::rng())?;
     serde_json::from_value(serde_json::json!({
         "encryptedSymmetricKey": b64_encode(wrapped),

@@ -4,4 +4,5 @@
 mod asynchronous;
 mod blocking;
 mod common;
+mod flows;
 mod scripted;
