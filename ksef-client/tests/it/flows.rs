@@ -155,3 +155,84 @@ fn async_export_sync_returns_each_invoice_once() {
         assert_eq!(got, numbers);
     });
 }
+
+/// The emulator's export status omits `package.compressionType` (required by the spec); this
+/// transport wraps ureq and adds `"Zip"` there, nothing else, so the client's export and sync
+/// flows can be exercised end to end until the emulator sends it.
+fn ureq_with_compression_type_fixup(
+    emu: &ksef_emulator::Emulator,
+) -> ksef_client::KsefClient<
+    impl Fn(ksef_transport::HttpRequest) -> Result<ksef_transport::HttpResponse, ksef_transport::UreqError> + Send + Sync,
+> {
+    use ksef_transport::SyncTransport as _;
+    let inner = ksef_transport::UreqTransport::new(&ksef_transport::TransportConfig::default());
+    let transport = move |req: ksef_transport::HttpRequest| {
+        let is_export_status = req.method() == http::Method::GET && req.uri().path().contains("/invoices/exports/");
+        let mut resp = inner.send(req)?;
+        if is_export_status && resp.status() == 200 {
+            let mut v: serde_json::Value = serde_json::from_slice(resp.body()).expect("JSON status");
+            if let Some(p) = v.get_mut("package").and_then(|p| p.as_object_mut()) {
+                p.entry("compressionType").or_insert_with(|| "Zip".into());
+            }
+            let body = serde_json::to_vec(&v).unwrap();
+            resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *resp.body_mut() = body;
+        }
+        Ok(resp)
+    };
+    ksef_client::KsefClient::builder(emu.base_url())
+        .allow_loopback_urls(true)
+        .poll_policy(ksef_client::PollPolicy {
+            initial_delay: std::time::Duration::from_millis(20),
+            max_delay: std::time::Duration::from_millis(200),
+            timeout: std::time::Duration::from_secs(30),
+        })
+        .build(transport)
+        .unwrap()
+}
+
+#[test]
+fn blocking_export_and_two_sync_steps_with_compression_type_fixup() {
+    let emu = emulator();
+    let client = ureq_with_compression_type_fixup(&emu);
+    let nip = fresh_nip();
+    client.call_blocking::<TestdataCreateSubject>(&(), subject_request(&nip)).unwrap();
+    client.login_blocking(xades(&nip)).unwrap();
+    let from = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let first = client.send_batch_blocking(FormCode::Fa3, batch(&nip, 4, "F1"), &BatchOptions::default()).unwrap();
+    let mut expected: BTreeSet<String> = first.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()).collect();
+    assert_eq!(expected.len(), 4);
+
+    // A plain export: every invoice's XML, matching the metadata.
+    let filters = ksef_client::flows::sync_filters(
+        ksef_client::sync::SubjectCheckpoint::new(from).next_range(),
+        InvoiceQuerySubjectType::Subject1,
+    )
+    .unwrap();
+    let export = client.export_invoices_blocking(&filters).unwrap();
+    assert_eq!(export.invoices.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(export.metadata.len(), 4);
+
+    let mut cp = SyncCheckpoint::new(from, &[InvoiceQuerySubjectType::Subject1]);
+    let mut seen = Vec::new();
+    let step = |cp: &mut SyncCheckpoint, seen: &mut Vec<String>| loop {
+        let s = client.sync_step_blocking(cp, InvoiceQuerySubjectType::Subject1, from).unwrap();
+        for (m, xml) in &s.invoices {
+            assert!(std::str::from_utf8(xml).unwrap().contains(&nip));
+            seen.push(m.ksef_number.as_str().to_owned());
+        }
+        if !s.more {
+            break;
+        }
+    };
+    step(&mut cp, &mut seen);
+    assert_eq!(seen.len(), 4);
+    let mut cp: SyncCheckpoint = serde_json::from_str(&serde_json::to_string(&cp).unwrap()).unwrap();
+    let second = client.send_batch_blocking(FormCode::Fa3, batch(&nip, 3, "F2"), &BatchOptions::default()).unwrap();
+    expected.extend(second.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()));
+    step(&mut cp, &mut seen);
+    step(&mut cp, &mut seen);
+    let unique: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "duplicates: {seen:?}");
+    assert_eq!(unique, expected);
+}
