@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(emu: &ksef_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
-    let client = KsefClient::builder(emu.base_url())
+    let client = KsefClient::builder(emu.base_url().parse()?)
         .allow_loopback_urls(true)
         .build(ReqwestTransport::new(&TransportConfig::default())?)?;
 

@@ -13,7 +13,7 @@ use ksef_transport::{TransportConfig, UreqTransport};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emu = ksef_emulator::Emulator::builder().start()?;
-    let client = KsefClient::builder(emu.base_url()).build(UreqTransport::new(&TransportConfig::default()))?;
+    let client = KsefClient::builder(emu.base_url().parse()?).build(UreqTransport::new(&TransportConfig::default()))?;
 
     let nip = "5265877635";
     client.call_blocking::<TestdataCreateSubject>(

@@ -53,38 +53,9 @@ impl PollPolicy {
     }
 }
 
-/// Where the API is: a known environment or a base URL (with or without `/v2`).
-#[derive(Clone, Debug)]
-pub struct ApiBase(String);
-
-impl From<Environment> for ApiBase {
-    fn from(e: Environment) -> Self {
-        Self(e.api_v2_url())
-    }
-}
-
-impl From<&Environment> for ApiBase {
-    fn from(e: &Environment) -> Self {
-        Self(e.api_v2_url())
-    }
-}
-
-impl From<&str> for ApiBase {
-    fn from(s: &str) -> Self {
-        let t = s.trim().trim_end_matches('/');
-        if t.ends_with("/v2") { Self(t.to_owned()) } else { Self(format!("{t}/v2")) }
-    }
-}
-
-impl From<String> for ApiBase {
-    fn from(s: String) -> Self {
-        Self::from(s.as_str())
-    }
-}
-
 /// Builds a [`KsefClient`]. Start with [`KsefClient::builder`].
 pub struct KsefClientBuilder {
-    base: ApiBase,
+    env: Environment,
     pipeline: Pipeline,
     url_policy: UrlPolicy,
     problem_details: bool,
@@ -97,7 +68,7 @@ pub struct KsefClientBuilder {
 
 impl core::fmt::Debug for KsefClientBuilder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("KsefClientBuilder").field("base", &self.base).field("pipeline", &self.pipeline).finish()
+        f.debug_struct("KsefClientBuilder").field("env", &self.env).field("pipeline", &self.pipeline).finish()
     }
 }
 
@@ -106,9 +77,9 @@ fn tokio_sleep(d: Duration) -> SleepFuture {
 }
 
 impl KsefClientBuilder {
-    fn new(base: ApiBase) -> Self {
+    fn new(env: Environment) -> Self {
         Self {
-            base,
+            env,
             pipeline: Pipeline::default(),
             url_policy: UrlPolicy::default(),
             problem_details: true,
@@ -183,12 +154,14 @@ impl KsefClientBuilder {
     /// # Errors
     /// [`Error::Config`] if the base URL is not a valid URL.
     pub fn build<T>(self, transport: T) -> Result<KsefClient<T>, Error> {
-        let ctx = RequestContext::new(&self.base.0)
-            .map_err(|e| Error::Config(format!("base URL `{}`: {e}", self.base.0)))?
+        let base = self.env.api_v2_url();
+        let ctx = RequestContext::new(&base)
+            .map_err(|e| Error::Config(format!("base URL `{base}`: {e}")))?
             .with_problem_details(self.problem_details);
         Ok(KsefClient {
             inner: Arc::new(Inner {
                 transport,
+                env: self.env,
                 ctx,
                 pipeline: self.pipeline,
                 url_policy: self.url_policy,
@@ -212,6 +185,7 @@ pub(crate) struct Stats {
 
 pub(crate) struct Inner<T> {
     pub(crate) transport: T,
+    pub(crate) env: Environment,
     pub(crate) ctx: RequestContext,
     pub(crate) pipeline: Pipeline,
     pub(crate) url_policy: UrlPolicy,
@@ -254,9 +228,10 @@ impl<T> core::fmt::Debug for KsefClient<T> {
 }
 
 impl KsefClient<()> {
-    /// Starts building a client for an [`Environment`] or a base URL.
-    pub fn builder(base: impl Into<ApiBase>) -> KsefClientBuilder {
-        KsefClientBuilder::new(base.into())
+    /// Starts building a client for an [`Environment`] (for an emulator or a proxy, parse
+    /// its URL: `"http://127.0.0.1:8080".parse::<Environment>()?`).
+    pub fn builder(env: Environment) -> KsefClientBuilder {
+        KsefClientBuilder::new(env)
     }
 }
 
@@ -264,6 +239,11 @@ impl<T> KsefClient<T> {
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.inner.transport
+    }
+
+    /// The environment the client talks to (API, QR and Lighthouse URLs).
+    pub fn environment(&self) -> &Environment {
+        &self.inner.env
     }
 
     /// The API base URL (with `/v2`).
@@ -521,10 +501,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_base_always_ends_in_v2() {
-        assert_eq!(ApiBase::from("http://127.0.0.1:8080").0, "http://127.0.0.1:8080/v2");
-        assert_eq!(ApiBase::from("http://127.0.0.1:8080/v2/").0, "http://127.0.0.1:8080/v2");
-        assert_eq!(ApiBase::from(Environment::Test).0, "https://api-test.ksef.mf.gov.pl/v2");
+    fn base_url_always_ends_in_v2() {
+        for (url, want) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/v2"),
+            ("http://127.0.0.1:8080/v2/", "http://127.0.0.1:8080/v2"),
+        ] {
+            let c = KsefClient::builder(url.parse().unwrap()).build(()).unwrap();
+            assert_eq!(c.base_url(), want);
+        }
+        let c = KsefClient::builder(Environment::Test).build(()).unwrap();
+        assert_eq!(c.base_url(), "https://api-test.ksef.mf.gov.pl/v2");
+        assert_eq!(c.environment(), &Environment::Test);
     }
 
     #[test]
@@ -539,8 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_base_url_is_a_config_error() {
-        let r = KsefClient::builder("not a url").build(());
-        assert!(matches!(r, Err(Error::Config(_))), "{r:?}");
+    fn a_bad_base_url_is_rejected_before_building() {
+        assert!("not a url".parse::<Environment>().is_err());
     }
 }

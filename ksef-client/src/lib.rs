@@ -18,7 +18,8 @@ pub mod token_manager;
 pub mod upo;
 
 pub use auth::{Authenticator, Credential};
-pub use client::{ApiBase, KsefClient, KsefClientBuilder, PollPolicy};
+pub use client::{KsefClient, KsefClientBuilder, PollPolicy};
+pub use env::Environment;
 pub use error::{AuthFailure, AuthFailureKind, Error, InvoiceRejection};
 pub use online::{AcceptedInvoice, FormCode, OnlineSession, SendOptions};
 pub use token_manager::{AuthTokens, TokenManager};

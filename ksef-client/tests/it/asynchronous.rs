@@ -70,7 +70,7 @@ fn concurrent_callers_share_one_refresh() {
 }
 
 async fn concurrent_callers_share_one_refresh_with(emu: &ksef_emulator::Emulator) {
-    let client = ksef_client::KsefClient::builder(emu.base_url())
+    let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
         .refresh_margin(Duration::from_secs(2))
         .build(ksef_transport::ReqwestTransport::new(&Default::default()).unwrap())
         .unwrap();

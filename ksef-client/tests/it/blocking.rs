@@ -96,7 +96,7 @@ fn duplicate_invoice_is_rejected_with_440() {
 #[test]
 fn expired_access_token_is_refreshed_mid_run() {
     let emu = emulator_with_access_lifetime(6);
-    let client = ksef_client::KsefClient::builder(emu.base_url())
+    let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
         .refresh_margin(Duration::from_secs(2))
         .build(ksef_transport::UreqTransport::new(&Default::default()))
         .unwrap();

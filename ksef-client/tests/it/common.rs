@@ -91,7 +91,7 @@ fn fast_poll() -> PollPolicy {
 }
 
 pub fn blocking_client(emu: &Emulator) -> KsefClient<UreqTransport> {
-    KsefClient::builder(emu.base_url())
+    KsefClient::builder(emu.base_url().parse().unwrap())
         .allow_loopback_urls(true)
         .poll_policy(fast_poll())
         .build(UreqTransport::new(&TransportConfig::default()))
@@ -99,7 +99,7 @@ pub fn blocking_client(emu: &Emulator) -> KsefClient<UreqTransport> {
 }
 
 pub fn async_client(emu: &Emulator) -> KsefClient<ReqwestTransport> {
-    KsefClient::builder(emu.base_url())
+    KsefClient::builder(emu.base_url().parse().unwrap())
         .allow_loopback_urls(true)
         .poll_policy(fast_poll())
         .build(ReqwestTransport::new(&TransportConfig::default()).unwrap())

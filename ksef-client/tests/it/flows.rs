@@ -180,7 +180,7 @@ fn ureq_with_compression_type_fixup(
         }
         Ok(resp)
     };
-    ksef_client::KsefClient::builder(emu.base_url())
+    ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
         .allow_loopback_urls(true)
         .poll_policy(ksef_client::PollPolicy {
             initial_delay: std::time::Duration::from_millis(20),

@@ -71,7 +71,8 @@ fn unknown_public_key_21470_refetches_keys_and_repeats_once() {
             _ => reply(404, json!({})),
         }
     };
-    let client = KsefClient::builder("http://127.0.0.1:9/v2").blocking_sleep(|_| ()).build(&transport).unwrap();
+    let client =
+        KsefClient::builder("http://127.0.0.1:9/v2".parse().unwrap()).blocking_sleep(|_| ()).build(&transport).unwrap();
     tokens(&client);
     let session = client.open_online_session_blocking(FormCode::Fa3).unwrap();
     assert_eq!(session.reference_number, SESSION);
@@ -94,7 +95,8 @@ fn a_second_21470_is_returned_typed() {
         "/v2/security/public-key-certificates" => reply(200, keys.clone()),
         _ => reply(400, exception(21470)),
     };
-    let client = KsefClient::builder("http://127.0.0.1:9").blocking_sleep(|_| ()).build(&transport).unwrap();
+    let client =
+        KsefClient::builder("http://127.0.0.1:9".parse().unwrap()).blocking_sleep(|_| ()).build(&transport).unwrap();
     tokens(&client);
     let err = client.open_online_session_blocking(FormCode::Fa3).unwrap_err();
     assert_eq!(err.exception_codes(), [21470]);
@@ -121,7 +123,8 @@ fn unauthorized_refreshes_and_repeats_once() {
             _ => reply(401, json!({"title": "Unauthorized", "status": 401})),
         }
     };
-    let client = KsefClient::builder("http://127.0.0.1:9").blocking_sleep(|_| ()).build(&transport).unwrap();
+    let client =
+        KsefClient::builder("http://127.0.0.1:9".parse().unwrap()).blocking_sleep(|_| ()).build(&transport).unwrap();
     tokens(&client);
     let st = client.session_status_blocking(SESSION).unwrap();
     assert_eq!(st.status.code, 100);
