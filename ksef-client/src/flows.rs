@@ -280,7 +280,7 @@ fn upload_request(
 
 fn is_transient(e: &Error) -> bool {
     match e {
-        Error::Api(t) => t.status().is_none_or(|s| s.is_server_error() || s == http::StatusCode::TOO_MANY_REQUESTS),
+        Error::Api(t) => t.is_retryable(),
         _ => false,
     }
 }
@@ -731,5 +731,64 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
         let filters = sync_filters(checkpoint.subject(subject, from).next_range(), subject)?;
         let export = self.export_invoices(&filters).await?;
         sync_result(checkpoint, subject, from, export)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: i32) -> StatusInfo {
+        serde_json::from_value(serde_json::json!({"code": code, "description": "d", "details": ["x"]})).unwrap()
+    }
+
+    #[test]
+    fn batch_failure_codes_are_typed_with_their_meaning() {
+        for code in [405, 415, 420, 430, 435, 440, 445] {
+            let f = failure("R", &status(code), batch_failure_meaning(code).unwrap());
+            assert_eq!(f.code, code);
+            assert_eq!(f.details, ["x"]);
+            assert!(f.to_string().contains(f.meaning));
+        }
+        assert_eq!(batch_failure_meaning(200), None);
+    }
+
+    #[test]
+    fn export_statuses() {
+        let st = |code: i32, package: bool| -> InvoiceExportStatusResponse {
+            let mut v = serde_json::json!({"status": {"code": code, "description": "d"}});
+            if package {
+                v["package"] = serde_json::json!({"compressionType": "Zip", "invoiceCount": 0, "isTruncated": false, "parts": [], "size": 0});
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        assert!(matches!(export_final("R", &st(100, false)), Ok(None)));
+        assert!(matches!(export_final("R", &st(200, true)), Ok(Some(_))));
+        assert!(matches!(export_final("R", &st(200, false)), Err(Error::Protocol(_))));
+        for code in [210, 415, 420, 500, 550] {
+            match export_final("R", &st(code, false)) {
+                Err(Error::ExportFailed(f)) => assert_eq!(Some(f.meaning), export_failure_meaning(code)),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn retries_only_transient_errors() {
+        let build: ksef_transport::Error = ksef_transport::BuildError::UrlRefused("x".into()).into();
+        assert!(!is_transient(&Error::Api(build)));
+        assert!(!is_transient(&Error::Config("x".into())));
+        assert!(backoff(0) < backoff(1) && backoff(10) == backoff(6));
+    }
+
+    #[test]
+    fn sync_filters_use_permanent_storage_and_the_hwm() {
+        let from = chrono::Utc::now();
+        let f = sync_filters(crate::sync::SubjectCheckpoint::new(from).next_range(), InvoiceQuerySubjectType::Subject2)
+            .unwrap();
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["subjectType"], "Subject2");
+        assert_eq!(v["dateRange"]["dateType"], "PermanentStorage");
+        assert_eq!(v["dateRange"]["restrictToPermanentStorageHwmDate"], true);
     }
 }
