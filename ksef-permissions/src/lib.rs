@@ -5,6 +5,7 @@
 pub mod access;
 mod error;
 pub mod grant;
+pub mod paging;
 pub mod query;
 pub mod required;
 mod subject;

@@ -2,6 +2,7 @@
 
 mod access;
 mod grants;
+mod live;
 mod queries;
 mod required;
 mod wait;
