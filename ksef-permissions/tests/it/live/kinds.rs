@@ -6,6 +6,7 @@ use ksef_permissions::query::{
     entities_grants_query, revoke_authorization, revoke_common, subunits_query,
 };
 use ksef_permissions::wait::FailureKind;
+use ksef_permissions::{AccessModel, Basis, Context, Grant, Permission};
 use ksef_permissions::{
     AuthorizationGrant, AuthorizedEntity, EntityAuthorizationPermissionType, EntityGrant, EntityPermissionType,
     EuAdministrationGrant, EuEntityPermissionType, EuRepresentativeGrant, EuSubjectDetails, IdDocument, IndirectGrant,
@@ -158,6 +159,24 @@ fn entity_and_selective_indirect_grants_let_an_office_employee_issue_for_the_cli
     assert_eq!(mine["permissions"][0]["permissionScope"], "InvoiceWrite");
     assert_eq!(mine["permissions"][0]["targetIdentifier"], json!({"type": "Nip", "value": client}), "{mine}");
     let indirect_id = ids(&mine, "permissions")[0].clone();
+
+    // The AccessModel, fed from the queries, agrees with what the emulator lets her do.
+    let client_model = Context::Nip(client.parse().unwrap());
+    let mut model = AccessModel::new();
+    let office_nip: ksef_model::Nip = office.parse().unwrap();
+    for item in env.query(&office_ctx, entities_grants_query(None, None).unwrap()).unwrap().permissions {
+        model.extend([Grant::from_entity_permission(&item, &office_nip).unwrap()]);
+    }
+    for item in env.query(&emp, PersonalQuery::new().build().unwrap()).unwrap().permissions {
+        model.extend([Grant::from_personal_permission(&item, &employee, &client_model).unwrap()]);
+    }
+    assert_eq!(
+        model.check_via(&employee, &client_model, &office_nip, Permission::InvoiceWrite).unwrap(),
+        Basis::Indirect { intermediary: office_nip.clone(), general: false },
+        "{model:?}"
+    );
+    assert!(!model.can(&employee, &client_model, Permission::InvoiceRead));
+    assert!(!model.can(&employee, &Context::Nip(fresh_nip(9).parse().unwrap()), Permission::InvoiceWrite));
     let s = open_session(&env, &emp).unwrap();
     assert_eq!(send_invoice(&env, &emp, &s, &invoice_xml(&client, "E/2")), 200);
     // … but not in another client's context.
