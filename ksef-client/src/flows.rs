@@ -15,7 +15,7 @@ use ksef_model::operations::{
 };
 use ksef_model::types::{
     CompressionType, InvoiceExportRequest, InvoiceExportStatusResponse, InvoiceMetadata, InvoicePackage,
-    InvoiceQueryDateRange, InvoiceQueryFilters, InvoiceQuerySubjectType, OpenBatchSessionRequest,
+    InvoicePackagePart, InvoiceQueryDateRange, InvoiceQueryFilters, InvoiceQuerySubjectType, OpenBatchSessionRequest,
     OpenBatchSessionResponse, PartUploadRequest, SessionInvoiceStatusResponse, SessionStatusResponse, StatusInfo,
 };
 use ksef_transport::{AsyncTransport, HttpRequest, SyncTransport, presigned_request};
@@ -23,7 +23,7 @@ use ksef_transport::{AsyncTransport, HttpRequest, SyncTransport, presigned_reque
 use crate::KsefClient;
 use crate::batch::{BatchBuilder, BatchLimits, BatchPackage, Compression, SpooledPart, TempFileSink};
 use crate::error::{Error, InvoiceRejection};
-use crate::export::{UnpackLimits, decrypt_parts, unpack};
+use crate::export::{ExportError, UnpackLimits, decrypt_part_to, unpack};
 use crate::online::{AcceptedInvoice, FormCode, encryption, invoice_outcome};
 use crate::sync::SyncCheckpoint;
 
@@ -359,16 +359,34 @@ fn export_request(
     })
 }
 
-fn finish_export(
-    reference: &str,
-    key: &SessionKey,
-    package: InvoicePackage,
-    downloaded: Vec<Vec<u8>>,
-) -> Result<ExportResult, Error> {
+/// The package's parts sorted by ordinal, checked to be `1..=n`.
+fn sorted_parts(package: &InvoicePackage) -> Result<Vec<InvoicePackagePart>, Error> {
     let mut parts = package.parts.clone();
     parts.sort_by_key(|p| p.ordinal_number);
-    let mut joined = tempfile::tempfile().map_err(|e| Error::Config(format!("temp file: {e}")))?;
-    decrypt_parts(key, &parts, downloaded.iter().map(|v| v.as_slice()).collect(), &mut joined)?;
+    if parts.iter().enumerate().any(|(i, p)| p.ordinal_number.get() as usize != i + 1) {
+        return Err(ExportError::PartOrdinals(parts.len()).into());
+    }
+    Ok(parts)
+}
+
+fn temp_file() -> Result<std::fs::File, Error> {
+    tempfile::tempfile().map_err(|e| Error::Config(format!("temp file: {e}")))
+}
+
+/// Verifies and decrypts one downloaded part onto the end of `joined`.
+fn append_part(
+    key: &SessionKey,
+    part: &InvoicePackagePart,
+    bytes: &[u8],
+    joined: &mut std::fs::File,
+) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(joined);
+    decrypt_part_to(key, part, bytes, &mut out)?;
+    out.flush().map_err(|e| Error::Config(format!("temp file: {e}")))
+}
+
+fn finish_export(reference: &str, package: InvoicePackage, mut joined: std::fs::File) -> Result<ExportResult, Error> {
     joined.seek(SeekFrom::Start(0)).map_err(|e| Error::Config(format!("temp file: {e}")))?;
     let compression = match package.compression_type {
         CompressionType::TarGz => Compression::TarGz,
@@ -560,11 +578,13 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
             waited += delay;
             delay = poll.next_delay(delay);
         };
-        let mut parts = package.parts.clone();
-        parts.sort_by_key(|p| p.ordinal_number);
-        let downloaded =
-            parts.iter().map(|p| self.download_presigned_blocking(&p.url)).collect::<Result<Vec<_>, _>>()?;
-        finish_export(&reference, &key, package, downloaded)
+        // One part in memory at a time: downloaded, verified, decrypted onto the joined file.
+        let mut joined = temp_file()?;
+        for part in sorted_parts(&package)? {
+            let bytes = self.download_presigned_blocking(&part.url)?;
+            append_part(&key, &part, &bytes, &mut joined)?;
+        }
+        finish_export(&reference, package, joined)
     }
 
     /// One incremental sync step for `subject`: exports the checkpoint's next window (by
@@ -712,13 +732,12 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
             waited += delay;
             delay = poll.next_delay(delay);
         };
-        let mut parts = package.parts.clone();
-        parts.sort_by_key(|p| p.ordinal_number);
-        let mut downloaded = Vec::with_capacity(parts.len());
-        for p in &parts {
-            downloaded.push(self.download_presigned(&p.url).await?);
+        let mut joined = temp_file()?;
+        for part in sorted_parts(&package)? {
+            let bytes = self.download_presigned(&part.url).await?;
+            append_part(&key, &part, &bytes, &mut joined)?;
         }
-        finish_export(&reference, &key, package, downloaded)
+        finish_export(&reference, package, joined)
     }
 
     /// Async [`Self::sync_step_blocking`].
