@@ -114,6 +114,7 @@ async fn export(
         is_truncated: false,
         last_date: None,
         hwm,
+        compression_type: if targz { "TarGz" } else { "Zip" }.to_owned(),
     };
     let key = server_key.oaep_decrypt(&wrapped).ok().filter(|k| k.len() == 32);
     let Some(key) = key else {
@@ -215,8 +216,8 @@ async fn status(
                 })
             })
             .collect();
-        let mut package =
-            json!({"invoiceCount": e.invoice_count, "size": e.size, "parts": parts, "isTruncated": e.is_truncated});
+        let mut package = json!({"invoiceCount": e.invoice_count, "size": e.size, "parts": parts, "isTruncated": e.is_truncated,
+                "compressionType": e.compression_type});
         if let Some((field, d)) = &e.last_date {
             package[field.as_str()] = json!(ts(*d));
         }

@@ -520,6 +520,13 @@ pub struct ExportRecord {
     pub last_date: Option<(String, DateTime<Utc>)>,
     /// HWM (PermanentStorage filters).
     pub hwm: Option<DateTime<Utc>>,
+    /// `package.compressionType`: `Zip` or `TarGz`.
+    #[serde(default = "zip_compression")]
+    pub compression_type: String,
+}
+
+fn zip_compression() -> String {
+    "Zip".to_owned()
 }
 
 /// One invoice of a collective identifier.

@@ -61,6 +61,7 @@ fn export_package_round_trip() {
     let package = &st["package"];
     assert_eq!(package["invoiceCount"], 2);
     assert_eq!(package["isTruncated"], false);
+    assert_eq!(package["compressionType"], "Zip");
     assert!(package["permanentStorageHwmDate"].is_string());
     assert!(package["parts"][0]["partName"].as_str().unwrap().ends_with("-001.zip.aes"));
     let archive = download(&client, package);
@@ -80,6 +81,7 @@ fn export_package_round_trip() {
     // Only metadata, tar.gz.
     let reference = export(&http, &token, &client, json!({"onlyMetadata": true, "compressionType": "TarGz"}));
     let st = http.get(&format!("/invoices/exports/{reference}"), Some(&token)).json();
+    assert_eq!(st["package"]["compressionType"], "TarGz");
     let archive = download(&client, &st["package"]);
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive.as_slice()));
     let names: Vec<String> =
