@@ -279,3 +279,40 @@ fn blocking_export_and_two_sync_steps_with_compression_type_fixup() {
     assert_eq!(unique.len(), seen.len(), "duplicates: {seen:?}");
     assert_eq!(unique, expected);
 }
+
+/// Part uploads carry no bearer token and survive transient storage failures: the first three
+/// `PUT`s are answered 503 by this wrapper; every later one goes to the emulator.
+#[test]
+fn part_uploads_have_no_token_and_are_retried() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ksef_transport::SyncTransport as _;
+    let emu = emulator();
+    let inner = ksef_transport::UreqTransport::new(&ksef_transport::TransportConfig::default());
+    let puts = Arc::new(AtomicUsize::new(0));
+    let seen = puts.clone();
+    let transport = move |req: ksef_transport::HttpRequest| {
+        if req.method() == http::Method::PUT {
+            assert!(req.headers().get(http::header::AUTHORIZATION).is_none(), "bearer token sent to storage");
+            if seen.fetch_add(1, Ordering::SeqCst) < 3 {
+                return Ok(http::Response::builder().status(503).body(Vec::new()).unwrap());
+            }
+        }
+        inner.send(req)
+    };
+    let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
+        .allow_loopback_urls(true)
+        .blocking_sleep(|_| ())
+        .build(transport)
+        .unwrap();
+    let nip = fresh_nip();
+    client.call_blocking::<TestdataCreateSubject>(&(), subject_request(&nip)).unwrap();
+    client.login_blocking(xades(&nip)).unwrap();
+    let report = client
+        .send_batch_blocking(FormCode::Fa3, batch(&nip, 60, "RT"), &small_parts(Compression::Zip, 16 * 1024))
+        .unwrap();
+    assert!(report.parts > 1);
+    assert_eq!(report.accepted().count(), 60);
+    assert_eq!(puts.load(Ordering::SeqCst), report.parts + 3);
+}
