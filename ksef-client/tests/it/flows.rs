@@ -316,3 +316,35 @@ fn part_uploads_have_no_token_and_are_retried() {
     assert_eq!(report.accepted().count(), 60);
     assert_eq!(puts.load(Ordering::SeqCst), report.parts + 3);
 }
+
+/// A part corrupted on the way to storage (its hash no longer matches `fileParts`): the session
+/// ends with 405, surfaced as a typed [`ksef_client::Error::BatchFailed`] with its meaning.
+#[test]
+fn a_corrupted_part_fails_the_session_with_typed_405() {
+    use ksef_transport::SyncTransport as _;
+    let emu = emulator();
+    let inner = ksef_transport::UreqTransport::new(&ksef_transport::TransportConfig::default());
+    let transport = move |mut req: ksef_transport::HttpRequest| {
+        if req.method() == http::Method::PUT
+            && let Some(b) = req.body_mut().last_mut()
+        {
+            *b ^= 1;
+        }
+        inner.send(req)
+    };
+    let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
+        .allow_loopback_urls(true)
+        .blocking_sleep(|_| ())
+        .build(transport)
+        .unwrap();
+    let nip = fresh_nip();
+    client.call_blocking::<TestdataCreateSubject>(&(), subject_request(&nip)).unwrap();
+    client.login_blocking(xades(&nip)).unwrap();
+    match client.send_batch_blocking(FormCode::Fa3, batch(&nip, 3, "CP"), &BatchOptions::default()) {
+        Err(ksef_client::Error::BatchFailed(f)) => {
+            assert_eq!(f.code, 405, "{f}");
+            assert_eq!(Some(f.meaning), ksef_client::flows::batch_failure_meaning(405));
+        }
+        other => panic!("{other:?}"),
+    }
+}
