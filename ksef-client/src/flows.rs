@@ -28,7 +28,6 @@ use crate::online::{AcceptedInvoice, FormCode, encryption, invoice_outcome};
 use crate::sync::SyncCheckpoint;
 
 /// One invoice of a batch.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum BatchInvoice {
     /// An XML file on disk (its file name becomes the archive entry name).
@@ -40,6 +39,27 @@ pub enum BatchInvoice {
         /// The invoice XML.
         xml: Vec<u8>,
     },
+    /// XML streamed from a reader under an archive entry name.
+    Reader {
+        /// Archive entry name (`invoiceFileName` in statuses).
+        file_name: String,
+        /// The invoice XML.
+        reader: Box<dyn std::io::Read + Send>,
+    },
+}
+
+impl core::fmt::Debug for BatchInvoice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Bytes { file_name, xml } => {
+                f.debug_struct("Bytes").field("file_name", file_name).field("len", &xml.len()).finish()
+            }
+            Self::Reader { file_name, .. } => {
+                f.debug_struct("Reader").field("file_name", file_name).finish_non_exhaustive()
+            }
+        }
+    }
 }
 
 impl BatchInvoice {
@@ -228,6 +248,7 @@ fn build_package(
         match inv {
             BatchInvoice::File(p) => b.add_invoice_file(&p)?,
             BatchInvoice::Bytes { file_name, xml } => b.add_invoice(&file_name, &xml)?,
+            BatchInvoice::Reader { file_name, reader } => b.add_invoice_reader(&file_name, reader)?,
         };
     }
     Ok(b.finish()?)

@@ -47,11 +47,22 @@ fn blocking_batch_of_300_in_several_parts_all_numbered() {
 fn blocking_batch_with_one_bad_invoice_reports_it() {
     let emu = emulator();
     let (client, nip) = logged_in_blocking(&emu);
-    let mut invoices = batch(&nip, 5, "BX");
+    let mut invoices = batch(&nip, 4, "BX");
+    let dir = std::env::temp_dir().join(format!("ksef-client-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("file-{}.xml", fresh_nip()));
+    std::fs::write(&path, invoice(&nip, &unique_number("BX"))).unwrap();
+    invoices.push(BatchInvoice::File(path.clone()));
+    invoices.push(BatchInvoice::Reader {
+        file_name: "streamed.xml".into(),
+        reader: Box::new(std::io::Cursor::new(invoice(&nip, &unique_number("BX")))),
+    });
     // Another seller's NIP: not allowed for this context.
     invoices.push(BatchInvoice::bytes("bad.xml", invoice(&fresh_nip(), &unique_number("BX"))));
     let report = client.send_batch_blocking(FormCode::Fa3, invoices, &BatchOptions::default()).unwrap();
-    assert_eq!(report.accepted().count(), 5);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(report.accepted().count(), 6, "{:?}", report.invoices);
+    assert!(report.accepted().any(|(f, _)| f == "streamed.xml"));
     let rejected: Vec<_> = report.rejected().collect();
     assert_eq!(rejected.len(), 1, "{:?}", report.invoices);
     assert_eq!(rejected[0].0, "bad.xml");
