@@ -7,6 +7,7 @@
 mod async_general;
 mod kinds;
 mod paging;
+mod refusals;
 
 use std::path::PathBuf;
 use std::time::Duration;
