@@ -1,4 +1,516 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod invoice;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use ksef_client::env::{CustomEnvironment, Environment};
+use ksef_client::{Authenticator, FormCode, KsefClient};
+use ksef_crypto::x509::{KeyAlgorithm, SubjectFields, TestIdentity};
+use ksef_crypto::{Certificate, ContextIdentifier, PrivateKey, UnixTime};
+use ksef_transport::{TransportConfig, UreqTransport};
+
+/// Exit codes of `ksef` (also listed in the README).
+mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Any other error (I/O, network, protocol).
+    pub const ERROR: u8 = 1;
+    /// Usage error (bad flags or arguments; produced by clap as well).
+    pub const USAGE: u8 = 2;
+    /// Partial success: some invoices were rejected.
+    pub const PARTIAL: u8 = 3;
+    /// Authentication failed.
+    pub const AUTH: u8 = 4;
+    /// The command is not allowed in the selected environment (e.g. test identities on prod).
+    pub const REFUSED: u8 = 6;
+}
+
+const AFTER_HELP: &str = "\
+ENVIRONMENTS:
+  local  an embedded ksef-emulator started in-process (default; nothing is sent to KSeF)
+  test   KSeF TE (test), demo  KSeF DEMO (pre-production), prod  KSeF production
+  URL    any KSeF-compatible API base URL, e.g. http://127.0.0.1:8080
+
+EXIT CODES:
+  0 ok, 1 error, 2 usage, 3 partial (some invoices rejected), 4 authentication failed,
+  6 refused in this environment
+
+FILES:
+  state dir: $KSEF_STATE_DIR, else $XDG_STATE_HOME/ksef, else ~/.local/state/ksef
+    identities/<name>/key.pem (0600), identities/<name>/cert.pem, emulator/ (local KSeF data)";
+
+/// `ksef`: send, receive and manage KSeF 2.0 invoices.
+#[derive(Debug, Parser)]
+#[command(name = "ksef", version, about, long_about = None, after_long_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Environment: test, demo, prod, local (embedded emulator) or an API base URL.
+    #[arg(long, global = true, env = "KSEF_ENV", default_value = "local")]
+    env: String,
+    /// State directory (identities, local emulator data).
+    #[arg(long, global = true, env = "KSEF_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
+    output: Output,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// Human-readable text.
+    Human,
+    /// One JSON document per command.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints a shell completion script to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The KSeF emulator.
+    #[command(subcommand)]
+    Emulator(EmulatorCmd),
+    /// Test identities (self-signed certificates; TE and local only).
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// End to end against the embedded emulator: test subject, identity, XAdES login,
+    /// five FA(3) invoices online, UPOs and KOD I QR codes.
+    Quickstart {
+        /// Where to write invoices, UPOs and QR codes (default: <state dir>/quickstart).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// The seller NIP.
+        #[arg(long, default_value = "5265877635")]
+        nip: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EmulatorCmd {
+    /// Runs the emulator in the foreground until Ctrl-C.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Data directory (SQLite); default <state dir>/emulator.
+        #[arg(long, conflicts_with = "in_memory")]
+        data_dir: Option<PathBuf>,
+        /// Keep everything in memory (lost on exit).
+        #[arg(long)]
+        in_memory: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IdentityCmd {
+    /// Makes a self-signed test identity and stores it in the state dir.
+    New {
+        /// NIP (10 digits) of the subject.
+        #[arg(long)]
+        nip: String,
+        /// A person identified by PESEL instead of NIP.
+        #[arg(long, conflicts_with = "seal")]
+        pesel: Option<String>,
+        /// A company seal instead of a person.
+        #[arg(long)]
+        seal: bool,
+        /// ECDSA P-256 key (default RSA-2048).
+        #[arg(long)]
+        ec: bool,
+        /// Identity name (directory under identities/); default the NIP.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// A failure with its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl From<ksef_client::Error> for Failure {
+    fn from(e: ksef_client::Error) -> Self {
+        let code = if matches!(e, ksef_client::Error::Auth(_)) { exit::AUTH } else { exit::ERROR };
+        Self::new(code, error_chain(&e))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(exit::ERROR, e.to_string())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn fail(code: u8) -> impl FnOnce(ksef_crypto::Error) -> Failure {
+    move |e| Failure::new(code, error_chain(&e))
+}
+
+/// The selected KSeF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Test,
+    Demo,
+    Prod,
+    Local,
+    Url(String),
+}
+
+impl Target {
+    fn parse(s: &str) -> Result<Self, Failure> {
+        Ok(match s {
+            "test" | "te" => Self::Test,
+            "demo" => Self::Demo,
+            "prod" | "prd" => Self::Prod,
+            "local" => Self::Local,
+            u if u.starts_with("http://") || u.starts_with("https://") => Self::Url(u.trim_end_matches('/').into()),
+            other => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("unknown environment {other:?} (expected test, demo, prod, local or a URL)"),
+                ));
+            }
+        })
+    }
+
+    fn banner(&self) {
+        match self {
+            Self::Prod => eprintln!(
+                "WARNING: environment PROD - invoices sent now are legally binding in the Polish national KSeF."
+            ),
+            Self::Local => eprintln!("NOTE: environment LOCAL (embedded emulator) - nothing is sent to KSeF."),
+            _ => {}
+        }
+    }
+
+    fn allows_test_identities(&self) -> bool {
+        matches!(self, Self::Test | Self::Local | Self::Url(_))
+    }
+}
+
+/// A connection: the client, its environment and (for local) the emulator kept alive.
+struct Connection {
+    client: KsefClient<UreqTransport>,
+    env: Environment,
+    _emulator: Option<ksef_emulator::Emulator>,
+}
+
+fn connect(target: &Target, state: &Path) -> Result<Connection, Failure> {
+    let (env, emulator) = match target {
+        Target::Test => (Environment::Test, None),
+        Target::Demo => (Environment::Demo, None),
+        Target::Prod => (Environment::Production, None),
+        Target::Url(u) => (custom(u)?, None),
+        Target::Local => {
+            let dir = state.join("emulator");
+            std::fs::create_dir_all(&dir)?;
+            let emu = ksef_emulator::Emulator::builder()
+                .data_dir(&dir)
+                .start()
+                .map_err(|e| Failure::new(exit::ERROR, format!("embedded emulator: {}", error_chain(&e))))?;
+            tracing::info!(url = %emu.base_url(), data = %dir.display(), "embedded emulator started");
+            (custom(&emu.base_url())?, Some(emu))
+        }
+    };
+    let mut builder = KsefClient::builder(env.clone());
+    if matches!(target, Target::Local | Target::Url(_)) {
+        builder = builder.allow_loopback_urls(true);
+    }
+    let client = builder.build(UreqTransport::new(&TransportConfig::default()))?;
+    Ok(Connection { client, env, _emulator: emulator })
+}
+
+fn custom(url: &str) -> Result<Environment, Failure> {
+    CustomEnvironment::new(url, url)
+        .map(Environment::Custom)
+        .map_err(|e| Failure::new(exit::USAGE, format!("bad URL {url:?}: {e}")))
+}
+
+fn state_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("ksef");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/state/ksef")
+}
+
+/// Writes `bytes` to `path`; on Unix with mode 0600 when `secret`.
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    use std::io::Write;
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let level = match cli.global.verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let g = &cli.global;
+    let state = state_dir(g.state_dir.as_deref());
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ksef", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Emulator(EmulatorCmd::Serve { port, data_dir, in_memory }) => {
+            let mut b = ksef_emulator::Emulator::builder().bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            let dir = (!in_memory).then(|| data_dir.unwrap_or_else(|| state.join("emulator")));
+            if let Some(d) = &dir {
+                std::fs::create_dir_all(d)?;
+                b = b.data_dir(d);
+            }
+            let emu = b.start().map_err(|e| Failure::new(exit::ERROR, error_chain(&e)))?;
+            eprintln!("NOTE: this is an emulator - nothing is sent to KSeF. Ctrl-C stops it.");
+            if g.output == Output::Json {
+                let v = serde_json::json!({ "base_url": emu.base_url(), "data_dir": dir });
+                println!("{v}");
+            } else {
+                println!("{}", emu.base_url());
+                match &dir {
+                    Some(d) => eprintln!("data: {}", d.display()),
+                    None => eprintln!("data: in memory"),
+                }
+            }
+            loop {
+                std::thread::park();
+            }
+        }
+        Command::Identity(IdentityCmd::New { nip, pesel, seal, ec, name }) => {
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            if !target.allows_test_identities() {
+                return Err(Failure::new(
+                    exit::REFUSED,
+                    "self-signed test identities are accepted only by KSeF TE and the emulator (use --env test or local)",
+                ));
+            }
+            let name = name.unwrap_or_else(|| nip.clone());
+            let (dir, _) = new_identity(&state, &name, &nip, pesel.as_deref(), seal, ec)?;
+            if g.output == Output::Json {
+                println!("{}", serde_json::json!({ "name": name, "dir": dir, "nip": nip }));
+            } else {
+                println!("identity {name}: {}", dir.display());
+            }
+            Ok(exit::OK)
+        }
+        Command::Quickstart { out_dir, nip } => {
+            let target = Target::parse(&g.env)?;
+            if target != Target::Local && !matches!(target, Target::Url(_)) {
+                return Err(Failure::new(
+                    exit::REFUSED,
+                    "quickstart runs against the emulator only (--env local or a URL)",
+                ));
+            }
+            target.banner();
+            let out = out_dir.unwrap_or_else(|| state.join("quickstart"));
+            quickstart(&target, &state, &out, &nip, g.output)
+        }
+    }
+}
+
+fn new_identity(
+    state: &Path,
+    name: &str,
+    nip: &str,
+    pesel: Option<&str>,
+    seal: bool,
+    ec: bool,
+) -> Result<(PathBuf, TestIdentity), Failure> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(Failure::new(exit::USAGE, format!("bad identity name {name:?}")));
+    }
+    let fields = if seal {
+        SubjectFields::seal(nip, "Firma Testowa")
+    } else if let Some(p) = pesel {
+        SubjectFields::person_pesel(p, "Jan", "Testowy")
+    } else {
+        SubjectFields::person_nip(nip, "Jan", "Testowy")
+    }
+    .map_err(fail(exit::USAGE))?;
+    let alg = if ec { KeyAlgorithm::P256 } else { KeyAlgorithm::Rsa2048 };
+    let now = UnixTime::now();
+    let id = TestIdentity::generate(
+        alg,
+        &fields,
+        UnixTime::from_secs(now.as_secs().saturating_sub(3600)),
+        365,
+        &mut rand::rng(),
+    )
+    .map_err(fail(exit::ERROR))?;
+    let dir = state.join("identities").join(name);
+    let key = id.key.to_pkcs8_pem().map_err(fail(exit::ERROR))?;
+    write_file(&dir.join("key.pem"), key.as_bytes(), true)?;
+    write_file(&dir.join("cert.pem"), id.certificate.to_pem().map_err(fail(exit::ERROR))?.as_bytes(), false)?;
+    write_file(&dir.join("context"), nip.as_bytes(), false)?;
+    Ok((dir, id))
+}
+
+/// Loads a stored identity (for commands that log in on their own).
+#[allow(dead_code)]
+fn load_identity(dir: &Path) -> Result<TestIdentity, Failure> {
+    let key = std::fs::read_to_string(dir.join("key.pem"))?;
+    let cert = std::fs::read_to_string(dir.join("cert.pem"))?;
+    Ok(TestIdentity {
+        key: PrivateKey::from_pem(&key).map_err(fail(exit::ERROR))?,
+        certificate: Certificate::from_pem(&cert).map_err(fail(exit::ERROR))?,
+    })
+}
+
+fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Output) -> Result<u8, Failure> {
+    use ksef_model::operations::TestdataCreateSubject;
+    use ksef_model::types::{SubjectCreateRequest, SubjectType};
+
+    let conn = connect(target, state)?;
+    let client = &conn.client;
+    let bad = |e: &dyn std::fmt::Display| Failure::new(exit::ERROR, e.to_string());
+    // The subject may exist already (persistent local data): a failure here is logged, not fatal.
+    let created = client.call_blocking::<TestdataCreateSubject>(
+        &(),
+        SubjectCreateRequest {
+            created_date: None,
+            description: "Quickstart".try_into().map_err(|e| bad(&e))?,
+            subject_nip: nip.try_into().map_err(|e| bad(&e))?,
+            subject_type: SubjectType::Jst,
+            subunits: None,
+        },
+    );
+    if let Err(e) = created {
+        tracing::info!("test subject not created (may exist): {e}");
+    }
+    let (id_dir, identity) = new_identity(state, &format!("quickstart-{nip}"), nip, None, true, true)?;
+    client.login_blocking(Authenticator::xades(ContextIdentifier::Nip(nip.into()), identity))?;
+
+    let today = chrono::Utc::now().date_naive();
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let invoices: Vec<Vec<u8>> =
+        (1..=5).map(|i| invoice::sample_fa3(nip, &format!("QS/{stamp}/{i}"), today).into_bytes()).collect();
+    for (i, x) in invoices.iter().enumerate() {
+        write_file(&out.join("invoices").join(format!("invoice-{}.xml", i + 1)), x, false)?;
+    }
+    let (session, results) = client.send_invoices_blocking(FormCode::Fa3, &invoices)?;
+    let mut rows = Vec::new();
+    let mut rejected = 0;
+    for (i, (r, xml)) in results.into_iter().zip(&invoices).enumerate() {
+        let n = i + 1;
+        match r {
+            Ok(acc) => {
+                let ksef = acc.ksef_number.as_str().to_string();
+                let upo = client.invoice_upo_by_ksef_number_blocking(&session.reference_number, &ksef)?;
+                let upo_path = out.join("upo").join(format!("{ksef}.xml"));
+                write_file(&upo_path, upo.as_bytes(), false)?;
+                let link = ksef_client::qr::invoice_link(&conn.env, nip, today, xml).map_err(|e| bad(&e))?;
+                let code = ksef_client::qr::LabeledQr::invoice(&link, Some(&ksef)).map_err(|e| bad(&e))?;
+                let png = code.to_png(ksef_client::qr::RenderOptions::default()).map_err(|e| bad(&e))?;
+                let qr_path = out.join("qr").join(format!("{ksef}.png"));
+                write_file(&qr_path, &png, false)?;
+                rows.push(serde_json::json!({ "invoice": n, "ksef_number": ksef, "upo": upo_path, "qr": qr_path, "link": link }));
+            }
+            Err(e) => {
+                rejected += 1;
+                rows.push(serde_json::json!({ "invoice": n, "rejected": error_chain(&e) }));
+            }
+        }
+    }
+    if output == Output::Json {
+        let v = serde_json::json!({
+            "session": session.reference_number,
+            "identity": id_dir,
+            "out_dir": out,
+            "invoices": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| bad(&e))?);
+    } else {
+        println!("Quickstart against {}", client.base_url());
+        println!("  identity:   {}", id_dir.display());
+        println!("  session:    {}", session.reference_number);
+        for r in &rows {
+            match r.get("ksef_number").and_then(|v| v.as_str()) {
+                Some(k) => println!("  invoice {}: {k}", r["invoice"]),
+                None => println!("  invoice {}: REJECTED {}", r["invoice"], r["rejected"]),
+            }
+        }
+        println!("  invoices:   {}", out.join("invoices").display());
+        println!("  UPOs:       {}", out.join("upo").display());
+        println!("  QR codes:   {}", out.join("qr").display());
+    }
+    Ok(if rejected > 0 { exit::PARTIAL } else { exit::OK })
+}
