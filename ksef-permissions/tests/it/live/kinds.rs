@@ -255,6 +255,16 @@ fn subunit_administrator_signs_in_to_the_subunit_until_revoked() {
         js(&env.query(&owner, subunits_query(Some(&Subunit::InternalId(internal.clone())), None).unwrap()).unwrap());
     assert_eq!(list["permissions"][0]["subunitIdentifier"]["value"], internal.as_str());
     assert_eq!(list["permissions"][0]["subunitName"], "Oddział Kraków");
+    // The AccessModel's view from the query: the administrator manages credentials in the
+    // sub-unit (the emulator agrees: the sign-in below works and the grant there succeeds).
+    let mut model = AccessModel::new();
+    for item in env.query(&owner, subunits_query(None, None).unwrap()).unwrap().permissions {
+        model.extend([Grant::from_subunit_permission(&item).unwrap()]);
+    }
+    let sub_ctx = Context::InternalId(internal.clone());
+    let admin_subject = PersonSubject::pesel(pesel).unwrap();
+    assert!(model.can(&admin_subject, &sub_ctx, Permission::CredentialsManage), "{model:?}");
+    assert!(!model.can(&admin_subject, &Context::Nip(nip.parse().unwrap()), Permission::CredentialsManage));
 
     // The administrator works in the sub-unit with CredentialsManage: may grant there.
     let admin = env.login(ctx(), Identifier::pesel(pesel));
@@ -336,6 +346,16 @@ fn eu_entity_administrator_and_representative() {
         rows.iter().filter(|p| p["authorizedFingerprintIdentifier"].as_str() == Some(admin_fp.as_str())).collect();
     assert!(!admin_rows.is_empty(), "{all}");
 
+    // The AccessModel's view from the typed query agrees with the emulator's sign-ins.
+    let mut model = AccessModel::new();
+    for item in env.query(&admin, EuEntitiesQuery::new().build().unwrap()).unwrap().permissions {
+        model.extend([Grant::from_eu_entity_permission(&item, &eu_id).unwrap()]);
+    }
+    let eu_model = Context::NipVatUe(eu_id.clone());
+    let rep_subject = PersonSubject::fingerprint(&rep_fp).unwrap();
+    assert!(model.can(&rep_subject, &eu_model, Permission::InvoiceWrite), "{model:?}");
+    assert!(!model.can(&rep_subject, &eu_model, Permission::InvoiceRead));
+    assert!(model.can(&PersonSubject::fingerprint(&admin_fp).unwrap(), &eu_model, Permission::VatUeManage));
     // The representative works in the EU context: opens a session.
     let rep_ctx = env.login(eu_ctx(), Identifier::fingerprint(&rep_fp));
     open_session(&env, &rep_ctx).unwrap();
