@@ -45,7 +45,7 @@ pub enum Error {
     /// Building a batch package failed (limits, I/O).
     #[error("batch package")]
     Batch(#[from] crate::batch::BatchError),
-    /// A batch session ended with a failure status (405, 415, 420, 430, 435, 440, 445).
+    /// A batch session ended with a failure status (405, 415, 420, 430, 435, 440, 445, 500).
     #[error("batch session failed: {0}")]
     BatchFailed(crate::flows::StatusFailure),
     /// An export package failed verification, decryption or unpacking.

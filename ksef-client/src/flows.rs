@@ -130,16 +130,18 @@ fn failure(reference_number: &str, st: &StatusInfo, meaning: &'static str) -> St
     }
 }
 
-/// The meaning of a final failure status of a batch session (protocol.md §5).
+/// The meaning of a final failure status of a batch session (protocol.md §5). For 445 the
+/// per-invoice reasons are listed by [`KsefClient::session_invoice_statuses_blocking`].
 pub fn batch_failure_meaning(code: i32) -> Option<&'static str> {
     Some(match code {
-        405 => "package validation failed",
-        415 => "decryption failed (bad key or IV)",
-        420 => "invoice limit of the session exceeded",
-        430 => "package decompression failed",
-        435 => "package decryption failed",
-        440 => "session cancelled (a part was not uploaded in time)",
-        445 => "no valid invoices in the session",
+        405 => "the package parts failed verification (hash or size)",
+        415 => "the AES key could not be unwrapped",
+        420 => "the session's invoice limit (10 000) was exceeded",
+        430 => "the archive could not be decompressed",
+        435 => "a part could not be decrypted",
+        440 => "session cancelled (parts not uploaded or not closed within 12 h, or an empty package)",
+        445 => "every invoice was rejected",
+        500 => "unknown KSeF error",
         _ => return None,
     })
 }
@@ -147,11 +149,13 @@ pub fn batch_failure_meaning(code: i32) -> Option<&'static str> {
 /// The meaning of a final failure status of an export (protocol.md §9.3).
 pub fn export_failure_meaning(code: i32) -> Option<&'static str> {
     Some(match code {
-        210 => "the package expired and was deleted",
-        415 => "decryption key failure",
-        420 => "query limits exceeded",
-        500 => "KSeF failed to build the package",
-        550 => "the export was cancelled",
+        210 => "the package expired and is no longer available",
+        415 => "the AES key could not be unwrapped",
+        420 => {
+            "the filter range is beyond the available data (from after the HWM with restrictToPermanentStorageHwmDate)"
+        }
+        500 => "unknown KSeF error",
+        550 => "cancelled by the system (try again)",
         _ => return None,
     })
 }
@@ -784,7 +788,7 @@ mod tests {
 
     #[test]
     fn batch_failure_codes_are_typed_with_their_meaning() {
-        for code in [405, 415, 420, 430, 435, 440, 445] {
+        for code in [405, 415, 420, 430, 435, 440, 445, 500] {
             let f = failure("R", &status(code), batch_failure_meaning(code).unwrap());
             assert_eq!(f.code, code);
             assert_eq!(f.details, ["x"]);
