@@ -91,7 +91,7 @@ fn for_each_page_async_follows_has_more_and_stops_at_an_error() {
         let mut ids = Vec::new();
         let query = |page| PersonalQuery::new().page(page).build();
         let pages = for_each_page_async(&p, &ok, &ctx, 10, tokio::time::sleep, query, |r| {
-            ids.extend(r.permissions.into_iter().map(|i| i.id.to_string()))
+            ids.extend(r.permissions.into_iter().map(|i| i.id.to_string()));
         })
         .await
         .unwrap();
@@ -100,7 +100,7 @@ fn for_each_page_async_follows_has_more_and_stops_at_an_error() {
 
         let mut seen = 0;
         let err = for_each_page_async(&p, &failing, &ctx, 10, tokio::time::sleep, query, |r| {
-            seen += r.permissions.len()
+            seen += r.permissions.len();
         })
         .await
         .unwrap_err();
