@@ -496,11 +496,33 @@ fn grant_json(g: &GrantRecord, with_author: bool) -> Value {
         v["authorIdentifier"] =
             if g.author.kind == IdentifierType::System { json!({"type": "System"}) } else { json!(g.author) };
     }
-    if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+    if let Some(d) = g.subject_details.as_deref().and_then(details_out) {
         let key = if g.kind == GrantKind::Entity { "subjectEntityDetails" } else { "subjectPersonDetails" };
         v[key] = d;
     }
     v
+}
+
+/// A grant's stored `subjectDetails` (request shape: the type plus one nested object) in the
+/// response shape (`PermissionsSubjectPersonDetails` / `PermissionsSubjectEntityDetails`: flat,
+/// `identifier` → `personIdentifier`).
+fn details_out(stored: &str) -> Option<Value> {
+    let d: Value = serde_json::from_str(stored).ok()?;
+    let kind = d.get("subjectDetailsType")?.clone();
+    let mut out = serde_json::Map::new();
+    out.insert("subjectDetailsType".to_owned(), kind);
+    let inner = ["personById", "personByFpWithId", "personByFpNoId", "entityByFp", "entityById"]
+        .iter()
+        .find_map(|k| d.get(*k).and_then(Value::as_object));
+    for (k, val) in inner.into_iter().flatten() {
+        let name = if k == "identifier" { "personIdentifier" } else { k.as_str() };
+        if ["firstName", "lastName", "personIdentifier", "birthDate", "idDocument", "fullName", "address"]
+            .contains(&name)
+        {
+            out.insert(name.to_owned(), val.clone());
+        }
+    }
+    Some(Value::Object(out))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -853,8 +875,9 @@ async fn query_subunits(
             if let Some(n) = &g.entity_name {
                 v["subunitName"] = json!(n);
             }
-            if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
-                v["subjectPersonDetails"] = d;
+            if let Some(d) = g.subject_details.as_deref().and_then(details_out) {
+                let key = if d.get("fullName").is_some() { "subjectEntityDetails" } else { "subjectPersonDetails" };
+                v[key] = d;
             }
             v
         })
@@ -1061,8 +1084,9 @@ async fn query_eu(
                 "description": g.description,
                 "startDate": ts(g.start_date),
             });
-            if let Some(d) = g.subject_details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
-                v["subjectPersonDetails"] = d;
+            if let Some(d) = g.subject_details.as_deref().and_then(details_out) {
+                let key = if d.get("fullName").is_some() { "subjectEntityDetails" } else { "subjectPersonDetails" };
+                v[key] = d;
             }
             v
         })

@@ -40,6 +40,11 @@ fn owner_logs_in_redeems_once_refreshes_and_revokes() {
     let r = http.post("/auth/token/refresh", Some(&refresh), None);
     assert_eq!(r.status, 200, "{}", r.text());
 
+    // Another authentication of the same subject, revoked by reference from the first.
+    let (_, other_refresh, other_ref) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    assert_eq!(http.call("DELETE", &format!("/auth/sessions/{other_ref}"), Some(&access), None, &[]).status, 204);
+    assert_eq!(http.post("/auth/token/refresh", Some(&other_refresh), None).exception_codes(), [21301]);
+
     assert_eq!(http.call("DELETE", "/auth/sessions/current", Some(&refresh), None, &[]).status, 204);
     assert_eq!(http.post("/auth/token/refresh", Some(&refresh), None).exception_codes(), [21301]);
     let st = http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json();

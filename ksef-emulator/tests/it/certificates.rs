@@ -92,4 +92,10 @@ fn enroll_use_and_revoke_a_ksef_certificate() {
         [25005]
     );
     assert_eq!(http.post("/certificates/0123456789ABCDEF/revoke", Some(&access), None).exception_codes(), [25008]);
+
+    // Test data: shorten a certificate's validity (unknown serial → 25008).
+    let end = json!({"validTo": "2020-01-01T00:00:00Z"});
+    let put = |s: &str| http.call("PUT", &format!("/testdata/certificates/{s}"), Some(&access), Some(&end), &[]);
+    assert_eq!(put(&serial).status, 200);
+    assert_eq!(put("0123456789ABCDEF").exception_codes(), [25008]);
 }

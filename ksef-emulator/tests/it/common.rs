@@ -88,6 +88,7 @@ impl Http {
         let headers =
             res.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
         let body = res.body_mut().read_to_vec().expect("body");
+        super::conformance::check(method, path, status, &body);
         Resp { status, headers, body }
     }
 
@@ -98,6 +99,7 @@ impl Http {
         let headers =
             res.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
         let body = res.body_mut().read_to_vec().expect("body");
+        super::conformance::check("POST", path, status, &body);
         Resp { status, headers, body }
     }
 

@@ -93,4 +93,7 @@ fn rate_limit_profiles_and_context_limits() {
     let v = http.get("/limits/subject", Some(&token)).json();
     assert_eq!(v["certificate"]["maxCertificates"], 3);
     assert_eq!(v["enrollment"]["maxEnrollments"], 300);
+    let r = http.call("DELETE", "/testdata/limits/subject/certificate", Some(&token), None, &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(http.get("/limits/subject", Some(&token)).json()["certificate"]["maxCertificates"], 100);
 }

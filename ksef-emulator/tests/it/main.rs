@@ -5,6 +5,7 @@ mod batch;
 mod certificates;
 mod collective;
 mod common;
+mod conformance;
 mod errors;
 mod exports;
 mod limits;

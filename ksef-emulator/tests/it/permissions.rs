@@ -34,7 +34,7 @@ fn person_grants_work_and_can_be_revoked() {
     assert_eq!(scopes.len(), 2);
     assert!(scopes.contains(&"InvoiceWrite") && scopes.contains(&"InvoiceRead"));
     assert_eq!(mine["ownerPermissions"], Value::Null);
-    assert_eq!(mine["permissions"][0]["subjectPersonDetails"]["personById"]["lastName"], "Nowak");
+    assert_eq!(mine["permissions"][0]["subjectPersonDetails"]["lastName"], "Nowak");
     // Without CredentialsManage the person may not grant.
     assert_eq!(http.post("/permissions/persons/grants", Some(&person), Some(&body)).status, 403);
 
