@@ -368,3 +368,32 @@ fn eu_entity_administrator_and_representative() {
     }
     assert_eq!(env.try_login(eu_ctx(), Identifier::fingerprint(&admin_fp)).err(), Some(415));
 }
+
+/// The same person grant, with the person signing in by a real XAdES signature (a self-signed
+/// certificate carrying her PESEL) instead of the test hook.
+#[test]
+fn person_grant_with_xades_sign_in() {
+    use ksef_crypto::x509::{KeyAlgorithm, SubjectFields};
+    let env = Env::start();
+    let nip = fresh_nip(10);
+    let owner = env.owner(&nip);
+    let pesel = "90010112349";
+    let since = ksef_crypto::UnixTime::from_secs(ksef_crypto::UnixTime::now().as_secs() - 86_400);
+    let fields = SubjectFields::person_pesel(pesel, "Ewa", "Kowalska").unwrap();
+    let id = ksef_crypto::TestIdentity::generate(KeyAlgorithm::P256, &fields, since, 30, &mut rand::rng()).unwrap();
+    assert_eq!(env.xades_login(&nip, &id).err(), Some(415));
+
+    let call = PersonGrant::new(PersonSubject::pesel(pesel).unwrap(), PersonDetails::by_identifier("Ewa", "Kowalska"))
+        .permission(PersonPermissionType::InvoiceWrite)
+        .description("Wystawianie faktur")
+        .build_call()
+        .unwrap();
+    env.granted(&owner, call);
+    let person = env.xades_login(&nip, &id).unwrap();
+    let s = open_session(&env, &person).unwrap();
+    assert_eq!(send_invoice(&env, &person, &s, &invoice_xml(&nip, "X/1")), 200);
+
+    let mine = js(&env.query(&person, PersonalQuery::new().build().unwrap()).unwrap());
+    env.granted(&owner, revoke_common(&ids(&mine, "permissions")[0]).unwrap());
+    assert_eq!(env.xades_login(&nip, &id).err(), Some(415));
+}

@@ -266,3 +266,42 @@ impl ksef_transport::AsyncTransport for Shim<ksef_transport::ReqwestTransport> {
         async move { fut.await.map(spec_shape) }
     }
 }
+
+impl Env {
+    /// Signs in with a real XAdES signature (ksef-crypto's `TestIdentity`, self-signed, as the
+    /// emulator accepts on its test environment) to the NIP context `nip`; `Err(code)` with the
+    /// auth status code when KSeF refuses.
+    pub fn xades_login(&self, nip: &str, id: &ksef_crypto::TestIdentity) -> Result<RequestContext, i32> {
+        use ksef_transport::SyncTransport as _;
+        let anon = RequestContext::new(&self.base()).unwrap();
+        let challenge = ksef_transport::send_blocking::<ops::AuthChallenge, _>(&self.transport, &anon, &(), ())
+            .expect("challenge")
+            .value
+            .challenge
+            .to_string();
+        let req = ksef_crypto::AuthTokenRequest::new(challenge, ksef_crypto::ContextIdentifier::Nip(nip.to_owned()));
+        let signed = ksef_crypto::xades::sign_auth_token_request(&req, id, ksef_crypto::UnixTime::now()).unwrap();
+        let http_req = http::Request::post(format!("{}/auth/xades-signature", self.base()))
+            .header("content-type", "application/xml")
+            .body(signed.into_bytes())
+            .unwrap();
+        let resp = self.transport.send(http_req).expect("xades-signature");
+        assert_eq!(resp.status(), 202, "{}", String::from_utf8_lossy(resp.body()));
+        let init: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        let token = init["authenticationToken"]["token"].as_str().unwrap();
+        let auth = RequestContext::new(&self.base()).unwrap().with_token(token);
+        let status = ksef_transport::send_blocking::<ops::AuthStatus, _>(
+            &self.transport,
+            &auth,
+            &ops::AuthStatusParams { reference_number: init["referenceNumber"].as_str().unwrap().to_owned() },
+            (),
+        )
+        .expect("auth status");
+        if status.value.status.code != 200 {
+            return Err(status.value.status.code);
+        }
+        let tokens =
+            ksef_transport::send_blocking::<ops::AuthTokenRedeem, _>(&self.transport, &auth, &(), ()).expect("redeem");
+        Ok(RequestContext::new(&self.base()).unwrap().with_token(tokens.value.access_token.token.as_str()))
+    }
+}
