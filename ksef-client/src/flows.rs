@@ -78,7 +78,8 @@ pub struct BatchOptions {
     pub limits: BatchLimits,
     /// Declare offline invoicing (`offlineMode`).
     pub offline_mode: bool,
-    /// Parts uploaded at once (at least 1).
+    /// Parts uploaded at once (at least 1). Each upload holds its part in memory (the transport
+    /// traits take the body as bytes), so peak memory is about `parallelism × max_part_size`.
     pub parallelism: usize,
     /// Attempts per part upload (at least 1); failed attempts back off exponentially.
     pub upload_attempts: u32,
