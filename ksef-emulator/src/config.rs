@@ -87,6 +87,8 @@ pub struct EmulatorConfig {
     pub rate_limits: bool,
     /// Fault injection (none by default).
     pub faults: FaultConfig,
+    /// HTTP-level fault injection (none by default; also settable at run time).
+    pub http_faults: crate::faults::HttpFaults,
 }
 
 impl Default for EmulatorConfig {
@@ -102,6 +104,7 @@ impl Default for EmulatorConfig {
             max_invoices_per_session: 10_000,
             rate_limits: true,
             faults: FaultConfig::default(),
+            http_faults: crate::faults::HttpFaults::default(),
         }
     }
 }

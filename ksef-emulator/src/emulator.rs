@@ -30,6 +30,9 @@ pub enum StartError {
     /// Key generation failed.
     #[error("could not create the server keys")]
     Keys(#[from] KeyError),
+    /// The HTTP fault configuration names an unknown operation or a rate outside `0..=1`.
+    #[error("invalid fault configuration: {0}")]
+    Faults(String),
     /// The data directory could not be opened.
     #[error("could not open the data directory")]
     Store(#[from] crate::store::StoreError),
@@ -81,6 +84,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// HTTP-level faults per operation (latency, 5xx, dropped connections, lost responses, 429,
+    /// `X-System-Warning`, statuses held at 150/100). Unknown operation names or rates outside
+    /// `0..=1` make [`EmulatorBuilder::start`] fail with [`StartError::Faults`].
+    pub fn http_faults(mut self, faults: crate::faults::HttpFaults) -> Self {
+        self.config.http_faults = faults;
+        self
+    }
+
     /// Enforces (default) or ignores rate limits.
     pub fn rate_limits(mut self, enforce: bool) -> Self {
         self.config.rate_limits = enforce;
@@ -113,6 +124,7 @@ impl EmulatorBuilder {
     }
 
     fn state(self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
+        crate::faults::validate(&self.config.http_faults).map_err(StartError::Faults)?;
         let now = self.config.clock.now();
         let mut rng = match self.config.seed {
             Some(s) => StdRng::seed_from_u64(s),
@@ -218,6 +230,18 @@ impl Emulator {
     /// The store (to inspect or seed state from tests).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.state.store
+    }
+
+    /// Replaces the HTTP fault configuration at run time (as `POST /_emulator/faults` does).
+    pub fn set_http_faults(&self, faults: crate::faults::HttpFaults) -> Result<(), String> {
+        crate::faults::validate(&faults)?;
+        self.state.http_faults.set(faults);
+        Ok(())
+    }
+
+    /// Injected HTTP faults per kind (as `GET /_emulator/stats` reports).
+    pub fn fault_stats(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.state.http_faults.stats()
     }
 
     /// A snapshot of the server keys.

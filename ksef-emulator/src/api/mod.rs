@@ -55,6 +55,8 @@ pub struct AppState {
     pub rate_limiter: crate::limits::RateLimiter,
     /// Context and subject limit overrides.
     pub overrides: crate::limits::LimitOverrides,
+    /// HTTP-level fault injection.
+    pub http_faults: crate::faults::FaultEngine,
     rng: Mutex<StdRng>,
     faults: Mutex<StdRng>,
     trace: AtomicU64,
@@ -80,6 +82,7 @@ impl AppState {
             s
         });
         let fault_seed = config.faults.seed;
+        let http_faults = crate::faults::FaultEngine::new(config.http_faults.clone());
         Self {
             config,
             store,
@@ -87,6 +90,7 @@ impl AppState {
             jwt: JwtSigner::new(secret),
             rate_limiter: Default::default(),
             overrides: Default::default(),
+            http_faults,
             faults: Mutex::new(<StdRng as rand::SeedableRng>::seed_from_u64(fault_seed)),
             rng: Mutex::new(rng),
             trace: AtomicU64::new(1),
@@ -435,6 +439,9 @@ pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .nest("/v2", api)
         .merge(storage)
+        .layer(middleware::from_fn_with_state(app.clone(), crate::faults::inject))
+        .route("/_emulator/faults", axum::routing::post(crate::faults::set_faults).get(crate::faults::get_faults))
+        .route("/_emulator/stats", axum::routing::get(crate::faults::stats))
         .layer(middleware::from_fn_with_state(app.clone(), render_errors))
         .with_state(app)
 }

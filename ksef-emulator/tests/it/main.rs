@@ -8,6 +8,7 @@ mod common;
 mod conformance;
 mod errors;
 mod exports;
+mod faults;
 mod limits;
 mod permissions;
 mod persistence;
