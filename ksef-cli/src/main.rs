@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod invoice;
+mod journal;
+mod send;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,6 +94,26 @@ enum Command {
     Identity(IdentityCmd),
     /// End to end against the embedded emulator: test subject, identity, XAdES login,
     /// five FA(3) invoices online, UPOs and KOD I QR codes.
+    /// Sends invoice files online; every step is journaled, a rerun (or --resume) finishes an
+    /// interrupted run without sending anything twice.
+    Send {
+        /// Invoice XML files or directories (their *.xml).
+        files: Vec<PathBuf>,
+        /// Resume the newest unfinished run of this environment.
+        #[arg(long)]
+        resume: bool,
+        /// Save each accepted invoice's UPO here as <KSeF number>.xml.
+        #[arg(long)]
+        upo_dir: Option<PathBuf>,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// Shows the send journal.
+    Status {
+        /// Only this run.
+        #[arg(long)]
+        run: Option<i64>,
+    },
     Quickstart {
         /// Where to write invoices, UPOs and QR codes (default: <state dir>/quickstart).
         #[arg(long)]
@@ -100,6 +122,26 @@ enum Command {
         #[arg(long, default_value = "5265877635")]
         nip: String,
     },
+}
+
+/// How to log in (each command logs in on its own).
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// Context NIP (default: the identity's own NIP).
+    #[arg(long)]
+    nip: Option<String>,
+    /// A stored identity (<state dir>/identities/NAME); default the NIP.
+    #[arg(long)]
+    identity: Option<String>,
+    /// Certificate file (PEM or DER), with --key.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key file (PEM or PKCS#8/PKCS#1/SEC1 DER), with --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// A KSeF token instead of a certificate.
+    #[arg(long, env = "KSEF_TOKEN", hide_env_values = true, conflicts_with_all = ["cert", "identity"])]
+    ksef_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +258,17 @@ impl Target {
             ),
             Self::Local => eprintln!("NOTE: environment LOCAL (embedded emulator) - nothing is sent to KSeF."),
             _ => {}
+        }
+    }
+
+    /// The journal's name for this environment.
+    fn key(&self) -> String {
+        match self {
+            Self::Test => "test".into(),
+            Self::Demo => "demo".into(),
+            Self::Prod => "prod".into(),
+            Self::Local => "local".into(),
+            Self::Url(u) => u.clone(),
         }
     }
 
@@ -372,6 +425,28 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
+        Command::Send { files, resume, upo_dir, login: l } => {
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            let files = if files.is_empty() && resume { Vec::new() } else { send::collect_files(&files)? };
+            let conn = connect(&target, &state)?;
+            login(&conn, &state, &l)?;
+            std::fs::create_dir_all(&state)?;
+            let mut journal = journal::Journal::open(&state.join("journal.sqlite"))
+                .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+            send::send(&conn, &target.key(), &mut journal, &files, resume, upo_dir.as_deref(), g.output)
+        }
+        Command::Status { run } => {
+            let path = state.join("journal.sqlite");
+            if !path.exists() {
+                return send::print_rows(&[], g.output).map(|()| exit::OK);
+            }
+            let journal =
+                journal::Journal::open(&path).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+            let rows = journal.files(run).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+            send::print_rows(&rows, g.output)?;
+            Ok(exit::OK)
+        }
         Command::Quickstart { out_dir, nip } => {
             let target = Target::parse(&g.env)?;
             if target != Target::Local && !matches!(target, Target::Url(_)) {
@@ -424,8 +499,53 @@ fn new_identity(
     Ok((dir, id))
 }
 
+fn read_cert(path: &Path) -> Result<Certificate, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(t) if t.contains("-----BEGIN") => Certificate::from_pem(t),
+        _ => Certificate::from_der(&bytes),
+    }
+    .map_err(fail(exit::ERROR))
+}
+
+fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(t) if t.contains("-----BEGIN") => PrivateKey::from_pem(t),
+        _ => PrivateKey::from_der(&bytes),
+    }
+    .map_err(fail(exit::ERROR))
+}
+
+/// Logs `conn` in with a KSeF token, a certificate + key, or a stored identity.
+fn login(conn: &Connection, state: &Path, l: &LoginArgs) -> Result<(), Failure> {
+    let auth = if let Some(token) = &l.ksef_token {
+        let nip = l.nip.clone().ok_or_else(|| Failure::new(exit::USAGE, "--ksef-token needs --nip"))?;
+        Authenticator::ksef_token(ContextIdentifier::Nip(nip), token.as_str())
+    } else if let (Some(c), Some(k)) = (&l.cert, &l.key) {
+        let nip = l.nip.clone().ok_or_else(|| Failure::new(exit::USAGE, "--cert/--key need --nip"))?;
+        let id = TestIdentity { key: read_key(k)?, certificate: read_cert(c)? };
+        Authenticator::xades(ContextIdentifier::Nip(nip), id)
+    } else {
+        let name = l.identity.clone().or_else(|| l.nip.clone()).ok_or_else(|| {
+            Failure::new(
+                exit::USAGE,
+                "say how to log in: --identity, --nip (stored identity), --cert/--key or --ksef-token",
+            )
+        })?;
+        let dir = state.join("identities").join(&name);
+        let id = load_identity(&dir)?;
+        let nip = match &l.nip {
+            Some(n) => n.clone(),
+            None => std::fs::read_to_string(dir.join("context"))?.trim().to_string(),
+        };
+        Authenticator::xades(ContextIdentifier::Nip(nip), id)
+    };
+    conn.client.login_blocking(auth)?;
+    Ok(())
+}
+
 /// Loads a stored identity (for commands that log in on their own).
-#[allow(dead_code)]
 fn load_identity(dir: &Path) -> Result<TestIdentity, Failure> {
     let key = std::fs::read_to_string(dir.join("key.pem"))?;
     let cert = std::fs::read_to_string(dir.join("cert.pem"))?;

@@ -87,3 +87,76 @@ fn help_documents_exit_codes() {
     let s = String::from_utf8(out).unwrap();
     assert!(s.contains("EXIT CODES") && s.contains("4 authentication failed"), "{s}");
 }
+
+/// Five invoice files made by `quickstart` (against its own embedded emulator).
+fn invoice_files(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("qs");
+    ksef(&dir.join("qs-state")).args(["quickstart", "--out-dir"]).arg(&out).assert().success();
+    out.join("invoices")
+}
+
+fn status_json(state: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = ksef(state).args(["--output", "json", "status"]).assert().success().get_output().stdout.clone();
+    serde_json::from_slice::<serde_json::Value>(&out).unwrap().as_array().unwrap().clone()
+}
+
+#[test]
+fn send_then_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = invoice_files(dir.path());
+    let emu = ksef_emulator::Emulator::builder().start().unwrap();
+    let state = dir.path().join("state");
+    let env = emu.base_url();
+    ksef(&state).args(["--env", &env, "identity", "new", "--nip", "5265877635", "--seal", "--ec"]).assert().success();
+    let out = ksef(&state)
+        .args(["--env", &env, "send", "--nip", "5265877635", "--upo-dir"])
+        .arg(dir.path().join("upo"))
+        .arg(&files)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(out).unwrap().matches("accepted").count(), 5);
+    let rows = status_json(&state);
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r["state"] == "accepted"));
+    assert_eq!(std::fs::read_dir(dir.path().join("upo")).unwrap().count(), 5);
+    // Sending the same files again sends nothing new: the journal knows their KSeF numbers.
+    ksef(&state).args(["--env", &env, "send", "--nip", "5265877635"]).arg(&files).assert().success();
+    let again = status_json(&state);
+    let first: std::collections::BTreeSet<_> = rows.iter().map(|r| r["ksef_number"].to_string()).collect();
+    let second: std::collections::BTreeSet<_> = again.iter().map(|r| r["ksef_number"].to_string()).collect();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn crash_at_any_step_then_rerun_gives_each_invoice_one_ksef_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = invoice_files(dir.path());
+    for point in ["session-opened:1", "sending:2", "sent-unjournaled:3", "sent:4", "outcome:2"] {
+        // The emulator lives in this process, so it outlives the killed CLI.
+        let emu = ksef_emulator::Emulator::builder().start().unwrap();
+        let env = emu.base_url();
+        let state = dir.path().join(point.replace(':', "-"));
+        ksef(&state)
+            .args(["--env", &env, "identity", "new", "--nip", "5265877635", "--seal", "--ec"])
+            .assert()
+            .success();
+        let killed = ksef(&state)
+            .env("KSEF_CLI_TEST_ABORT_AFTER", point)
+            .args(["--env", &env, "send", "--nip", "5265877635"])
+            .arg(&files)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        assert!(String::from_utf8_lossy(&killed.stderr).contains("test abort"), "{point}");
+        ksef(&state).args(["--env", &env, "send", "--resume", "--nip", "5265877635"]).assert().success();
+        let rows = status_json(&state);
+        assert_eq!(rows.len(), 5, "{point}");
+        assert!(rows.iter().all(|r| r["state"] == "accepted"), "{point}: {rows:?}");
+        let numbers: std::collections::BTreeSet<_> = rows.iter().map(|r| r["ksef_number"].as_str().unwrap()).collect();
+        assert_eq!(numbers.len(), 5, "{point}: one distinct KSeF number per invoice");
+    }
+}

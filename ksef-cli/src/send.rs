@@ -1,0 +1,232 @@
+//! `ksef send` (online, journaled, resumable) and `ksef status`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use ksef_client::{FormCode, SendOptions};
+use ksef_model::operations::{ListSessionInvoices, ListSessionInvoicesParams};
+
+use crate::journal::{FileRow, Journal};
+use crate::{Connection, Failure, Output, exit};
+
+fn jerr(e: rusqlite::Error) -> Failure {
+    Failure::new(exit::ERROR, format!("journal: {e}"))
+}
+
+/// `KSEF_CLI_TEST_ABORT_AFTER=<step>:<n>`: abort the process (no cleanup) at the n-th time the
+/// named journal step is reached. For crash-resume tests only.
+fn checkpoint(step: &str) {
+    static COUNTS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+    let Ok(spec) = std::env::var("KSEF_CLI_TEST_ABORT_AFTER") else { return };
+    let Some((name, n)) = spec.split_once(':') else { return };
+    if name != step {
+        return;
+    }
+    let n: u32 = n.parse().unwrap_or(1);
+    let mut g = COUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = g.get_or_insert_with(HashMap::new).entry(step.to_string()).or_insert(0);
+    *c += 1;
+    if *c == n {
+        eprintln!("test abort at {step}:{n}");
+        std::process::abort();
+    }
+}
+
+/// The invoice files named by `inputs` (directories: their `*.xml`, sorted).
+pub(crate) fn collect_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")))
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure::new(exit::USAGE, "no invoice files given"));
+    }
+    Ok(out)
+}
+
+fn sha256_b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(ksef_crypto::sha256(bytes))
+}
+
+/// Sends `files` online; every step journaled; resumes an unfinished run of the same files.
+pub(crate) fn send(
+    conn: &Connection,
+    env_key: &str,
+    journal: &mut Journal,
+    files: &[PathBuf],
+    resume: bool,
+    upo_dir: Option<&Path>,
+    output: Output,
+) -> Result<u8, Failure> {
+    let client = &conn.client;
+    let mut listed = Vec::new();
+    for f in files {
+        let abs = std::fs::canonicalize(f).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", f.display())))?;
+        let bytes = std::fs::read(&abs)?;
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        listed.push((abs.display().to_string(), sha256_b64(&bytes), size));
+    }
+    let run = match journal.unfinished_run(env_key).map_err(jerr)? {
+        Some(id) => {
+            let mut known: Vec<String> = journal.files(Some(id)).map_err(jerr)?.into_iter().map(|r| r.path).collect();
+            let mut wanted: Vec<String> = listed.iter().map(|l| l.0.clone()).collect();
+            known.sort();
+            wanted.sort();
+            if resume || known == wanted {
+                eprintln!("resuming run {id}");
+                id
+            } else {
+                journal.new_run(env_key, &listed).map_err(jerr)?
+            }
+        }
+        None if resume && files.is_empty() => return Err(Failure::new(exit::USAGE, "nothing to resume")),
+        None => journal.new_run(env_key, &listed).map_err(jerr)?,
+    };
+
+    // 1. Files caught between "sending" and "sent": look them up in their session by hash.
+    for row in journal.files(Some(run)).map_err(jerr)? {
+        if row.state != "sending" {
+            continue;
+        }
+        let found = match &row.session_ref {
+            Some(s) => find_in_session(conn, s, &row.sha256)?,
+            None => None,
+        };
+        match (found, &row.session_ref) {
+            (Some(invoice_ref), Some(s)) => {
+                tracing::info!(path = %row.path, invoice_ref, "interrupted send found in its session by hash");
+                journal.mark_sent(run, &row.path, s, &invoice_ref).map_err(jerr)?;
+            }
+            _ => journal.mark_pending(run, &row.path).map_err(jerr)?,
+        }
+    }
+    // 2. Already accepted elsewhere in the journal (same environment, same bytes): not resent.
+    for row in journal.files(Some(run)).map_err(jerr)? {
+        if row.state == "pending"
+            && let Some(k) = journal.accepted_by_hash(env_key, &row.sha256).map_err(jerr)?
+        {
+            journal.mark_accepted(run, &row.path, &k).map_err(jerr)?;
+        }
+    }
+    // 3. Send what is pending.
+    let pending: Vec<FileRow> =
+        journal.files(Some(run)).map_err(jerr)?.into_iter().filter(|r| r.state == "pending").collect();
+    let mut session = None;
+    if !pending.is_empty() {
+        let s = client.open_online_session_blocking(FormCode::Fa3)?;
+        journal.set_session(run, &s.reference_number).map_err(jerr)?;
+        checkpoint("session-opened");
+        for row in &pending {
+            let bytes = std::fs::read(&row.path)?;
+            if sha256_b64(&bytes) != row.sha256 {
+                return Err(Failure::new(exit::ERROR, format!("{} changed since the run started", row.path)));
+            }
+            journal.mark_sending(run, &row.path, &s.reference_number).map_err(jerr)?;
+            checkpoint("sending");
+            let invoice_ref = client.send_invoice_blocking(&s, &bytes, &SendOptions::default())?;
+            checkpoint("sent-unjournaled");
+            journal.mark_sent(run, &row.path, &s.reference_number, &invoice_ref).map_err(jerr)?;
+            checkpoint("sent");
+        }
+        session = Some(s);
+    }
+    // 4. Wait for the outcome of every sent invoice.
+    for row in journal.files(Some(run)).map_err(jerr)? {
+        let (Some(s), Some(r)) = (row.session_ref.as_deref(), row.invoice_ref.as_deref()) else { continue };
+        if row.state != "sent" {
+            continue;
+        }
+        match client.wait_for_invoice_blocking(s, r) {
+            Ok(acc) => journal.mark_accepted(run, &row.path, acc.ksef_number.as_str()).map_err(jerr)?,
+            Err(ksef_client::Error::InvoiceRejected(rej)) => {
+                if let (true, Some(orig)) = (rej.is_duplicate(), rej.extension("originalKsefNumber")) {
+                    if let Some(orig_session) = rej.extension("originalSessionReferenceNumber") {
+                        journal.mark_sent(run, &row.path, orig_session, r).map_err(jerr)?;
+                    }
+                    journal.mark_accepted(run, &row.path, orig).map_err(jerr)?;
+                } else {
+                    let details = rej.details.join("; ");
+                    journal
+                        .mark_rejected(run, &row.path, i64::from(rej.code), &rej.description, &details)
+                        .map_err(jerr)?;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        checkpoint("outcome");
+    }
+    if let Some(s) = &session
+        && let Err(e) = client.close_online_session_blocking(s)
+    {
+        tracing::warn!("closing session {}: {e}", s.reference_number);
+    }
+    let rows = journal.files(Some(run)).map_err(jerr)?;
+    if let Some(dir) = upo_dir {
+        for row in &rows {
+            if let (Some(k), Some(s)) = (&row.ksef_number, &row.session_ref) {
+                let path = dir.join(format!("{k}.xml"));
+                if !path.exists() {
+                    let upo = client.invoice_upo_by_ksef_number_blocking(s, k)?;
+                    crate::write_file(&path, upo.as_bytes(), false)?;
+                }
+            }
+        }
+    }
+    journal.finish_run(run).map_err(jerr)?;
+    print_rows(&rows, output)?;
+    Ok(if rows.iter().any(|r| r.state == "rejected") { exit::PARTIAL } else { exit::OK })
+}
+
+fn find_in_session(conn: &Connection, session: &str, sha: &str) -> Result<Option<String>, Failure> {
+    let mut token = None;
+    loop {
+        let params = ListSessionInvoicesParams {
+            continuation_token: token.take(),
+            reference_number: session.to_string(),
+            page_size: Some(1000),
+        };
+        let page = conn.client.call_blocking::<ListSessionInvoices>(&params, ())?.value;
+        for inv in &page.invoices {
+            if *inv.invoice_hash == *sha {
+                return Ok(Some(inv.reference_number.to_string()));
+            }
+        }
+        match page.continuation_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Prints journal rows (a table, or JSON).
+pub(crate) fn print_rows(rows: &[FileRow], output: Output) -> Result<(), Failure> {
+    if output == Output::Json {
+        let s = serde_json::to_string_pretty(rows).map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
+        println!("{s}");
+        return Ok(());
+    }
+    for r in rows {
+        let outcome = match (&r.ksef_number, r.error_code) {
+            (Some(k), _) => k.clone(),
+            (None, Some(c)) => format!(
+                "{c} {} {}",
+                r.error_description.as_deref().unwrap_or(""),
+                r.error_details.as_deref().unwrap_or("")
+            ),
+            _ => String::new(),
+        };
+        println!("{:>4}  {:<9} {}  {}", r.run_id, r.state, r.path, outcome.trim_end());
+    }
+    Ok(())
+}
