@@ -479,6 +479,18 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
         invoices: Vec<BatchInvoice>,
         opts: &BatchOptions,
     ) -> Result<BatchReport, Error> {
+        self.send_batch_with_blocking(form_code, invoices, opts, |part, up| {
+            self.upload_part_blocking(part, up, opts.upload_attempts)
+        })
+    }
+
+    pub(crate) fn send_batch_with_blocking(
+        &self,
+        form_code: FormCode,
+        invoices: Vec<BatchInvoice>,
+        opts: &BatchOptions,
+        upload: impl Fn(&SpooledPart, &PartUploadRequest) -> Result<(), Error> + Sync,
+    ) -> Result<BatchReport, Error> {
         let key = Arc::new(SessionKey::generate(&mut rand::rng())?);
         let pkg = build_package(&key, opts, invoices)?;
         let resp = self.with_key_blocking(KeyUsage::SymmetricKeyEncryption, |public| {
@@ -496,7 +508,7 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((part, up)) = plan.get(i) else { return Ok(()) };
-                            self.upload_part_blocking(part, up, opts.upload_attempts)?;
+                            upload(part, up)?;
                         }
                     })
                 })
@@ -776,6 +788,58 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
         let filters = sync_filters(checkpoint.subject(subject, from).next_range(), subject)?;
         let export = self.export_invoices(&filters).await?;
         sync_result(checkpoint, subject, from, export)
+    }
+}
+
+#[cfg(feature = "ureq")]
+impl KsefClient<ksef_transport::UreqTransport> {
+    /// [`Self::send_batch_blocking`] with each part streamed from its temp file
+    /// ([`ksef_transport::UreqTransport::send_reader`]) instead of read into memory; retried
+    /// `upload_attempts` times on retryable failures (the pipeline is not used for the upload).
+    ///
+    /// # Errors
+    /// As [`Self::send_batch_blocking`].
+    pub fn send_batch_streaming_blocking(
+        &self,
+        form_code: FormCode,
+        invoices: Vec<BatchInvoice>,
+        opts: &BatchOptions,
+    ) -> Result<BatchReport, Error> {
+        self.send_batch_with_blocking(form_code, invoices, opts, |part, up| {
+            let mut attempt = 0;
+            loop {
+                match self.stream_part(part, up) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if attempt + 1 < opts.upload_attempts.max(1) && is_transient(&e) => {
+                        self.sleep_blocking(backoff(attempt));
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    fn stream_part(&self, part: &SpooledPart, up: &PartUploadRequest) -> Result<(), Error> {
+        let io = |e: std::io::Error| Error::Config(format!("reading spooled part: {e}"));
+        let method = http::Method::from_bytes(up.method.as_bytes())
+            .map_err(|_| Error::Protocol(format!("bad upload method `{}`", up.method)))?;
+        let headers: Vec<(&str, &str)> =
+            up.headers.iter().filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))).collect();
+        // Validated (URL policy, no Authorization) like every pre-signed request; the body streams.
+        let checked = presigned_request(method, &up.url, &headers, Vec::new(), self.url_policy())?;
+        let (mut parts, _) = checked.into_parts();
+        let mut file = part.open().map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+        let req = http::Request::from_parts(parts, ());
+        let resp = self
+            .inner
+            .transport
+            .send_reader(req, &mut file)
+            .map_err(|e| Error::Api(ksef_transport::Error::from_transport(e)))?;
+        ksef_transport::parse_presigned(resp)?;
+        Ok(())
     }
 }
 

@@ -283,3 +283,16 @@ fn a_corrupted_part_fails_the_session_with_typed_405() {
         other => panic!("{other:?}"),
     }
 }
+
+/// ureq only: parts streamed from their temp files.
+#[test]
+fn blocking_streaming_batch_in_several_parts_all_numbered() {
+    let emu = emulator();
+    let (client, nip) = logged_in_blocking(&emu);
+    let report = client
+        .send_batch_streaming_blocking(FormCode::Fa3, batch(&nip, 120, "ST"), &small_parts(Compression::Zip, 32 * 1024))
+        .unwrap();
+    assert!(report.parts > 1, "{} parts", report.parts);
+    let numbers: BTreeSet<_> = report.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()).collect();
+    assert_eq!(numbers.len(), 120);
+}
