@@ -4,6 +4,7 @@
 mod invoice;
 mod journal;
 mod send;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +109,9 @@ enum Command {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// Logs in and stores the tokens; logs out; lists authentication sessions.
+    #[command(subcommand)]
+    Auth(AuthCmd),
     /// Shows the send journal.
     Status {
         /// Only this run.
@@ -121,6 +125,22 @@ enum Command {
         /// The seller NIP.
         #[arg(long, default_value = "5265877635")]
         nip: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthCmd {
+    /// Logs in and stores the access and refresh tokens in <state dir>/tokens/ (0600).
+    Login {
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// Revokes the current authentication session and deletes the stored tokens.
+    Logout,
+    /// Lists authentication sessions of the context.
+    Sessions {
+        #[command(flatten)]
+        login: LoginArgs,
     },
 }
 
@@ -277,9 +297,12 @@ impl Target {
     }
 }
 
+/// The blocking client the CLI uses.
+type Client = KsefClient<UreqTransport>;
+
 /// A connection: the client, its environment and (for local) the emulator kept alive.
 struct Connection {
-    client: KsefClient<UreqTransport>,
+    client: Client,
     env: Environment,
     _emulator: Option<ksef_emulator::Emulator>,
 }
@@ -430,11 +453,77 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             target.banner();
             let files = if files.is_empty() && resume { Vec::new() } else { send::collect_files(&files)? };
             let conn = connect(&target, &state)?;
-            login(&conn, &state, &l)?;
+            ensure_auth(&conn, &state, &target.key(), &l)?;
             std::fs::create_dir_all(&state)?;
             let mut journal = journal::Journal::open(&state.join("journal.sqlite"))
                 .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
             send::send(&conn, &target.key(), &mut journal, &files, resume, upo_dir.as_deref(), g.output)
+        }
+        Command::Auth(cmd) => {
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            let key = target.key();
+            let conn = connect(&target, &state)?;
+            match cmd {
+                AuthCmd::Login { login: l } => {
+                    login(&conn, &state, &l)?;
+                    tokens::save(&state, &key, &conn.client)?;
+                    let p = tokens::path(&state, &key);
+                    if g.output == Output::Json {
+                        println!("{}", serde_json::json!({ "tokens": p }));
+                    } else {
+                        println!("logged in; tokens stored in {} (mode 0600)", p.display());
+                    }
+                }
+                AuthCmd::Logout => {
+                    if tokens::load(&state, &key, &conn.client)? {
+                        use ksef_model::operations::RevokeCurrentAuthSession;
+                        if let Err(e) = conn.client.call_blocking::<RevokeCurrentAuthSession>(&(), ()) {
+                            tracing::warn!("revoking the session: {e}");
+                        }
+                    }
+                    let removed = tokens::remove(&state, &key)?;
+                    if g.output == Output::Json {
+                        println!("{}", serde_json::json!({ "removed": removed }));
+                    } else if removed {
+                        println!("logged out");
+                    } else {
+                        println!("not logged in");
+                    }
+                }
+                AuthCmd::Sessions { login: l } => {
+                    use ksef_model::operations::{ListAuthSessions, ListAuthSessionsParams};
+                    ensure_auth(&conn, &state, &key, &l)?;
+                    let params = ListAuthSessionsParams { continuation_token: None, page_size: None };
+                    let list = conn.client.call_blocking::<ListAuthSessions>(&params, ())?.value;
+                    let rows: Vec<_> = list
+                        .items
+                        .iter()
+                        .map(|s| {
+                            serde_json::json!({
+                                "reference_number": s.reference_number.to_string(),
+                                "start_date": s.start_date,
+                                "status": s.status.code,
+                                "current": s.is_current.unwrap_or(false),
+                            })
+                        })
+                        .collect();
+                    if g.output == Output::Json {
+                        println!("{}", serde_json::Value::Array(rows));
+                    } else {
+                        for r in &rows {
+                            let cur = if r["current"] == true { " (current)" } else { "" };
+                            println!(
+                                "{}  {}  status {}{cur}",
+                                r["reference_number"].as_str().unwrap_or(""),
+                                r["start_date"].as_str().unwrap_or(""),
+                                r["status"]
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(exit::OK)
         }
         Command::Status { run } => {
             let path = state.join("journal.sqlite");
@@ -515,6 +604,18 @@ fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
         _ => PrivateKey::from_der(&bytes),
     }
     .map_err(fail(exit::ERROR))
+}
+
+/// Uses the login flags if any were given (and stores the tokens), else the stored tokens.
+fn ensure_auth(conn: &Connection, state: &Path, env_key: &str, l: &LoginArgs) -> Result<(), Failure> {
+    if l.nip.is_some() || l.identity.is_some() || l.cert.is_some() || l.ksef_token.is_some() {
+        login(conn, state, l)?;
+        return tokens::save(state, env_key, &conn.client);
+    }
+    if tokens::load(state, env_key, &conn.client)? {
+        return Ok(());
+    }
+    Err(Failure::new(exit::AUTH, "not logged in: run `ksef auth login` or pass --nip/--identity/--cert/--ksef-token"))
 }
 
 /// Logs `conn` in with a KSeF token, a certificate + key, or a stored identity.

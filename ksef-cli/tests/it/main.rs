@@ -160,3 +160,29 @@ fn crash_at_any_step_then_rerun_gives_each_invoice_one_ksef_number() {
         assert_eq!(numbers.len(), 5, "{point}: one distinct KSeF number per invoice");
     }
 }
+
+#[test]
+fn auth_login_stores_tokens_0600_and_local_commands_reuse_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = invoice_files(dir.path());
+    let state = dir.path().join("state");
+    // A different NIP than the invoices' seller: KSeF rejects them with 410 (exit 3, partial).
+    ksef(&state).args(["identity", "new", "--nip", "1234567819", "--seal", "--ec"]).assert().success();
+    ksef(&state).args(["auth", "login", "--nip", "1234567819"]).assert().success();
+    let tokens = state.join("tokens/local.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A new process (and a new embedded emulator on the same data dir) uses the stored tokens.
+    let out = ksef(&state).args(["auth", "sessions"]).assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8(out).unwrap().contains("(current)"));
+    ksef(&state).arg("send").arg(&files).assert().code(3);
+    let rows = status_json(&state);
+    assert!(rows.iter().all(|r| r["state"] == "rejected" && r["error_code"] == 410), "{rows:?}");
+    assert!(rows[0]["error_details"].as_str().unwrap().contains("5265877635"));
+    ksef(&state).args(["auth", "logout"]).assert().success();
+    assert!(!tokens.exists());
+    ksef(&state).arg("send").arg(&files).assert().code(4);
+}
