@@ -157,3 +157,21 @@ fn batch_errors() {
     body["formCode"] = json!({"systemCode": "PEF (3)", "schemaVersion": "2-1", "value": "PEF"});
     assert_eq!(http.post("/sessions/batch", Some(&token), Some(&body)).exception_codes(), [21405]);
 }
+
+/// §17.23/24: after the upload window (20 min × parts) a missing part cancels the close with
+/// `21208`, and the expired link answers 403.
+#[test]
+fn batch_upload_window_expires() {
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(chrono::Utc::now()));
+    let lifetimes = ksef_emulator::TokenLifetimes { access: chrono::Duration::hours(2), ..Default::default() };
+    let emu = ksef_emulator::Emulator::builder().clock(clock.clone()).lifetimes(lifetimes).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 140);
+    let c = session_crypto(&http);
+    let archive = zip_of(&[("a.xml", invoice_xml(&nip, "W/1")), ("b.xml", invoice_xml(&nip, "W/2"))]);
+    let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 2, "Zip");
+    assert_eq!(put(&urls[0], &parts[0]), 201);
+    clock.advance(chrono::Duration::minutes(41));
+    assert_eq!(put(&urls[1], &parts[1]), 403);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).exception_codes(), [21208]);
+}

@@ -10,6 +10,7 @@ mod errors;
 mod exports;
 mod faults;
 mod limits;
+mod negative;
 mod permissions;
 mod persistence;
 mod security;

@@ -68,6 +68,10 @@ fn tokens_lifecycle_and_token_login() {
     let tokens = http.post("/auth/token/redeem", Some(t), None).json();
     let refresh = tokens["refreshToken"]["token"].as_str().unwrap().to_owned();
     let token_access = tokens["accessToken"]["token"].as_str().unwrap().to_owned();
+    // §17.34: KSeF certificates need a signature login, not a KSeF token → 25001 / 25002.
+    assert_eq!(http.get("/certificates/enrollments/data", Some(&token_access)).exception_codes(), [25001]);
+    let enroll = json!({"certificateName": "Z tokenu", "certificateType": "Offline", "csr": "AAAA"});
+    assert_eq!(http.post("/certificates/enrollments", Some(&token_access), Some(&enroll)).exception_codes(), [25002]);
     // The token's permissions only: InvoiceWrite yes, CredentialsManage (owner) no.
     let r = http.post(
         "/tokens",
