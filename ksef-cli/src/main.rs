@@ -457,7 +457,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             std::fs::create_dir_all(&state)?;
             let mut journal = journal::Journal::open(&state.join("journal.sqlite"))
                 .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
-            send::send(&conn, &target.key(), &mut journal, &files, resume, upo_dir.as_deref(), g.output)
+            let result = send::send(&conn, &target.key(), &mut journal, &files, resume, upo_dir.as_deref(), g.output);
+            keep_tokens(&state, &target.key(), &conn);
+            result
         }
         Command::Auth(cmd) => {
             let target = Target::parse(&g.env)?;
@@ -496,6 +498,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     ensure_auth(&conn, &state, &key, &l)?;
                     let params = ListAuthSessionsParams { continuation_token: None, page_size: None };
                     let list = conn.client.call_blocking::<ListAuthSessions>(&params, ())?.value;
+                    keep_tokens(&state, &key, &conn);
                     let rows: Vec<_> = list
                         .items
                         .iter()
@@ -604,6 +607,13 @@ fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
         _ => PrivateKey::from_der(&bytes),
     }
     .map_err(fail(exit::ERROR))
+}
+
+/// Writes the (possibly refreshed) tokens back; a failure is only logged.
+fn keep_tokens(state: &Path, env_key: &str, conn: &Connection) {
+    if let Err(e) = tokens::save(state, env_key, &conn.client) {
+        tracing::debug!("tokens not stored: {}", e.message);
+    }
 }
 
 /// Uses the login flags if any were given (and stores the tokens), else the stored tokens.

@@ -127,7 +127,9 @@ pub(crate) fn send(
         let s = client.open_online_session_blocking(FormCode::Fa3)?;
         journal.set_session(run, &s.reference_number).map_err(jerr)?;
         checkpoint("session-opened");
+        let bar = progress(output, pending.len(), "sending");
         for row in &pending {
+            bar.set_message(row.path.rsplit('/').next().unwrap_or_default().to_string());
             let bytes = std::fs::read(&row.path)?;
             if sha256_b64(&bytes) != row.sha256 {
                 return Err(Failure::new(exit::ERROR, format!("{} changed since the run started", row.path)));
@@ -138,11 +140,15 @@ pub(crate) fn send(
             checkpoint("sent-unjournaled");
             journal.mark_sent(run, &row.path, &s.reference_number, &invoice_ref).map_err(jerr)?;
             checkpoint("sent");
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         session = Some(s);
     }
     // 4. Wait for the outcome of every sent invoice.
-    for row in journal.files(Some(run)).map_err(jerr)? {
+    let waiting = journal.files(Some(run)).map_err(jerr)?;
+    let bar = progress(output, waiting.iter().filter(|r| r.state == "sent").count(), "waiting for KSeF numbers");
+    for row in waiting {
         let (Some(s), Some(r)) = (row.session_ref.as_deref(), row.invoice_ref.as_deref()) else { continue };
         if row.state != "sent" {
             continue;
@@ -165,7 +171,9 @@ pub(crate) fn send(
             Err(e) => return Err(e.into()),
         }
         checkpoint("outcome");
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     if let Some(s) = &session
         && let Err(e) = client.close_online_session_blocking(s)
     {
@@ -186,6 +194,20 @@ pub(crate) fn send(
     journal.finish_run(run).map_err(jerr)?;
     print_rows(&rows, output)?;
     Ok(if rows.iter().any(|r| r.state == "rejected") { exit::PARTIAL } else { exit::OK })
+}
+
+/// A progress bar on stderr (hidden in JSON mode and when stderr is not a terminal).
+fn progress(output: Output, len: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = if output == Output::Json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr())
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_string());
+    bar
 }
 
 fn find_in_session(conn: &Connection, session: &str, sha: &str) -> Result<Option<String>, Failure> {
