@@ -106,6 +106,13 @@ enum Command {
         /// Save each accepted invoice's UPO here as <KSeF number>.xml.
         #[arg(long)]
         upo_dir: Option<PathBuf>,
+        /// Declare the invoices as issued in offline mode (`offlineMode`).
+        #[arg(long)]
+        offline: bool,
+        /// Technical correction: Base64 SHA-256 of the invoice this one corrects
+        /// (`hashOfCorrectedInvoice`; one file only).
+        #[arg(long, value_name = "SHA256_B64")]
+        corrects: Option<String>,
         #[command(flatten)]
         login: LoginArgs,
     },
@@ -150,6 +157,12 @@ struct LoginArgs {
     /// Context NIP (default: the identity's own NIP).
     #[arg(long)]
     nip: Option<String>,
+    /// Context: an internal identifier (`<nip>-<5 digits>`) instead of the NIP.
+    #[arg(long, conflicts_with = "nip_vat_ue")]
+    internal_id: Option<String>,
+    /// Context: a NIP-VAT-UE pair (`<nip>-<VAT UE number>`) instead of the NIP.
+    #[arg(long)]
+    nip_vat_ue: Option<String>,
     /// A stored identity (<state dir>/identities/NAME); default the NIP.
     #[arg(long)]
     identity: Option<String>,
@@ -448,16 +461,25 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Send { files, resume, upo_dir, login: l } => {
+        Command::Send { files, resume, upo_dir, offline, corrects, login: l } => {
             let target = Target::parse(&g.env)?;
             target.banner();
             let files = if files.is_empty() && resume { Vec::new() } else { send::collect_files(&files)? };
+            if corrects.is_some() && files.len() != 1 {
+                return Err(Failure::new(exit::USAGE, "--corrects applies to exactly one invoice file"));
+            }
+            let opts = ksef_client::SendOptions { offline_mode: offline, hash_of_corrected_invoice: corrects };
             let conn = connect(&target, &state)?;
             ensure_auth(&conn, &state, &target.key(), &l)?;
             std::fs::create_dir_all(&state)?;
             let mut journal = journal::Journal::open(&state.join("journal.sqlite"))
                 .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
-            let result = send::send(&conn, &target.key(), &mut journal, &files, resume, upo_dir.as_deref(), g.output);
+            let result = send::send(
+                &conn,
+                &target.key(),
+                &mut journal,
+                &send::SendJob { files: &files, resume, opts: &opts, upo_dir: upo_dir.as_deref(), output: g.output },
+            );
             keep_tokens(&state, &target.key(), &conn);
             result
         }
@@ -618,7 +640,13 @@ fn keep_tokens(state: &Path, env_key: &str, conn: &Connection) {
 
 /// Uses the login flags if any were given (and stores the tokens), else the stored tokens.
 fn ensure_auth(conn: &Connection, state: &Path, env_key: &str, l: &LoginArgs) -> Result<(), Failure> {
-    if l.nip.is_some() || l.identity.is_some() || l.cert.is_some() || l.ksef_token.is_some() {
+    if l.nip.is_some()
+        || l.internal_id.is_some()
+        || l.nip_vat_ue.is_some()
+        || l.identity.is_some()
+        || l.cert.is_some()
+        || l.ksef_token.is_some()
+    {
         login(conn, state, l)?;
         return tokens::save(state, env_key, &conn.client);
     }
@@ -631,12 +659,12 @@ fn ensure_auth(conn: &Connection, state: &Path, env_key: &str, l: &LoginArgs) ->
 /// Logs `conn` in with a KSeF token, a certificate + key, or a stored identity.
 fn login(conn: &Connection, state: &Path, l: &LoginArgs) -> Result<(), Failure> {
     let auth = if let Some(token) = &l.ksef_token {
-        let nip = l.nip.clone().ok_or_else(|| Failure::new(exit::USAGE, "--ksef-token needs --nip"))?;
-        Authenticator::ksef_token(ContextIdentifier::Nip(nip), token.as_str())
+        let ctx = context(l, None).ok_or_else(|| Failure::new(exit::USAGE, "--ksef-token needs a context (--nip)"))?;
+        Authenticator::ksef_token(ctx, token.as_str())
     } else if let (Some(c), Some(k)) = (&l.cert, &l.key) {
-        let nip = l.nip.clone().ok_or_else(|| Failure::new(exit::USAGE, "--cert/--key need --nip"))?;
+        let ctx = context(l, None).ok_or_else(|| Failure::new(exit::USAGE, "--cert/--key need a context (--nip)"))?;
         let id = TestIdentity { key: read_key(k)?, certificate: read_cert(c)? };
-        Authenticator::xades(ContextIdentifier::Nip(nip), id)
+        Authenticator::xades(ctx, id)
     } else {
         let name = l.identity.clone().or_else(|| l.nip.clone()).ok_or_else(|| {
             Failure::new(
@@ -646,14 +674,23 @@ fn login(conn: &Connection, state: &Path, l: &LoginArgs) -> Result<(), Failure> 
         })?;
         let dir = state.join("identities").join(&name);
         let id = load_identity(&dir)?;
-        let nip = match &l.nip {
-            Some(n) => n.clone(),
-            None => std::fs::read_to_string(dir.join("context"))?.trim().to_string(),
-        };
-        Authenticator::xades(ContextIdentifier::Nip(nip), id)
+        let own = std::fs::read_to_string(dir.join("context"))?.trim().to_string();
+        let ctx = context(l, Some(own)).ok_or_else(|| Failure::new(exit::USAGE, "no context"))?;
+        Authenticator::xades(ctx, id)
     };
     conn.client.login_blocking(auth)?;
     Ok(())
+}
+
+/// The context from the flags (InternalId, NipVatUe, NIP), else `fallback` as a NIP.
+fn context(l: &LoginArgs, fallback: Option<String>) -> Option<ContextIdentifier> {
+    if let Some(i) = &l.internal_id {
+        return Some(ContextIdentifier::InternalId(i.clone()));
+    }
+    if let Some(v) = &l.nip_vat_ue {
+        return Some(ContextIdentifier::NipVatUe(v.clone()));
+    }
+    l.nip.clone().or(fallback).map(ContextIdentifier::Nip)
 }
 
 /// Loads a stored identity (for commands that log in on their own).

@@ -59,16 +59,19 @@ fn sha256_b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(ksef_crypto::sha256(bytes))
 }
 
+/// What `ksef send` was asked to do.
+#[derive(Debug)]
+pub(crate) struct SendJob<'a> {
+    pub files: &'a [PathBuf],
+    pub resume: bool,
+    pub opts: &'a SendOptions,
+    pub upo_dir: Option<&'a Path>,
+    pub output: Output,
+}
+
 /// Sends `files` online; every step journaled; resumes an unfinished run of the same files.
-pub(crate) fn send(
-    conn: &Connection,
-    env_key: &str,
-    journal: &mut Journal,
-    files: &[PathBuf],
-    resume: bool,
-    upo_dir: Option<&Path>,
-    output: Output,
-) -> Result<u8, Failure> {
+pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job: &SendJob<'_>) -> Result<u8, Failure> {
+    let SendJob { files, resume, opts, upo_dir, output } = *job;
     let client = &conn.client;
     let mut listed = Vec::new();
     for f in files {
@@ -136,7 +139,7 @@ pub(crate) fn send(
             }
             journal.mark_sending(run, &row.path, &s.reference_number).map_err(jerr)?;
             checkpoint("sending");
-            let invoice_ref = client.send_invoice_blocking(&s, &bytes, &SendOptions::default())?;
+            let invoice_ref = client.send_invoice_blocking(&s, &bytes, opts)?;
             checkpoint("sent-unjournaled");
             journal.mark_sent(run, &row.path, &s.reference_number, &invoice_ref).map_err(jerr)?;
             checkpoint("sent");

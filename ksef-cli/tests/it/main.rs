@@ -186,3 +186,14 @@ fn auth_login_stores_tokens_0600_and_local_commands_reuse_them() {
     assert!(!tokens.exists());
     ksef(&state).arg("send").arg(&files).assert().code(4);
 }
+
+#[test]
+fn offline_flag_is_accepted_and_corrects_needs_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = invoice_files(dir.path());
+    let state = dir.path().join("state");
+    ksef(&state).args(["identity", "new", "--nip", "5265877635", "--seal", "--ec"]).assert().success();
+    ksef(&state).args(["send", "--nip", "5265877635", "--corrects", "AAAA"]).arg(&files).assert().code(2);
+    ksef(&state).args(["send", "--offline", "--nip", "5265877635"]).arg(&files).assert().success();
+    assert!(status_json(&state).iter().all(|r| r["state"] == "accepted"));
+}
