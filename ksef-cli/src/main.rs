@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod config;
 mod invoice;
 mod journal;
 mod send;
@@ -59,20 +60,26 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Global {
     /// Environment: test, demo, prod, local (embedded emulator) or an API base URL.
-    #[arg(long, global = true, env = "KSEF_ENV", default_value = "local")]
-    env: String,
+    /// [default: local]
+    #[arg(long, global = true, env = "KSEF_ENV")]
+    env: Option<String>,
+    /// A profile from the config file ($KSEF_CONFIG, else <config dir>/ksef/config.toml).
+    #[arg(long, global = true, env = "KSEF_PROFILE")]
+    profile: Option<String>,
     /// State directory (identities, local emulator data).
     #[arg(long, global = true, env = "KSEF_STATE_DIR")]
     state_dir: Option<PathBuf>,
     /// Output format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
-    output: Output,
+    /// [default: human]
+    #[arg(long, global = true, value_enum)]
+    output: Option<Output>,
     /// More logging on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Output {
     /// Human-readable text.
     Human,
@@ -413,7 +420,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
-    let g = &cli.global;
+    let g = &config::resolve(&cli.global)?;
     let state = state_dir(g.state_dir.as_deref());
     match cli.command {
         Command::Completions { shell } => {

@@ -4,7 +4,13 @@ use assert_cmd::Command;
 
 fn ksef(state: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("ksef").expect("binary");
-    c.env_remove("KSEF_ENV").env_remove("XDG_STATE_HOME").arg("--state-dir").arg(state);
+    c.env_remove("KSEF_ENV")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("KSEF_PROFILE")
+        .env_remove("KSEF_TOKEN")
+        .env_remove("KSEF_CONFIG")
+        .arg("--state-dir")
+        .arg(state);
     c
 }
 
@@ -196,4 +202,31 @@ fn offline_flag_is_accepted_and_corrects_needs_one_file() {
     ksef(&state).args(["send", "--nip", "5265877635", "--corrects", "AAAA"]).arg(&files).assert().code(2);
     ksef(&state).args(["send", "--offline", "--nip", "5265877635"]).arg(&files).assert().success();
     assert!(status_json(&state).iter().all(|r| r["state"] == "accepted"));
+}
+
+#[test]
+fn profiles_from_the_config_file_under_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[profiles.live]\nenv = \"prod\"\n\n[profiles.scripts]\noutput = \"json\"\n").unwrap();
+    let state = dir.path().join("state");
+    let out = ksef(&state)
+        .env("KSEF_CONFIG", &cfg)
+        .args(["--profile", "live", "identity", "new", "--nip", "5265877635"])
+        .assert()
+        .code(6)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(out).unwrap().contains("PROD"));
+    // A flag beats the profile.
+    ksef(&state)
+        .env("KSEF_CONFIG", &cfg)
+        .args(["--profile", "live", "--env", "local", "identity", "new", "--nip", "5265877635"])
+        .assert()
+        .success();
+    let out = ksef(&state).env("KSEF_CONFIG", &cfg).args(["--profile", "scripts", "status"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(v.is_array());
+    ksef(&state).env("KSEF_CONFIG", &cfg).args(["--profile", "nope", "status"]).assert().code(2);
 }
