@@ -101,7 +101,7 @@ enum Command {
     #[command(subcommand)]
     Identity(IdentityCmd),
     /// End to end against the embedded emulator: test subject, identity, XAdES login,
-    /// five FA(3) invoices online, UPOs and KOD I QR codes.
+    /// five FA(3) invoices online (UPOs, KOD I QR codes), a batch of 200, sync back.
     /// Sends invoice files online; every step is journaled, a rerun (or --resume) finishes an
     /// interrupted run without sending anything twice.
     Send {
@@ -765,8 +765,38 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
             }
         }
     }
+    // A batch of a few hundred invoices.
+    let batch_count = 200;
+    let batch: Vec<ksef_client::flows::BatchInvoice> = (1..=batch_count)
+        .map(|i| {
+            let xml = invoice::sample_fa3(nip, &format!("QS/{stamp}/B{i}"), today);
+            ksef_client::flows::BatchInvoice::bytes(format!("batch-{i:04}.xml"), xml.into_bytes())
+        })
+        .collect();
+    let report = client.send_batch_blocking(FormCode::Fa3, batch, &ksef_client::flows::BatchOptions::default())?;
+    let batch_accepted = report.accepted().count();
+    let batch_rejected = report.invoices.len() - batch_accepted;
+    rejected += batch_rejected;
+    // Sync everything issued by the seller back (incremental export by permanent-storage date).
+    let from = chrono::Utc::now() - chrono::Duration::days(1);
+    let subject = ksef_model::types::InvoiceQuerySubjectType::Subject1;
+    let mut checkpoint = ksef_client::sync::SyncCheckpoint::new(from, &[subject]);
+    let sync_dir = out.join("sync");
+    let mut synced = 0usize;
+    loop {
+        let step = client.sync_step_blocking(&mut checkpoint, subject, from)?;
+        for (meta, xml) in &step.invoices {
+            write_file(&sync_dir.join(format!("{}.xml", meta.ksef_number.as_str())), xml, false)?;
+            synced += 1;
+        }
+        if !step.more {
+            break;
+        }
+    }
     if output == Output::Json {
         let v = serde_json::json!({
+            "batch": { "session": report.reference_number, "accepted": batch_accepted, "rejected": batch_rejected },
+            "sync": { "dir": sync_dir, "invoices": synced },
             "session": session.reference_number,
             "identity": id_dir,
             "out_dir": out,
@@ -783,6 +813,8 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
                 None => println!("  invoice {}: REJECTED {}", r["invoice"], r["rejected"]),
             }
         }
+        println!("  batch:      {} ({batch_accepted} accepted, {batch_rejected} rejected)", report.reference_number);
+        println!("  synced:     {synced} invoices into {}", sync_dir.display());
         println!("  invoices:   {}", out.join("invoices").display());
         println!("  UPOs:       {}", out.join("upo").display());
         println!("  QR codes:   {}", out.join("qr").display());

@@ -33,6 +33,11 @@ fn quickstart_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let invoices = v["invoices"].as_array().unwrap();
     assert_eq!(invoices.len(), 5);
+    assert_eq!(v["batch"]["accepted"], 200);
+    assert_eq!(v["batch"]["rejected"], 0);
+    // Fresh state dir: the sync brings back exactly the 5 online + 200 batch invoices.
+    assert_eq!(v["sync"]["invoices"], 205);
+    assert_eq!(std::fs::read_dir(v["sync"]["dir"].as_str().unwrap()).unwrap().count(), 205);
     for inv in invoices {
         let k = inv["ksef_number"].as_str().expect("accepted");
         assert!(k.starts_with("5265877635-"));
