@@ -235,3 +235,32 @@ fn profiles_from_the_config_file_under_flags() {
     assert!(v.is_array());
     ksef(&state).env("KSEF_CONFIG", &cfg).args(["--profile", "nope", "status"]).assert().code(2);
 }
+
+#[test]
+fn sync_is_incremental_and_invoices_get_downloads_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = ksef(&state).args(["--output", "json", "quickstart"]).assert().success().get_output().stdout.clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let first = v["invoices"][0]["ksef_number"].as_str().unwrap().to_string();
+    // The local emulator keeps its data in the state dir, so later commands see the same KSeF.
+    ksef(&state).args(["auth", "login", "--identity", "quickstart-5265877635"]).assert().success();
+    let target = dir.path().join("synced");
+    let sync = |expect: u64| {
+        let out = ksef(&state)
+            .args(["--output", "json", "sync", "--subject", "seller", "--dir"])
+            .arg(&target)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["new_invoices"], expect);
+    };
+    sync(205);
+    sync(0);
+    assert!(target.join(format!("{first}.xml")).exists());
+    let xml = ksef(&state).args(["invoices", "get", &first]).assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8(xml).unwrap().contains("<Faktura"));
+}
