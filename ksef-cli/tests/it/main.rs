@@ -264,3 +264,29 @@ fn sync_is_incremental_and_invoices_get_downloads_one() {
     let xml = ksef(&state).args(["invoices", "get", &first]).assert().success().get_output().stdout.clone();
     assert!(String::from_utf8(xml).unwrap().contains("<Faktura"));
 }
+
+#[test]
+fn emulator_serve_prints_a_url_other_commands_can_use() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("ksef");
+    let mut child = std::process::Command::new(bin)
+        .arg("--state-dir")
+        .arg(dir.path().join("server"))
+        .args(["emulator", "serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let state = dir.path().join("client");
+    ksef(&state).args(["--env", &url, "identity", "new", "--nip", "5265877635", "--seal", "--ec"]).assert().success();
+    let ok = ksef(&state).args(["--env", &url, "auth", "login", "--nip", "5265877635"]).assert();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ok.success();
+    assert!(dir.path().join("server/emulator").is_dir(), "SQLite data dir under the state dir");
+}
