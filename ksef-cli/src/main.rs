@@ -100,8 +100,6 @@ enum Command {
     /// Test identities (self-signed certificates; TE and local only).
     #[command(subcommand)]
     Identity(IdentityCmd),
-    /// End to end against the embedded emulator: test subject, identity, XAdES login,
-    /// five FA(3) invoices online (UPOs, KOD I QR codes), a batch of 200, sync back.
     /// Sends invoice files online; every step is journaled, a rerun (or --resume) finishes an
     /// interrupted run without sending anything twice.
     Send {
@@ -149,6 +147,8 @@ enum Command {
         #[arg(long)]
         run: Option<i64>,
     },
+    /// End to end against the embedded emulator: test subject, identity, XAdES login,
+    /// five FA(3) invoices online (UPOs, KOD I QR codes), a batch of 200, sync back.
     Quickstart {
         /// Where to write invoices, UPOs and QR codes (default: <state dir>/quickstart).
         #[arg(long)]
