@@ -99,3 +99,30 @@ fn enroll_use_and_revoke_a_ksef_certificate() {
     assert_eq!(put(&serial).status, 200);
     assert_eq!(put("0123456789ABCDEF").exception_codes(), [25008]);
 }
+
+/// §17.34: enrollment and certificate limits (`25006`, `25007`), set through the test-data API.
+#[test]
+fn certificate_limits_are_enforced() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(1210);
+    let fields = SubjectFields::person_nip(&nip, "Jan", "Kowalski").unwrap();
+    let yesterday = UnixTime::from_secs(UnixTime::now().as_secs() - 86_400);
+    let qualified = TestIdentity::generate(KeyAlgorithm::P256, &fields, yesterday, 30, &mut rand::rng()).unwrap();
+    let access = xades_login(&http, &qualified, &nip).1.unwrap();
+    let enroll = |name: &str| {
+        let key = KeyAlgorithm::P256.generate(&mut rand::rng()).unwrap();
+        let csr = create_csr(&key, &fields).unwrap();
+        let body = json!({"certificateName": name, "certificateType": "Offline", "csr": B64.encode(&csr)});
+        http.post("/certificates/enrollments", Some(&access), Some(&body))
+    };
+    let set = |limits: Value| {
+        let r = http.post("/testdata/limits/subject/certificate", Some(&access), Some(&limits));
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    set(json!({"certificate": {"maxCertificates": 1}}));
+    assert_eq!(enroll("Pierwszy").status, 202);
+    assert_eq!(enroll("Drugi").exception_codes(), [25007]);
+    set(json!({"certificate": {"maxCertificates": 10}, "enrollment": {"maxEnrollments": 1}}));
+    assert_eq!(enroll("Trzeci").exception_codes(), [25006]);
+}
