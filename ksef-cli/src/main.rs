@@ -141,6 +141,37 @@ enum Command {
     /// Received and issued invoices.
     #[command(subcommand)]
     Invoices(InvoicesCmd),
+    /// KOD I QR codes (verification links) for invoice files; offline, no login.
+    Qr {
+        /// The invoice XML file.
+        file: PathBuf,
+        /// Seller NIP.
+        #[arg(long)]
+        nip: String,
+        /// Issue date (YYYY-MM-DD, the invoice's P_1).
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// The KSeF number, printed under the code (else "OFFLINE").
+        #[arg(long)]
+        ksef_number: Option<String>,
+        /// Write the code here (.png or .svg); otherwise only the link is printed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Downloads an invoice's UPO by session reference and KSeF number.
+    Upo {
+        /// Session reference number.
+        #[arg(long)]
+        session: String,
+        /// The invoice's KSeF number.
+        #[arg(long)]
+        ksef_number: String,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
     /// Shows the send journal.
     Status {
         /// Only this run.
@@ -650,6 +681,51 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 None => {
                     use std::io::Write;
                     std::io::stdout().write_all(xml.as_bytes())?;
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Qr { file, nip, date, ksef_number, out } => {
+            let target = Target::parse(&g.env)?;
+            let env = match &target {
+                Target::Test => Environment::Test,
+                Target::Demo => Environment::Demo,
+                Target::Prod => Environment::Production,
+                // The emulator has no QR host of its own; links point at its API URL base.
+                Target::Local => custom("http://127.0.0.1")?,
+                Target::Url(u) => custom(u)?,
+            };
+            let xml = std::fs::read(&file)?;
+            let bad = |e: &dyn std::fmt::Display| Failure::new(exit::USAGE, e.to_string());
+            let link = ksef_client::qr::invoice_link(&env, &nip, date, &xml).map_err(|e| bad(&e))?;
+            if let Some(p) = &out {
+                let code = ksef_client::qr::LabeledQr::invoice(&link, ksef_number.as_deref()).map_err(|e| bad(&e))?;
+                let opts = ksef_client::qr::RenderOptions::default();
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
+                    write_file(p, code.to_svg(opts).as_bytes(), false)?;
+                } else {
+                    write_file(p, &code.to_png(opts).map_err(|e| bad(&e))?, false)?;
+                }
+            }
+            if g.output == Output::Json {
+                println!("{}", serde_json::json!({ "link": link, "file": out }));
+            } else {
+                println!("{link}");
+            }
+            Ok(exit::OK)
+        }
+        Command::Upo { session, ksef_number, out, login: l } => {
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            let conn = connect(&target, &state)?;
+            ensure_auth(&conn, &state, &target.key(), &l)?;
+            let upo = conn.client.invoice_upo_by_ksef_number_blocking(&session, &ksef_number)?;
+            keep_tokens(&state, &target.key(), &conn);
+            match out {
+                Some(p) => write_file(&p, upo.as_bytes(), false)?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(upo.as_bytes())?;
                 }
             }
             Ok(exit::OK)

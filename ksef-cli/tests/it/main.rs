@@ -263,6 +263,15 @@ fn sync_is_incremental_and_invoices_get_downloads_one() {
     assert!(target.join(format!("{first}.xml")).exists());
     let xml = ksef(&state).args(["invoices", "get", &first]).assert().success().get_output().stdout.clone();
     assert!(String::from_utf8(xml).unwrap().contains("<Faktura"));
+    let session = v["session"].as_str().unwrap();
+    let upo = ksef(&state)
+        .args(["upo", "--session", session, "--ksef-number", &first])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(upo).unwrap().contains(&first));
 }
 
 #[test]
@@ -289,4 +298,25 @@ fn emulator_serve_prints_a_url_other_commands_can_use() {
     child.wait().unwrap();
     ok.success();
     assert!(dir.path().join("server/emulator").is_dir(), "SQLite data dir under the state dir");
+}
+
+#[test]
+fn qr_link_and_png_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fv.xml");
+    std::fs::write(&file, "<Faktura/>").unwrap();
+    let png = dir.path().join("fv.png");
+    let out = ksef(dir.path())
+        .args(["--env", "test", "qr", "--nip", "5265877635", "--date", "2026-02-01", "--out"])
+        .arg(&png)
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let link = String::from_utf8(out).unwrap();
+    assert!(link.starts_with("https://qr-test.ksef.mf.gov.pl/invoice/5265877635/01-02-2026/"), "{link}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    ksef(dir.path()).args(["qr", "--nip", "12", "--date", "2026-02-01"]).arg(&file).assert().code(2);
 }
