@@ -172,6 +172,14 @@ enum Command {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// Effective limits of the current context and subject, and the API rate limits.
+    Limits {
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// KSeF tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
     /// Shows the send journal.
     Status {
         /// Only this run.
@@ -207,6 +215,21 @@ enum InvoicesCmd {
         /// Write here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCmd {
+    /// Generates a KSeF token (printed once; store it yourself, e.g. in KSEF_TOKEN).
+    New {
+        /// Description (5-256 characters).
+        #[arg(long)]
+        description: String,
+        /// Permissions, KSeF names: InvoiceRead, InvoiceWrite, CredentialsRead, ... (repeatable).
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
         #[command(flatten)]
         login: LoginArgs,
     },
@@ -727,6 +750,55 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     use std::io::Write;
                     std::io::stdout().write_all(upo.as_bytes())?;
                 }
+            }
+            Ok(exit::OK)
+        }
+        Command::Limits { login: l } => {
+            use ksef_model::operations::{GetContextLimits, GetRateLimits, GetSubjectLimits};
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            let conn = connect(&target, &state)?;
+            ensure_auth(&conn, &state, &target.key(), &l)?;
+            let v = serde_json::json!({
+                "context": conn.client.call_blocking::<GetContextLimits>(&(), ())?.value,
+                "subject": conn.client.call_blocking::<GetSubjectLimits>(&(), ())?.value,
+                "rate_limits": conn.client.call_blocking::<GetRateLimits>(&(), ())?.value,
+            });
+            keep_tokens(&state, &target.key(), &conn);
+            let text = serde_json::to_string_pretty(&v).map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
+            println!("{text}");
+            Ok(exit::OK)
+        }
+        Command::Tokens(TokensCmd::New { description, permissions, login: l }) => {
+            use ksef_model::operations::GenerateToken;
+            use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
+            let target = Target::parse(&g.env)?;
+            target.banner();
+            let perms = permissions
+                .iter()
+                .map(|p| match serde_json::from_value::<TokenPermissionType>(serde_json::Value::String(p.clone())) {
+                    Ok(TokenPermissionType::Unknown(_)) | Err(_) => {
+                        Err(Failure::new(exit::USAGE, format!("unknown permission {p:?}")))
+                    }
+                    Ok(t) => Ok(t),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let description =
+                description.as_str().try_into().map_err(|e| Failure::new(exit::USAGE, format!("description: {e}")))?;
+            let conn = connect(&target, &state)?;
+            ensure_auth(&conn, &state, &target.key(), &l)?;
+            let r = conn
+                .client
+                .call_blocking::<GenerateToken>(&(), GenerateTokenRequest { description, permissions: perms })?
+                .value;
+            keep_tokens(&state, &target.key(), &conn);
+            let (reference, token) = (r.reference_number.to_string(), r.token.to_string());
+            if g.output == Output::Json {
+                println!("{}", serde_json::json!({ "reference_number": reference, "token": token }));
+            } else {
+                println!("reference: {reference}");
+                println!("token:     {token}");
+                eprintln!("The token is shown only once.");
             }
             Ok(exit::OK)
         }

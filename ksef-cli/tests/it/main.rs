@@ -320,3 +320,26 @@ fn qr_link_and_png_offline() {
     assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
     ksef(dir.path()).args(["qr", "--nip", "12", "--date", "2026-02-01"]).arg(&file).assert().code(2);
 }
+
+#[test]
+fn ksef_token_generated_then_used_to_log_in_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    ksef(state).args(["identity", "new", "--nip", "5265877635", "--seal", "--ec"]).assert().success();
+    let out = ksef(state)
+        .args(["--output", "json", "tokens", "new", "--nip", "5265877635", "--description", "cli test token"])
+        .args(["--permission", "InvoiceWrite", "--permission", "InvoiceRead"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let token = v["token"].as_str().unwrap().to_string();
+    ksef(state).args(["auth", "logout"]).assert().success();
+    ksef(state).env("KSEF_TOKEN", &token).args(["auth", "login", "--nip", "5265877635"]).assert().success();
+    let out = ksef(state).arg("limits").assert().success().get_output().stdout.clone();
+    let limits: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(limits["context"]["onlineSession"].is_object(), "{limits}");
+    ksef(state).args(["tokens", "new", "--description", "bad perms", "--permission", "Everything"]).assert().code(2);
+}
