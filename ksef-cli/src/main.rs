@@ -29,6 +29,8 @@ mod exit {
     pub const PARTIAL: u8 = 3;
     /// Authentication failed.
     pub const AUTH: u8 = 4;
+    /// KSeF answered 429 Too Many Requests even after the client's retries.
+    pub const RATE_LIMITED: u8 = 5;
     /// The command is not allowed in the selected environment (e.g. test identities on prod).
     pub const REFUSED: u8 = 6;
 }
@@ -41,7 +43,7 @@ ENVIRONMENTS:
 
 EXIT CODES:
   0 ok, 1 error, 2 usage, 3 partial (some invoices rejected), 4 authentication failed,
-  6 refused in this environment
+  5 rate limited (HTTP 429 after retries), 6 refused in this environment
 
 FILES:
   state dir: $KSEF_STATE_DIR, else $XDG_STATE_HOME/ksef, else ~/.local/state/ksef
@@ -331,7 +333,11 @@ impl Failure {
 
 impl From<ksef_client::Error> for Failure {
     fn from(e: ksef_client::Error) -> Self {
-        let code = if matches!(e, ksef_client::Error::Auth(_)) { exit::AUTH } else { exit::ERROR };
+        let code = match &e {
+            ksef_client::Error::Auth(_) => exit::AUTH,
+            ksef_client::Error::Api(api) if api.is_rate_limited() => exit::RATE_LIMITED,
+            _ => exit::ERROR,
+        };
         Self::new(code, error_chain(&e))
     }
 }
