@@ -10,7 +10,7 @@ use ksef_permissions::{
 };
 use ksef_transport::{Pipeline, ReqwestTransport, SystemClock, TransportConfig};
 
-use super::{Env, Shim, fresh_nip, open_session, policy};
+use super::{Env, fresh_nip, open_session, policy};
 
 #[test]
 fn general_indirect_grant_over_reqwest() {
@@ -25,7 +25,7 @@ async fn scenario(env: &Env) {
     let pesel = "90010112349";
     // Sign-in stays on the blocking helper; the permission calls below go through reqwest.
     let (client_ctx, office_ctx) = (env.owner(&client), env.owner(&office));
-    let t = Shim(ReqwestTransport::new(&TransportConfig::default()).unwrap());
+    let t = ReqwestTransport::new(&TransportConfig::default()).unwrap();
     let p = Pipeline::new();
     let sleep = tokio::time::sleep;
 

@@ -25,7 +25,7 @@ use ksef_transport::{Pipeline, RequestBody, RequestContext, SystemClock, UreqTra
 
 pub struct Env {
     pub emu: Emulator,
-    pub transport: Shim<UreqTransport>,
+    pub transport: UreqTransport,
     pub pipeline: Pipeline,
 }
 
@@ -42,7 +42,7 @@ pub fn policy() -> PollPolicy {
 impl Env {
     pub fn start() -> Self {
         let emu = Emulator::builder().start().expect("emulator starts");
-        Self { emu, transport: Shim(UreqTransport::default()), pipeline: Pipeline::new() }
+        Self { emu, transport: UreqTransport::default(), pipeline: Pipeline::new() }
     }
 
     pub fn base(&self) -> String {
@@ -199,72 +199,6 @@ pub fn send_invoice(env: &Env, ctx: &RequestContext, s: &Session, xml: &[u8]) ->
     )
     .expect("invoice status");
     st.value.status.code
-}
-
-/// Reshapes the emulator's `subjectPersonDetails` / `subjectEntityDetails` in query responses
-/// into the spec's flat form before the typed decode.
-///
-/// Emulator discrepancy (reported, not fixed here): the emulator echoes the grant request's
-/// nested form (`{subjectDetailsType, personById: {firstName, lastName}}`), while the spec's
-/// `PermissionsSubjectPersonDetails` & co. are flat (`{subjectDetailsType, firstName,
-/// lastName, personIdentifier?, birthDate?, idDocument?}`), so every typed client fails to decode
-/// the permission queries.
-pub fn spec_shape(mut resp: ksef_transport::HttpResponse) -> ksef_transport::HttpResponse {
-    fn fix(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                if let Some(serde_json::Value::Object(d)) = m.get("subjectPersonDetails")
-                    && (d.contains_key("entityByFp")
-                        || d.get("subjectDetailsType") == Some(&"EntityByFingerprint".into()))
-                {
-                    let d = m.remove("subjectPersonDetails").unwrap();
-                    m.insert("subjectEntityDetails".into(), d);
-                }
-                for key in ["subjectPersonDetails", "subjectEntityDetails"] {
-                    let Some(serde_json::Value::Object(d)) = m.get_mut(key) else { continue };
-                    for nested in ["personById", "personByFpWithId", "personByFpNoId", "entityByFp"] {
-                        if let Some(serde_json::Value::Object(inner)) = d.remove(nested) {
-                            for (k, v) in inner {
-                                d.insert(if k == "identifier" { "personIdentifier".into() } else { k }, v);
-                            }
-                        }
-                    }
-                    if key == "subjectEntityDetails" && !d.contains_key("subjectDetailsType") {
-                        d.insert("subjectDetailsType".into(), "EntityByIdentifier".into());
-                    }
-                }
-                m.values_mut().for_each(fix);
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(fix),
-            _ => {}
-        }
-    }
-    if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(resp.body()) {
-        fix(&mut v);
-        *resp.body_mut() = serde_json::to_vec(&v).unwrap();
-    }
-    resp
-}
-
-/// `UreqTransport` with [`spec_shape`] applied.
-pub struct Shim<T>(pub T);
-
-impl ksef_transport::SyncTransport for Shim<UreqTransport> {
-    type Error = <UreqTransport as ksef_transport::SyncTransport>::Error;
-    fn send(&self, request: ksef_transport::HttpRequest) -> Result<ksef_transport::HttpResponse, Self::Error> {
-        self.0.send(request).map(spec_shape)
-    }
-}
-
-impl ksef_transport::AsyncTransport for Shim<ksef_transport::ReqwestTransport> {
-    type Error = <ksef_transport::ReqwestTransport as ksef_transport::AsyncTransport>::Error;
-    fn send(
-        &self,
-        request: ksef_transport::HttpRequest,
-    ) -> impl Future<Output = Result<ksef_transport::HttpResponse, Self::Error>> + Send {
-        let fut = self.0.send(request);
-        async move { fut.await.map(spec_shape) }
-    }
 }
 
 impl Env {
