@@ -176,6 +176,16 @@ pub enum ContextFilter {
     InternalId(InternalId),
 }
 
+impl ContextFilter {
+    /// The wire type name and value.
+    fn wire(&self) -> (&'static str, &str) {
+        match self {
+            Self::Nip(n) => ("Nip", n.as_str()),
+            Self::InternalId(i) => ("InternalId", i.as_str()),
+        }
+    }
+}
+
 /// A target filter of indirect grants.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TargetFilter {
@@ -185,6 +195,17 @@ pub enum TargetFilter {
     InternalId(InternalId),
     /// General grants (all clients).
     AllPartners,
+}
+
+impl TargetFilter {
+    /// The wire type name and value (none for `AllPartners`).
+    fn wire(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Self::Nip(n) => ("Nip", Some(n.as_str())),
+            Self::InternalId(i) => ("InternalId", Some(i.as_str())),
+            Self::AllPartners => ("AllPartners", None),
+        }
+    }
 }
 
 /// `permissionState` filter.
@@ -251,33 +272,28 @@ impl PersonalQuery {
     /// # Errors
     /// A [`ValidationError`] naming the field and the rule it breaks.
     pub fn build(self) -> Result<Call<ops::QueryPersonalPermissions>, ValidationError> {
-        use types::PersonalPermissionsContextIdentifierType as C;
-        use types::PersonalPermissionsTargetIdentifierType as T;
-        let context_identifier = match &self.context {
-            None => None,
-            Some(ContextFilter::Nip(n)) => Some(types::PersonalPermissionsContextIdentifier {
-                type_: C::Nip,
-                value: model("contextIdentifier.value", n.as_str())?,
-            }),
-            Some(ContextFilter::InternalId(i)) => Some(types::PersonalPermissionsContextIdentifier {
-                type_: C::InternalId,
-                value: model("contextIdentifier.value", i.as_str())?,
-            }),
-        };
-        let target_identifier = match &self.target {
-            None => None,
-            Some(TargetFilter::Nip(n)) => Some(types::PersonalPermissionsTargetIdentifier {
-                type_: T::Nip,
-                value: Some(model("targetIdentifier.value", n.as_str())?),
-            }),
-            Some(TargetFilter::InternalId(i)) => Some(types::PersonalPermissionsTargetIdentifier {
-                type_: T::InternalId,
-                value: Some(model("targetIdentifier.value", i.as_str())?),
-            }),
-            Some(TargetFilter::AllPartners) => {
-                Some(types::PersonalPermissionsTargetIdentifier { type_: T::AllPartners, value: None })
-            }
-        };
+        let context_identifier = self
+            .context
+            .as_ref()
+            .map(|c| {
+                let (kind, value) = c.wire();
+                Ok::<_, ValidationError>(types::PersonalPermissionsContextIdentifier {
+                    type_: model("contextIdentifier.type", kind)?,
+                    value: model("contextIdentifier.value", value)?,
+                })
+            })
+            .transpose()?;
+        let target_identifier = self
+            .target
+            .as_ref()
+            .map(|t| {
+                let (kind, value) = t.wire();
+                Ok::<_, ValidationError>(types::PersonalPermissionsTargetIdentifier {
+                    type_: model("targetIdentifier.type", kind)?,
+                    value: value.map(|v| model("targetIdentifier.value", v)).transpose()?,
+                })
+            })
+            .transpose()?;
         Ok(Call::new(
             paged_params!(ops::QueryPersonalPermissionsParams, self.page),
             types::PersonalPermissionsQueryRequest {
@@ -383,8 +399,6 @@ impl PersonsQuery {
     pub fn build(self) -> Result<Call<ops::QueryPersonPermissions>, ValidationError> {
         use types::PersonPermissionsAuthorIdentifierType as A;
         use types::PersonPermissionsAuthorizedIdentifierType as Z;
-        use types::PersonPermissionsContextIdentifierType as C;
-        use types::PersonPermissionsTargetIdentifierType as T;
         let author_identifier = match &self.author {
             None => None,
             Some(AuthorFilter::System) => {
@@ -416,31 +430,28 @@ impl PersonsQuery {
                 })
             }
         };
-        let context_identifier = match &self.context {
-            None => None,
-            Some(ContextFilter::Nip(n)) => Some(types::PersonPermissionsContextIdentifier {
-                type_: C::Nip,
-                value: model("contextIdentifier.value", n.as_str())?,
-            }),
-            Some(ContextFilter::InternalId(i)) => Some(types::PersonPermissionsContextIdentifier {
-                type_: C::InternalId,
-                value: model("contextIdentifier.value", i.as_str())?,
-            }),
-        };
-        let target_identifier = match &self.target {
-            None => None,
-            Some(TargetFilter::Nip(n)) => Some(types::PersonPermissionsTargetIdentifier {
-                type_: T::Nip,
-                value: Some(model("targetIdentifier.value", n.as_str())?),
-            }),
-            Some(TargetFilter::InternalId(i)) => Some(types::PersonPermissionsTargetIdentifier {
-                type_: T::InternalId,
-                value: Some(model("targetIdentifier.value", i.as_str())?),
-            }),
-            Some(TargetFilter::AllPartners) => {
-                Some(types::PersonPermissionsTargetIdentifier { type_: T::AllPartners, value: None })
-            }
-        };
+        let context_identifier = self
+            .context
+            .as_ref()
+            .map(|c| {
+                let (kind, value) = c.wire();
+                Ok::<_, ValidationError>(types::PersonPermissionsContextIdentifier {
+                    type_: model("contextIdentifier.type", kind)?,
+                    value: model("contextIdentifier.value", value)?,
+                })
+            })
+            .transpose()?;
+        let target_identifier = self
+            .target
+            .as_ref()
+            .map(|t| {
+                let (kind, value) = t.wire();
+                Ok::<_, ValidationError>(types::PersonPermissionsTargetIdentifier {
+                    type_: model("targetIdentifier.type", kind)?,
+                    value: value.map(|v| model("targetIdentifier.value", v)).transpose()?,
+                })
+            })
+            .transpose()?;
         Ok(Call::new(
             paged_params!(ops::QueryPersonPermissionsParams, self.page),
             types::PersonPermissionsQueryRequest {
