@@ -36,6 +36,9 @@ pub enum Error {
     InvalidInput(&'static str),
     /// The XML input could not be parsed or violates a parser limit.
     Xml,
+    /// A password-protected key or PKCS#12 file did not open: the password is wrong (or the
+    /// file was altered, which a MAC or padding check cannot tell apart).
+    WrongPassword,
 }
 
 impl fmt::Display for Error {
@@ -55,6 +58,7 @@ impl fmt::Display for Error {
             Self::NoSuitableCertificate => f.write_str("no certificate valid for the requested usage and time"),
             Self::InvalidInput(what) => write!(f, "invalid input: {what}"),
             Self::Xml => f.write_str("malformed or disallowed XML"),
+            Self::WrongPassword => f.write_str("wrong password (or the protected file was altered)"),
         }
     }
 }

@@ -19,6 +19,8 @@ pub mod cert;
 pub mod encoding;
 pub mod hash;
 pub mod keys;
+#[cfg(feature = "pkcs12")]
+pub mod protected;
 pub mod public_keys;
 pub mod qr;
 pub mod rsa_oaep;
@@ -31,6 +33,8 @@ pub use cert::{Certificate, SubjectIdentity};
 pub use error::Error;
 pub use hash::{FileDigest, Sha256Stream, sha256};
 pub use keys::{KeyKind, PrivateKey, PublicKey};
+#[cfg(feature = "pkcs12")]
+pub use protected::Pkcs12Bundle;
 pub use public_keys::{KeyUsage, KsefPublicKey, select_key};
 pub use symmetric::SessionKey;
 pub use time::UnixTime;
