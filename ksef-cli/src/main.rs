@@ -269,13 +269,20 @@ struct LoginArgs {
     #[arg(long)]
     identity: Option<String>,
     /// Certificate file (PEM or DER), with --key.
-    #[arg(long, requires = "key")]
+    #[arg(long, requires = "key", conflicts_with = "p12")]
     cert: Option<PathBuf>,
-    /// Private key file (PEM or PKCS#8/PKCS#1/SEC1 DER), with --cert.
+    /// Private key file (PEM, also `ENCRYPTED PRIVATE KEY`, or PKCS#8/PKCS#1/SEC1 DER), with --cert.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
+    /// A PKCS#12 file (.p12/.pfx) holding the certificate and its key, instead of --cert/--key.
+    #[arg(long, conflicts_with = "identity")]
+    p12: Option<PathBuf>,
+    /// File whose first line is the password of an encrypted --key or of --p12. Without it the
+    /// password comes from KSEF_KEY_PASSWORD, else it is asked for on the terminal.
+    #[arg(long)]
+    key_password_file: Option<PathBuf>,
     /// A KSeF token instead of a certificate.
-    #[arg(long, env = "KSEF_TOKEN", hide_env_values = true, conflicts_with_all = ["cert", "identity"])]
+    #[arg(long, env = "KSEF_TOKEN", hide_env_values = true, conflicts_with_all = ["cert", "identity", "p12"])]
     ksef_token: Option<String>,
 }
 
@@ -335,7 +342,20 @@ impl From<ksef_client::Error> for Failure {
     fn from(e: ksef_client::Error) -> Self {
         let code = match &e {
             ksef_client::Error::Auth(_) => exit::AUTH,
-            ksef_client::Error::Api(api) if api.is_rate_limited() => exit::RATE_LIMITED,
+            ksef_client::Error::Api(api) if api.is_rate_limited() => {
+                let wait = match api.retry_after() {
+                    Some(ksef_transport::RetryAfter::Seconds(s)) => format!("KSeF asks to wait {s} s before retrying"),
+                    Some(ksef_transport::RetryAfter::Date(t)) => {
+                        let at: chrono::DateTime<chrono::Utc> = t.into();
+                        format!("KSeF asks to wait until {}", at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    None => "KSeF gave no Retry-After; wait a minute".to_string(),
+                };
+                return Self::new(
+                    exit::RATE_LIMITED,
+                    format!("rate limit exceeded (HTTP 429): {wait}; {}", error_chain(&e)),
+                );
+            }
             _ => exit::ERROR,
         };
         Self::new(code, error_chain(&e))
@@ -880,13 +900,87 @@ fn read_cert(path: &Path) -> Result<Certificate, Failure> {
     .map_err(fail(exit::ERROR))
 }
 
-fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
+fn read_key(path: &Path, l: &LoginArgs) -> Result<PrivateKey, Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?;
+    let bytes = zeroize::Zeroizing::new(bytes);
     match std::str::from_utf8(&bytes) {
-        Ok(t) if t.contains("-----BEGIN") => PrivateKey::from_pem(t),
-        _ => PrivateKey::from_der(&bytes),
+        Ok(t) if PrivateKey::pem_is_encrypted(t) => {
+            PrivateKey::from_pem_with_password(t, &key_password(path, l)?).map_err(|e| protected_file_error(path, e))
+        }
+        Ok(t) if t.contains("-----BEGIN") => PrivateKey::from_pem(t).map_err(fail(exit::ERROR)),
+        _ => PrivateKey::from_der(&bytes).map_err(fail(exit::ERROR)),
     }
-    .map_err(fail(exit::ERROR))
+}
+
+/// The certificate and key of a PKCS#12 file.
+fn read_p12(path: &Path, l: &LoginArgs) -> Result<TestIdentity, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?;
+    let bundle = ksef_crypto::Pkcs12Bundle::from_der(&bytes, &key_password(path, l)?)
+        .map_err(|e| protected_file_error(path, e))?;
+    Ok(TestIdentity { key: bundle.key, certificate: bundle.certificate })
+}
+
+/// The password of a protected key file: --key-password-file, KSEF_KEY_PASSWORD, or a prompt.
+fn key_password(path: &Path, l: &LoginArgs) -> Result<zeroize::Zeroizing<String>, Failure> {
+    if let Some(f) = &l.key_password_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(f).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", f.display())))?,
+        );
+        return Ok(zeroize::Zeroizing::new(text.lines().next().unwrap_or("").to_string()));
+    }
+    if let Ok(p) = std::env::var("KSEF_KEY_PASSWORD") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let p = rpassword::prompt_password(format!("Password for {}: ", path.display()))?;
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    Err(Failure::new(
+        exit::AUTH,
+        format!(
+            "{} is password-protected: set KSEF_KEY_PASSWORD or pass --key-password-file (no terminal to ask on)",
+            path.display()
+        ),
+    ))
+}
+
+fn protected_file_error(path: &Path, e: ksef_crypto::Error) -> Failure {
+    match e {
+        ksef_crypto::Error::WrongPassword => Failure::new(
+            exit::AUTH,
+            format!(
+                "wrong password for {} (check KSEF_KEY_PASSWORD / --key-password-file; or the file is damaged)",
+                path.display()
+            ),
+        ),
+        e => Failure::new(exit::ERROR, format!("{}: {}", path.display(), error_chain(&e))),
+    }
+}
+
+/// Refuses, before any request, a certificate that is not valid now, saying when it was.
+fn check_validity(cert: &Certificate) -> Result<(), Failure> {
+    let now = ksef_crypto::UnixTime::now();
+    let day = |t: ksef_crypto::UnixTime| {
+        chrono::DateTime::from_timestamp(i64::try_from(t.as_secs()).unwrap_or(i64::MAX), 0)
+            .map_or_else(|| t.as_secs().to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+    };
+    if now > cert.not_after() {
+        return Err(Failure::new(
+            exit::AUTH,
+            format!(
+                "the certificate {} expired on {}: KSeF refuses it (auth status 460); use a valid certificate",
+                cert.subject_rfc4514(),
+                day(cert.not_after())
+            ),
+        ));
+    }
+    if now < cert.not_before() {
+        return Err(Failure::new(
+            exit::AUTH,
+            format!("the certificate {} is not valid before {}", cert.subject_rfc4514(), day(cert.not_before())),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes the (possibly refreshed) tokens back; a failure is only logged.
@@ -903,6 +997,7 @@ fn ensure_auth(conn: &Connection, state: &Path, env_key: &str, l: &LoginArgs) ->
         || l.nip_vat_ue.is_some()
         || l.identity.is_some()
         || l.cert.is_some()
+        || l.p12.is_some()
         || l.ksef_token.is_some()
     {
         login(conn, state, l)?;
@@ -921,7 +1016,13 @@ fn login(conn: &Connection, state: &Path, l: &LoginArgs) -> Result<(), Failure> 
         Authenticator::ksef_token(ctx, token.as_str())
     } else if let (Some(c), Some(k)) = (&l.cert, &l.key) {
         let ctx = context(l, None).ok_or_else(|| Failure::new(exit::USAGE, "--cert/--key need a context (--nip)"))?;
-        let id = TestIdentity { key: read_key(k)?, certificate: read_cert(c)? };
+        let id = TestIdentity { key: read_key(k, l)?, certificate: read_cert(c)? };
+        check_validity(&id.certificate)?;
+        Authenticator::xades(ctx, id)
+    } else if let Some(p) = &l.p12 {
+        let ctx = context(l, None).ok_or_else(|| Failure::new(exit::USAGE, "--p12 needs a context (--nip)"))?;
+        let id = read_p12(p, l)?;
+        check_validity(&id.certificate)?;
         Authenticator::xades(ctx, id)
     } else {
         let name = l.identity.clone().or_else(|| l.nip.clone()).ok_or_else(|| {

@@ -343,3 +343,126 @@ fn ksef_token_generated_then_used_to_log_in_and_limits() {
     assert!(limits["context"]["onlineSession"].is_object(), "{limits}");
     ksef(state).args(["tokens", "new", "--description", "bad perms", "--permission", "Everything"]).assert().code(2);
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let o = std::process::Command::new("openssl").current_dir(dir).args(args).output().expect("the openssl CLI");
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+/// Password-protected keys: an encrypted PKCS#8 key with --cert/--key and a PKCS#12 file with
+/// --p12 log in with the right password (env or file) and fail with an actionable message and
+/// exit code 4 with a wrong one or none.
+#[test]
+fn protected_keys_log_in_and_wrong_passwords_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let nip = "5265877635";
+    ksef(&state).args(["identity", "new", "--nip", nip]).assert().success();
+    let id = state.join("identities").join(nip);
+    openssl(&id, &["pkcs8", "-topk8", "-in", "key.pem", "-out", "enc.pem", "-passout", "pass:dobre hasło"]);
+    openssl(
+        &id,
+        &["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-out", "id.p12", "-passout", "pass:p12-pass"],
+    );
+    let (cert, enc, p12) = (id.join("cert.pem"), id.join("enc.pem"), id.join("id.p12"));
+    let pw_file = dir.path().join("pw.txt");
+    std::fs::write(&pw_file, "p12-pass\n").unwrap();
+
+    let login = |extra: &[&std::ffi::OsStr], password: Option<&str>| {
+        let mut c = ksef(&state);
+        c.env_remove("KSEF_KEY_PASSWORD");
+        if let Some(p) = password {
+            c.env("KSEF_KEY_PASSWORD", p);
+        }
+        c.args(["auth", "login", "--nip", nip]).args(extra).assert()
+    };
+    let key_args = [std::ffi::OsStr::new("--cert"), cert.as_os_str(), "--key".as_ref(), enc.as_os_str()];
+    let wrong = login(&key_args, Some("złe hasło")).code(4);
+    let msg = stderr_of(&wrong);
+    assert!(msg.contains("wrong password for") && msg.contains("enc.pem"), "{msg}");
+    let none = login(&key_args, None).code(4);
+    assert!(stderr_of(&none).contains("KSEF_KEY_PASSWORD"), "{}", stderr_of(&none));
+    login(&key_args, Some("dobre hasło")).success();
+
+    let p12_args = [std::ffi::OsStr::new("--p12"), p12.as_os_str()];
+    let wrong = login(&p12_args, Some("nope")).code(4);
+    assert!(stderr_of(&wrong).contains("wrong password for"), "{}", stderr_of(&wrong));
+    let mut with_file = p12_args.to_vec();
+    with_file.extend([std::ffi::OsStr::new("--key-password-file"), pw_file.as_os_str()]);
+    login(&with_file, Some("ignored when a file is given")).success();
+    let out = ksef(&state).args(["--output", "json", "auth", "sessions"]).assert().success();
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("p12-pass"));
+}
+
+/// An expired certificate is refused before anything is sent, saying when it expired.
+#[test]
+fn expired_certificate_is_refused_with_its_expiry_date() {
+    use ksef_crypto::UnixTime;
+    use ksef_crypto::x509::{SubjectFields, self_signed};
+    let dir = tempfile::tempdir().unwrap();
+    let key = ksef_crypto::PrivateKey::generate_p256(&mut rand::rng());
+    let subject = SubjectFields::person_nip("5265877635", "Jan", "Kowalski").unwrap();
+    // Valid from 2024-01-01 to 2025-01-01 (UTC).
+    let cert =
+        self_signed(&key, &subject, &[1, 2, 3], UnixTime::from_secs(1_704_067_200), UnixTime::from_secs(1_735_689_600))
+            .unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.to_pem().unwrap()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    let a = ksef(&dir.path().join("state"))
+        .args(["auth", "login", "--nip", "5265877635", "--cert"])
+        .arg(dir.path().join("cert.pem"))
+        .arg("--key")
+        .arg(dir.path().join("key.pem"))
+        .assert()
+        .code(4);
+    let msg = stderr_of(&a);
+    assert!(msg.contains("expired on 2025-01-01"), "{msg}");
+}
+
+/// A 429 whose Retry-After is longer than the client waits by itself: exit code 5 and the
+/// wait KSeF asked for, in words.
+#[test]
+fn rate_limit_shows_the_wait_and_exits_5() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("ksef");
+    let mut child = std::process::Command::new(bin)
+        .arg("--state-dir")
+        .arg(dir.path().join("server"))
+        .args(["emulator", "serve", "--in-memory"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().to_string();
+    let state = dir.path().join("client");
+    ksef(&state).args(["--env", &url, "identity", "new", "--nip", "5265877635", "--ec"]).assert().success();
+    ksef(&state).args(["--env", &url, "auth", "login", "--nip", "5265877635"]).assert().success();
+
+    // Every GET /rate-limits now answers 429 with Retry-After: 3600 (the emulator's admin API).
+    let authority = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let body = r#"{"seed":1,"rules":{"get_rate_limits":{"tooManyRequestsRate":1.0,"retryAfterSeconds":3600}}}"#;
+    let mut s = std::net::TcpStream::connect(&authority).unwrap();
+    write!(
+        s,
+        "POST /_emulator/faults HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+
+    let a = ksef(&state).args(["--env", &url, "limits"]).assert();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let a = a.code(5);
+    let msg = stderr_of(&a);
+    assert!(msg.contains("rate limit exceeded") && msg.contains("wait 3600 s"), "{msg}");
+}
