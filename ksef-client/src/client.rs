@@ -378,7 +378,7 @@ impl<T: SyncTransport> KsefClient<T> {
         self.inner.stats.reauthentications.fetch_add(1, Ordering::Relaxed);
         let tokens = self.authenticate_blocking(&auth)?;
         tm.set(tokens);
-        tm.fresh_access(now()).ok_or(Error::NotAuthenticated)
+        tm.unexpired_access(now()).ok_or(Error::NotAuthenticated)
     }
 
     fn refresh_with_blocking(&self, refresh: &SecretToken) -> Result<SecretToken, Error> {
@@ -465,7 +465,7 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
         self.inner.stats.reauthentications.fetch_add(1, Ordering::Relaxed);
         let tokens = Box::pin(self.authenticate(&auth)).await?;
         tm.set(tokens);
-        tm.fresh_access(now()).ok_or(Error::NotAuthenticated)
+        tm.unexpired_access(now()).ok_or(Error::NotAuthenticated)
     }
 
     async fn refresh_with(&self, refresh: &SecretToken) -> Result<SecretToken, Error> {

@@ -311,10 +311,15 @@ fn is_transient(e: &Error) -> bool {
     }
 }
 
-/// The final state of a batch session: `Ok(Some)` when 200, `Ok(None)` while processing.
+/// The final state of a batch session: `Ok(Some)` when 200 or 445, `Ok(None)` while processing.
+///
+/// 445 ("no valid invoices") is final but not a session error: every invoice was rejected and
+/// each one's reason is in the invoice list (a resent batch whose invoices all arrived before
+/// gets 445 with a 440 duplicate naming the original KSeF number for each), so the caller needs
+/// the per-invoice report, not an opaque failure.
 fn batch_final(reference: &str, st: &SessionStatusResponse) -> Result<Option<()>, Error> {
     match st.status.code {
-        200 => Ok(Some(())),
+        200 | 445 => Ok(Some(())),
         c if c >= 400 => Err(Error::BatchFailed(failure(
             reference,
             &st.status,
@@ -470,6 +475,8 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
     /// Packs `invoices` into encrypted parts (temp files), opens a batch session, uploads the
     /// parts in parallel to their pre-signed URLs (no bearer token; retried), closes the session,
     /// waits for its final status and reports each invoice's KSeF number or rejection.
+    /// A session that ends with 445 (every invoice rejected) is reported too, with
+    /// `status.status.code == 445` and each invoice's rejection.
     ///
     /// # Errors
     /// Package limits ([`Error::Batch`]), a failed session ([`Error::BatchFailed`]), API errors.
@@ -542,7 +549,8 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
         }
     }
 
-    /// Polls a batch session's status until 200 or a failure status.
+    /// Polls a batch session's status until 200, 445 (every invoice rejected; the invoice list
+    /// says why) or another failure status ([`Error::BatchFailed`]).
     pub fn wait_for_batch_blocking(&self, reference: &str) -> Result<SessionStatusResponse, Error> {
         let poll = self.poll();
         let (mut waited, mut delay) = (Duration::ZERO, poll.initial_delay);
@@ -860,6 +868,21 @@ mod tests {
             assert!(f.to_string().contains(f.meaning));
         }
         assert_eq!(batch_failure_meaning(200), None);
+    }
+
+    #[test]
+    fn batch_445_is_final_and_reported_other_failures_are_errors() {
+        let st = |code: i32| -> SessionStatusResponse {
+            serde_json::from_value(serde_json::json!({
+                "status": {"code": code, "description": "d"},
+                "dateCreated": "2026-12-03T06:00:00Z", "dateUpdated": "2026-12-03T06:00:00Z"
+            }))
+            .unwrap()
+        };
+        assert!(matches!(batch_final("R", &st(150)), Ok(None)));
+        assert!(matches!(batch_final("R", &st(200)), Ok(Some(()))));
+        assert!(matches!(batch_final("R", &st(445)), Ok(Some(()))));
+        assert!(matches!(batch_final("R", &st(405)), Err(Error::BatchFailed(f)) if f.code == 405));
     }
 
     #[test]

@@ -90,6 +90,13 @@ impl TokenManager {
         s.access.as_ref().filter(|(_, until)| *until - self.margin() > now).map(|(t, _)| t.clone())
     }
 
+    /// The access token if it has not expired at `now`, margin or not (right after a login or
+    /// refresh: a token shorter-lived than the margin is still the one to use).
+    pub fn unexpired_access(&self, now: DateTime<Utc>) -> Option<SecretToken> {
+        let s = self.lock();
+        s.access.as_ref().filter(|(_, until)| *until > now).map(|(t, _)| t.clone())
+    }
+
     /// The refresh token if it has not expired at `now`.
     pub fn usable_refresh(&self, now: DateTime<Utc>) -> Option<SecretToken> {
         let s = self.lock();
@@ -145,6 +152,9 @@ mod tests {
         });
         assert_eq!(tm.fresh_access(now).unwrap().expose_secret(), "a");
         assert!(tm.fresh_access(now + chrono::Duration::seconds(31)).is_none(), "inside the margin");
+        // ...but still the token to use right after a login that gave a short-lived one.
+        assert!(tm.unexpired_access(now + chrono::Duration::seconds(31)).is_some());
+        assert!(tm.unexpired_access(now + chrono::Duration::seconds(91)).is_none(), "expired");
         tm.invalidate_access(&"other".into());
         assert!(tm.fresh_access(now).is_some());
         tm.invalidate_access(&"a".into());
