@@ -99,7 +99,7 @@ impl Store for MemoryStore {
         let mut g = self.w();
         if g.grants
             .iter()
-            .any(|x| x.context == grant.context && x.authorized == grant.authorized && x.permission == grant.permission)
+            .any(|x| x.context == grant.context && x.authorized == grant.authorized && x.scope() == grant.scope())
         {
             return Err(StoreError::AlreadyExists);
         }

@@ -74,6 +74,18 @@ pub struct GrantRecord {
     pub target: Option<Identifier>,
 }
 
+impl GrantRecord {
+    /// What makes a grant unique next to its context, authorized subject and permission: an
+    /// indirect grant's client (two selective grants of one scope for different clients are two
+    /// grants); empty for every other kind.
+    pub fn scope(&self) -> String {
+        match (&self.kind, &self.target) {
+            (GrantKind::Indirect, Some(t)) => format!("{}@{}:{}", self.permission.as_str(), t.kind.as_str(), t.value),
+            _ => self.permission.as_str().to_owned(),
+        }
+    }
+}
+
 /// The kind of a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum GrantKind {
@@ -88,6 +100,9 @@ pub enum GrantKind {
     EuRepresentative,
     /// `/permissions/indirect/grants`: an intermediary's person acting for its clients.
     Indirect,
+    /// `/permissions/subunits/grants`: `CredentialsManage` in a sub-unit (or subordinate entity)
+    /// given from the parent context; the grant's context is the sub-unit.
+    SubunitAdministrator,
     /// `/permissions/authorizations/grants` (SelfInvoicing, TaxRepresentative, RRInvoicing,
     /// PefInvoicing): lets the authorized entity act in its own context; not a permission in the
     /// grantor's context.

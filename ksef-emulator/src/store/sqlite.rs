@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS subjects (nip TEXT PRIMARY KEY, parent TEXT, doc TEXT
 CREATE TABLE IF NOT EXISTS persons (nip TEXT PRIMARY KEY, pesel TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, context TEXT NOT NULL, authorized TEXT NOT NULL,
     permission TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (context, authorized, permission));
+-- grants.permission holds GrantRecord::scope(): the permission, plus the client of an indirect grant.
 CREATE TABLE IF NOT EXISTS attachments (nip TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocked (context TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS challenges (challenge TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -188,7 +189,7 @@ impl Store for SqliteStore {
         self.c()
             .execute(
                 "INSERT INTO grants (id, context, authorized, permission, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![g.id, key(&g.context), key(&g.authorized), g.permission.as_str(), doc(&g)?],
+                params![g.id, key(&g.context), key(&g.authorized), g.scope(), doc(&g)?],
             )
             .map_err(sql)?;
         Ok(())
