@@ -410,15 +410,7 @@ impl Store for MemoryStore {
 
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
         let g = self.r();
-        Ok(g.by_ksef
-            .values()
-            .filter_map(|r| g.invoices.get(r))
-            .filter(|i| {
-                i.seller_nip.as_deref() == Some(nip)
-                    || i.meta.as_ref().is_some_and(|m| m.buyer.kind == "Nip" && m.buyer.value.as_deref() == Some(nip))
-            })
-            .cloned()
-            .collect())
+        Ok(g.by_ksef.values().filter_map(|r| g.invoices.get(r)).filter(|i| i.has_party(nip)).cloned().collect())
     }
 
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {

@@ -480,7 +480,13 @@ impl Store for SqliteStore {
     }
 
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
-        self.many("SELECT doc FROM invoices WHERE ksef IS NOT NULL AND (seller = ?1 OR buyer = ?1)", [nip])
+        // Third and authorized subjects live in the document: a text search narrows, the
+        // record's own rule decides.
+        let found: Vec<InvoiceRecord> = self.many(
+            "SELECT doc FROM invoices WHERE ksef IS NOT NULL AND (seller = ?1 OR buyer = ?1 OR instr(doc, ?1) > 0)",
+            [nip],
+        )?;
+        Ok(found.into_iter().filter(|i| i.has_party(nip)).collect())
     }
 
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {

@@ -513,3 +513,66 @@ fn injected_faults_are_seeded_and_replayable() {
     let owner = ksef_emulator::store::InvoiceKeyOwner { ksef_number: "x".into(), session: s.clone() };
     assert_eq!(emu.store().reserve_invoice_key(&key, &owner).unwrap(), None);
 }
+
+#[test]
+fn third_and_authorized_subjects_see_their_invoices() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 175);
+    let (third, authorized, stranger) = (fresh_nip(176), fresh_nip(177), fresh_nip(178));
+    let extra = format!(
+        "<Podmiot3><DaneIdentyfikacyjne><NIP>{third}</NIP><Nazwa>Faktor S.A.</Nazwa></DaneIdentyfikacyjne>\
+         <Rola>1</Rola></Podmiot3>\
+         <Podmiot3><DaneIdentyfikacyjne><BrakID>1</BrakID><Nazwa>Odbiorca</Nazwa></DaneIdentyfikacyjne>\
+         <RolaInna>1</RolaInna><OpisRoli>Odbiorca towaru</OpisRoli></Podmiot3>\
+         <PodmiotUpowazniony><DaneIdentyfikacyjne><NIP>{authorized}</NIP><Nazwa>Przedstawiciel</Nazwa>\
+         </DaneIdentyfikacyjne><Adres><KodKraju>PL</KodKraju><AdresL1>ul. Prosta 1</AdresL1></Adres>\
+         <RolaPU>3</RolaPU></PodmiotUpowazniony><Fa>"
+    );
+    let xml = String::from_utf8(invoice_xml(&nip, "P3/1")).unwrap().replacen("<Fa>", &extra, 1);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, xml.as_bytes());
+    let ksef = st["ksefNumber"].as_str().unwrap_or_else(|| panic!("{st}")).to_owned();
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let query = |tok: &str, subject: &str| {
+        let body = json!({"subjectType": subject, "dateRange": {"dateType": "PermanentStorage", "from": from}});
+        let r = http.post("/invoices/query/metadata", Some(tok), Some(&body));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+
+    let (tt, _, _) = login(&emu, &http, Identifier::nip(&third), Identifier::nip(&third));
+    let v = query(&tt, "Subject3");
+    assert_eq!(v["invoices"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["invoices"][0]["ksefNumber"], ksef.as_str());
+    assert!(v["permanentStorageHwmDate"].is_string(), "{v}");
+    assert_eq!(
+        v["invoices"][0]["thirdSubjects"],
+        json!([{"identifier": {"type": "Nip", "value": third}, "name": "Faktor S.A.", "role": 1},
+               {"identifier": {"type": "None"}, "name": "Odbiorca", "role": 0}])
+    );
+    assert_eq!(query(&tt, "Subject1")["invoices"], json!([]));
+    assert_eq!(query(&tt, "SubjectAuthorized")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&tt)).status, 200);
+
+    let (at, _, _) = login(&emu, &http, Identifier::nip(&authorized), Identifier::nip(&authorized));
+    let v = query(&at, "SubjectAuthorized");
+    assert_eq!(v["invoices"][0]["authorizedSubject"], json!({"nip": authorized, "name": "Przedstawiciel", "role": 3}));
+    assert_eq!(query(&at, "Subject3")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&at)).status, 200);
+    // The export of the authorized subject holds it too.
+    let body = json!({"encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id},
+                      "filters": {"subjectType": "SubjectAuthorized", "dateRange": {"dateType": "PermanentStorage", "from": from}}});
+    let r = http.post("/invoices/exports", Some(&at), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let reference = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+    let e = http.get(&format!("/invoices/exports/{reference}"), Some(&at)).json();
+    assert_eq!(e["package"]["invoiceCount"], 1, "{e}");
+
+    // The seller's own view is unchanged; a stranger sees nothing.
+    assert_eq!(query(&token, "Subject1")["invoices"][0]["ksefNumber"], ksef.as_str());
+    let (ot, _, _) = login(&emu, &http, Identifier::nip(&stranger), Identifier::nip(&stranger));
+    assert_eq!(query(&ot, "Subject3")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&ot)).exception_codes(), [21164]);
+}
