@@ -576,3 +576,23 @@ fn third_and_authorized_subjects_see_their_invoices() {
     assert_eq!(query(&ot, "Subject3")["invoices"], json!([]));
     assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&ot)).exception_codes(), [21164]);
 }
+
+/// GET of an invoice before its permanent-storage date → 21165. The emulator stores at once, so
+/// the clock is set back to a moment before the invoice was stored.
+#[test]
+fn invoice_before_permanent_storage_is_not_yet_available() {
+    let start = chrono::Utc::now();
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(start));
+    let emu = ksef_emulator::Emulator::builder().clock(clock.clone()).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 179);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, &invoice_xml(&nip, "PS/1"));
+    let ksef = st["ksefNumber"].as_str().unwrap_or_else(|| panic!("{st}")).to_owned();
+    clock.set(start - chrono::Duration::seconds(5));
+    let r = http.get(&format!("/invoices/ksef/{ksef}"), Some(&token));
+    assert_eq!((r.status, r.exception_codes()), (400, vec![21165]));
+    clock.set(start + chrono::Duration::seconds(5));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&token)).status, 200);
+}
