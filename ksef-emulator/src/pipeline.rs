@@ -348,6 +348,7 @@ pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Resu
         has_attachment: false,
         content: None,
         meta: None,
+        hash_of_corrected_invoice: None,
         file_name: sub.file_name.clone(),
     };
     match check(app, session, &sub, &mut rec)? {

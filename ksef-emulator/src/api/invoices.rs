@@ -320,6 +320,9 @@ pub(crate) fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
     if let Some(a) = authorized {
         out["authorizedSubject"] = a;
     }
+    if let Some(h) = &i.hash_of_corrected_invoice {
+        out["hashOfCorrectedInvoice"] = json!(h);
+    }
     out
 }
 

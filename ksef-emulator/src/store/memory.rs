@@ -408,6 +408,16 @@ impl Store for MemoryStore {
         Ok(g.by_ksef.get(ksef_number).and_then(|r| g.invoices.get(r)).cloned())
     }
 
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        Ok(self
+            .r()
+            .invoices
+            .values()
+            .filter(|i| i.invoice_hash == hash || i.hash_of_corrected_invoice.as_deref() == Some(hash))
+            .cloned()
+            .collect())
+    }
+
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
         let g = self.r();
         Ok(g.by_ksef.values().filter_map(|r| g.invoices.get(r)).filter(|i| i.has_party(nip)).cloned().collect())

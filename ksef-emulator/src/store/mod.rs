@@ -159,6 +159,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn invoice_by_ksef_number(&self, ksef_number: &str) -> StoreResult<Option<InvoiceRecord>>;
     /// Accepted invoices (with a KSeF number) where `nip` is the seller or the buyer.
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>>;
+    /// Invoices (accepted or not) whose `invoiceHash` or `hashOfCorrectedInvoice` is `hash`.
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>>;
     /// The invoices of a session, by ordinal number.
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>>;
     /// Atomically reserves a duplicate-detection key for an invoice; if it is taken, returns the owner.

@@ -392,6 +392,9 @@ pub struct InvoiceRecord {
     /// The file name inside a batch archive.
     #[serde(default)]
     pub file_name: Option<String>,
+    /// A technical correction: the hash of the rejected original it replaces.
+    #[serde(default)]
+    pub hash_of_corrected_invoice: Option<String>,
 }
 
 /// The buyer as the metadata shows it: `{type: Nip|VatUe|Other|None, value?}`.

@@ -479,6 +479,14 @@ impl Store for SqliteStore {
         self.one("SELECT doc FROM invoices WHERE ksef = ?1", [ksef_number])
     }
 
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        let found: Vec<InvoiceRecord> = self.many("SELECT doc FROM invoices WHERE instr(doc, ?1) > 0", [hash])?;
+        Ok(found
+            .into_iter()
+            .filter(|i| i.invoice_hash == hash || i.hash_of_corrected_invoice.as_deref() == Some(hash))
+            .collect())
+    }
+
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
         // Third and authorized subjects live in the document: a text search narrows, the
         // record's own rule decides.

@@ -596,3 +596,54 @@ fn invoice_before_permanent_storage_is_not_yet_available() {
     clock.set(start + chrono::Duration::seconds(5));
     assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&token)).status, 200);
 }
+
+/// §13.4 technical corrections: only offline, only of a rejected invoice (21167 otherwise), and
+/// only once (21166).
+#[test]
+fn technical_corrections_of_rejected_offline_invoices() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 181);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let path = format!("/sessions/online/{s}/invoices");
+    let send_as = |plain: &[u8], corrected: Option<&str>, offline: bool| {
+        let mut body = send_body(&c, plain);
+        body["offlineMode"] = json!(offline);
+        if let Some(h) = corrected {
+            body["hashOfCorrectedInvoice"] = json!(h);
+        }
+        http.post(&path, Some(&token), Some(&body))
+    };
+    let status_of = |r: &Resp| {
+        assert_eq!(r.status, 202, "{}", r.text());
+        let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+        http.get(&format!("/sessions/{s}/invoices/{inv}"), Some(&token)).json()
+    };
+    // An offline invoice rejected for a technical reason (not well-formed).
+    let good = invoice_xml(&nip, "TC/1");
+    let broken = String::from_utf8(good.clone()).unwrap().replacen("</Faktura>", "", 1).into_bytes();
+    let st = status_of(&send_as(&broken, None, true));
+    assert_ne!(st["status"]["code"], 200, "{st}");
+    let broken_hash = B64.encode(Sha256::digest(&broken));
+
+    // The correction must be offline; the hash must name an invoice of this context.
+    assert_eq!(send_as(&good, Some(&broken_hash), false).exception_codes(), [21405]);
+    let unknown = B64.encode(Sha256::digest(b"nothing"));
+    assert_eq!(send_as(&good, Some(&unknown), true).exception_codes(), [21405]);
+    // Accepted, linked to the original.
+    let st = status_of(&send_as(&good, Some(&broken_hash), true));
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let ksef = st["ksefNumber"].as_str().unwrap().to_owned();
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let body = json!({"subjectType": "Subject1", "dateRange": {"dateType": "PermanentStorage", "from": from}});
+    let v = http.post("/invoices/query/metadata", Some(&token), Some(&body)).json();
+    assert_eq!(v["invoices"][0]["ksefNumber"], ksef.as_str());
+    assert_eq!(v["invoices"][0]["hashOfCorrectedInvoice"], broken_hash.as_str());
+    // A second correction of the same original → 21166.
+    let again = invoice_xml(&nip, "TC/2");
+    assert_eq!(send_as(&again, Some(&broken_hash), true).exception_codes(), [21166]);
+    // An accepted invoice cannot be technically corrected → 21167.
+    let good_hash = B64.encode(Sha256::digest(&good));
+    assert_eq!(send_as(&again, Some(&good_hash), true).exception_codes(), [21167]);
+}
