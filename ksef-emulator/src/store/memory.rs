@@ -330,6 +330,10 @@ impl Store for MemoryStore {
         Ok(self.r().exports.get(reference).cloned())
     }
 
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>> {
+        Ok(self.r().exports.values().filter(|e| &e.context == context && e.status.code == 100).cloned().collect())
+    }
+
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
         let mut g = self.w();
         if g.collectives.contains_key(&c.number) {

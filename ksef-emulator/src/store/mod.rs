@@ -133,6 +133,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_export(&self, export: ExportRecord) -> StoreResult<()>;
     /// The export with this reference number.
     fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>>;
+    /// The exports of a context that are still in progress (status 100).
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>>;
     /// Records a collective identifier.
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()>;
     /// The collective identifier with this number.

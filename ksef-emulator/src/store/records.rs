@@ -598,6 +598,9 @@ pub struct ExportRecord {
     /// `package.compressionType`: `Zip` or `TarGz`.
     #[serde(default = "zip_compression")]
     pub compression_type: String,
+    /// Who started it (the authenticated subject), for the concurrent-export limit.
+    #[serde(default)]
+    pub subject: Option<Identifier>,
 }
 
 fn zip_compression() -> String {

@@ -396,6 +396,12 @@ impl Store for SqliteStore {
         self.one("SELECT doc FROM exports WHERE reference = ?1", [reference])
     }
 
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>> {
+        let found: Vec<ExportRecord> =
+            self.many("SELECT doc FROM exports WHERE instr(doc, ?1) > 0", [context.value.as_str()])?;
+        Ok(found.into_iter().filter(|e| &e.context == context && e.status.code == 100).collect())
+    }
+
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
         let mut conn = self.c();
         let tx = conn.transaction().map_err(sql)?;
