@@ -257,6 +257,42 @@ fn fa_meta(root: roxmltree::Node<'_, '_>) -> crate::store::InvoiceMeta {
         gross: gross.unwrap_or(net + vat),
         vat,
         currency: fa.and_then(|fa| text_of(child(fa, "KodWaluty"))).unwrap_or_else(|| "PLN".into()),
+        third_subjects: root
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "Podmiot3")
+            .map(third_subject)
+            .collect(),
+        authorized_subject: child(root, "PodmiotUpowazniony").and_then(|p| {
+            let d = child(p, "DaneIdentyfikacyjne");
+            Some(crate::store::AuthorizedSubject {
+                nip: d.and_then(|d| text_of(child(d, "NIP")))?,
+                name: d.and_then(|d| text_of(child(d, "Nazwa"))),
+                role: text_of(child(p, "RolaPU")).and_then(|r| r.parse().ok()).unwrap_or(0),
+            })
+        }),
+    }
+}
+
+/// A `Podmiot3` element (`TPodmiot3` identification plus `Rola` or `RolaInna`).
+fn third_subject(p: roxmltree::Node<'_, '_>) -> crate::store::ThirdSubject {
+    let d = child(p, "DaneIdentyfikacyjne");
+    let field = |n: &str| d.and_then(|d| text_of(child(d, n)));
+    let (kind, value) = if let Some(v) = field("NIP") {
+        ("Nip", Some(v))
+    } else if let Some(v) = field("IDWew") {
+        ("InternalId", Some(v))
+    } else if let Some(v) = field("NrVatUE") {
+        ("VatUe", Some(format!("{}{v}", field("KodUE").unwrap_or_default())))
+    } else if let Some(v) = field("NrID") {
+        ("Other", Some(v))
+    } else {
+        ("None", None)
+    };
+    crate::store::ThirdSubject {
+        kind: kind.to_owned(),
+        value,
+        name: field("Nazwa"),
+        role: text_of(child(p, "Rola")).and_then(|r| r.parse().ok()).unwrap_or(0),
     }
 }
 
@@ -312,6 +348,7 @@ pub fn process(app: &AppState, session: &SessionRecord, sub: Submission) -> Resu
         has_attachment: false,
         content: None,
         meta: None,
+        hash_of_corrected_invoice: None,
         file_name: sub.file_name.clone(),
     };
     match check(app, session, &sub, &mut rec)? {

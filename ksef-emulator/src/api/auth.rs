@@ -169,6 +169,17 @@ async fn xades_signature(
             }
         },
     };
+    // An EU entity's compound context is entered only by fingerprint (its administrators and
+    // representatives are granted by certificate fingerprint), so a NIP/PESEL identity taken from
+    // the certificate subject is not a valid subject for it [inf].
+    if request_context_kind == crate::domain::IdentifierType::NipVatUe
+        && subject.kind != crate::domain::IdentifierType::Fingerprint
+    {
+        return Err(ApiError::code(
+            21117,
+            ["Kontekst NipVatUe wymaga identyfikacji odciskiem certyfikatu (certificateFingerprint)."],
+        ));
+    }
     use base64::Engine as _;
     use sha2::Digest as _;
     let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));

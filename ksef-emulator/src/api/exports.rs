@@ -77,6 +77,9 @@ fn archive(files: &[(String, Vec<u8>)], targz: bool) -> Result<Vec<u8>, ApiError
     }
 }
 
+/// Exports in progress allowed per authenticated subject and context (`21182` above).
+const MAX_CONCURRENT_EXPORTS: usize = 10;
+
 async fn export(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -101,6 +104,18 @@ async fn export(
         ));
     };
     let Selection { mut hits, hwm, date_type } = select(&app, &caller, &req.filters)?;
+    // At most 10 exports in progress per authenticated subject in a context.
+    let (context, subject) = (caller.context()?, caller.subject()?);
+    let running =
+        app.store.exports_in_progress(context)?.into_iter().filter(|e| e.subject.as_ref() == Some(subject)).count();
+    if running >= MAX_CONCURRENT_EXPORTS {
+        return Err(ApiError::code(
+            21182,
+            [format!(
+                "Dla uwierzytelnionego podmiotu w bieżącym kontekście osiągnięto maksymalny limit {MAX_CONCURRENT_EXPORTS} równoczesnych eksportów faktur. Spróbuj ponownie później."
+            )],
+        ));
+    }
     let reference = app.reference("EH");
     let mut rec = ExportRecord {
         reference: reference.clone(),
@@ -115,6 +130,7 @@ async fn export(
         last_date: None,
         hwm,
         compression_type: if targz { "TarGz" } else { "Zip" }.to_owned(),
+        subject: Some(subject.clone()),
     };
     let key = server_key.oaep_decrypt(&wrapped).ok().filter(|k| k.len() == 32);
     let Some(key) = key else {

@@ -24,11 +24,12 @@ async fn get_invoice(
     let not_found = || ApiError::code(21164, [format!("Faktura o numerze KSeF {ksef_number} nie została znaleziona.")]);
     let inv = app.store.invoice_by_ksef_number(&ksef_number)?.ok_or_else(not_found)?;
     // The context must be a party to the invoice: the seller (Podmiot1), the buyer (Podmiot2 by
-    // NIP) or the context that sent it. Third subjects are not recorded yet.
+    // NIP), a third subject (Podmiot3 by NIP or by this InternalId), the authorized subject
+    // (PodmiotUpowazniony) or the context that sent it.
     let ctx = caller.context()?;
-    let nip = ctx.value.get(..10);
-    let buyer = inv.meta.as_ref().and_then(|m| (m.buyer.kind == "Nip").then_some(m.buyer.value.as_deref()).flatten());
-    let party = inv.seller_nip.as_deref() == nip || (buyer.is_some() && buyer == nip) || inv.context == *ctx;
+    let nip = ctx.value.get(..10).unwrap_or(&ctx.value);
+    let internal = (ctx.kind == crate::domain::IdentifierType::InternalId).then_some(ctx.value.as_str());
+    let party = inv.has_party(nip) || inv.has_third_subject(nip, internal) || inv.context == *ctx;
     if !party {
         return Err(not_found());
     }
@@ -88,6 +89,7 @@ pub(crate) fn select(app: &AppState, caller: &Caller, f: &Filters) -> Result<Sel
     }
     let ctx = caller.context()?;
     let ctx_nip = ctx.value.get(..10).unwrap_or(&ctx.value).to_owned();
+    let internal = (ctx.kind == crate::domain::IdentifierType::InternalId).then_some(ctx.value.as_str());
     let amount_kind = match &f.amount {
         Some(a) => Some(pick("amount.type", &a.kind, &["Brutto", "Netto", "Vat"])?),
         None => None,
@@ -113,8 +115,8 @@ pub(crate) fn select(app: &AppState, caller: &Caller, f: &Filters) -> Result<Sel
                 "Subject2" => {
                     m.is_some_and(|m| m.buyer.kind == "Nip" && m.buyer.value.as_deref() == Some(ctx_nip.as_str()))
                 }
-                // Third subjects and authorized subjects are not recorded yet.
-                _ => false,
+                "Subject3" => i.has_third_subject(&ctx_nip, internal),
+                _ => i.has_authorized_subject(&ctx_nip),
             };
             let amount_ok = match (&f.amount, amount_kind, m) {
                 (Some(a), Some(k), Some(m)) => {
@@ -255,6 +257,8 @@ pub(crate) fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
         gross: 0.0,
         vat: 0.0,
         currency: "PLN".into(),
+        third_subjects: Vec::new(),
+        authorized_subject: None,
     });
     let mut buyer_id = json!({"type": m.buyer.kind});
     if let Some(v) = &m.buyer.value {
@@ -268,7 +272,29 @@ pub(crate) fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
     if let Some(n) = &m.buyer_name {
         buyer["name"] = json!(n);
     }
-    json!({
+    let third: Vec<Value> = m
+        .third_subjects
+        .iter()
+        .map(|t| {
+            let mut id = json!({"type": t.kind});
+            if let Some(v) = &t.value {
+                id["value"] = json!(v);
+            }
+            let mut v = json!({"identifier": id, "role": t.role});
+            if let Some(n) = &t.name {
+                v["name"] = json!(n);
+            }
+            v
+        })
+        .collect();
+    let authorized = m.authorized_subject.as_ref().map(|a| {
+        let mut v = json!({"nip": a.nip, "role": a.role});
+        if let Some(n) = &a.name {
+            v["name"] = json!(n);
+        }
+        v
+    });
+    let mut out = json!({
         "ksefNumber": i.ksef_number,
         "invoiceNumber": i.invoice_number,
         "issueDate": i.issue_date.map(|d| d.to_string()),
@@ -287,7 +313,17 @@ pub(crate) fn metadata_json(i: &crate::store::InvoiceRecord) -> Value {
         "isSelfInvoicing": false,
         "hasAttachment": i.has_attachment,
         "invoiceHash": i.invoice_hash,
-    })
+    });
+    if !third.is_empty() {
+        out["thirdSubjects"] = json!(third);
+    }
+    if let Some(a) = authorized {
+        out["authorizedSubject"] = a;
+    }
+    if let Some(h) = &i.hash_of_corrected_invoice {
+        out["hashOfCorrectedInvoice"] = json!(h);
+    }
+    out
 }
 
 async fn query_metadata(

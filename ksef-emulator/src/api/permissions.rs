@@ -131,17 +131,36 @@ const PERSON_SCOPES: &[PermissionType] = &[
     PermissionType::EnforcementOperations,
 ];
 
-/// `subjectDetails` must name its type and carry the matching object.
-fn check_person_details(d: &Value) -> Result<(), ApiError> {
+/// `subjectDetails` must name its type and carry the matching object; the type must suit the
+/// subject's identifier (`PersonByIdentifier` for a NIP or PESEL, the fingerprint types for a
+/// certificate fingerprint).
+fn check_person_details(d: &Value, subject: &Identifier) -> Result<(), ApiError> {
     let kind = d.get("subjectDetailsType").and_then(Value::as_str).unwrap_or_default();
-    let field = match kind.to_ascii_lowercase().as_str() {
-        "personbyidentifier" => "personById",
-        "personbyfingerprintwithidentifier" => "personByFpWithId",
-        "personbyfingerprintwithoutidentifier" => "personByFpNoId",
+    let (field, by_fingerprint) = match kind.to_ascii_lowercase().as_str() {
+        "personbyidentifier" => ("personById", false),
+        "personbyfingerprintwithidentifier" => ("personByFpWithId", true),
+        "personbyfingerprintwithoutidentifier" => ("personByFpNoId", true),
         _ => return Err(ApiError::validation("subjectDetails.subjectDetailsType: nieznana wartość.")),
     };
+    if by_fingerprint != (subject.kind == IdentifierType::Fingerprint) {
+        return Err(ApiError::validation(format!(
+            "subjectDetails.subjectDetailsType: {kind} nie odpowiada identyfikatorowi typu {}.",
+            subject.kind
+        )));
+    }
     if !d.get(field).is_some_and(Value::is_object) {
         return Err(ApiError::validation(format!("subjectDetails.{field} jest wymagany.")));
+    }
+    Ok(())
+}
+
+/// "Każda wartość może wystąpić tylko raz": a permission listed twice is a validation error.
+fn distinct(permissions: impl IntoIterator<Item = PermissionType>) -> Result<(), ApiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for p in permissions {
+        if !seen.insert(p) {
+            return Err(ApiError::validation(format!("permissions: {p} występuje więcej niż raz.")));
+        }
     }
     Ok(())
 }
@@ -154,10 +173,11 @@ async fn grant_persons(
     use IdentifierType as T;
     let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
     description(&req.description)?;
-    check_person_details(&req.subject_details)?;
+    check_person_details(&req.subject_details, &subject)?;
     if req.permissions.is_empty() {
         return Err(ApiError::validation("permissions: lista nie może być pusta."));
     }
+    distinct(req.permissions.iter().copied())?;
     if let Some(p) = req.permissions.iter().find(|p| !PERSON_SCOPES.contains(p)) {
         return Err(ApiError::validation(format!("permissions: {p} nie jest uprawnieniem osoby.")));
     }
@@ -239,6 +259,12 @@ async fn grant_entities(
         [PermissionType::InvoiceWrite, PermissionType::InvoiceRead, PermissionType::CollectiveIdentifierManage];
     if let Some(p) = req.permissions.iter().find(|p| !allowed.contains(&p.kind)) {
         return Err(ApiError::validation(format!("permissions: {} nie jest uprawnieniem podmiotu.", p.kind)));
+    }
+    distinct(req.permissions.iter().map(|p| p.kind))?;
+    if req.permissions.iter().any(|p| p.can_delegate && p.kind == PermissionType::CollectiveIdentifierManage) {
+        return Err(ApiError::validation(
+            "permissions: canDelegate jest dozwolone wyłącznie dla InvoiceWrite i InvoiceRead.",
+        ));
     }
     let ctx = caller.context()?.clone();
     let now = app.now();
@@ -435,8 +461,28 @@ async fn revoke_common(
         return Err(ApiError::validation("permissionId: wymagany identyfikator o długości 36 znaków."));
     }
     let ctx = caller.context()?.clone();
-    let status = match app.store.grant(&id)? {
-        Some(g) if g.context == ctx && g.kind != GrantKind::Authorization => {
+    // Grants of the current context, plus those the current context made elsewhere: sub-unit
+    // administrators (the grant lives in the sub-unit) and EU-entity administrators (in the
+    // `{nip}-{vatUe}` context appointed from this NIP).
+    let revocable = |g: &GrantRecord| -> Result<bool, ApiError> {
+        Ok(match g.kind {
+            GrantKind::Authorization => false,
+            _ if g.context == ctx => true,
+            GrantKind::SubunitAdministrator => is_subunit_of(&app, &ctx, &g.context)?,
+            GrantKind::EuAdministrator => {
+                ctx.kind == IdentifierType::Nip
+                    && g.context.value.split_once('-').is_some_and(|(nip, _)| nip == ctx.value)
+            }
+            _ => false,
+        })
+    };
+    let found = app.store.grant(&id)?;
+    let found = match found {
+        Some(g) if revocable(&g)? => Some(g),
+        _ => None,
+    };
+    let status = match found {
+        Some(_) => {
             app.store.remove_grant(&id)?;
             success()
         }
@@ -538,6 +584,10 @@ struct GrantFilters {
     permission_state: Option<String>,
     #[serde(default)]
     query_type: Option<String>,
+    #[serde(default)]
+    target_identifier: Option<WireTarget>,
+    #[serde(default)]
+    author_identifier: Option<WireTarget>,
 }
 
 fn page(mut list: Vec<GrantRecord>, offset: usize, size: usize, with_author: bool) -> (Vec<Value>, bool) {
@@ -608,15 +658,51 @@ async fn query_persons(
         .authorized_identifier
         .map(|w| checked("authorizedIdentifier", w, &[T::Nip, T::Pesel, T::Fingerprint]))
         .transpose()?;
-    let list: Vec<GrantRecord> = app
-        .store
-        .grants_in_context(caller.context()?)?
+    let target = f
+        .target_identifier
+        .map(|t| match t.kind {
+            T::AllPartners => Ok(Identifier::new(T::AllPartners, "")),
+            kind => checked(
+                "targetIdentifier",
+                WireId { kind, value: t.value.unwrap_or_default() },
+                &[T::Nip, T::InternalId],
+            ),
+        })
+        .transpose()?;
+    let author = f
+        .author_identifier
+        .map(|t| match t.kind {
+            T::System => Ok(Identifier::new(T::System, "")),
+            kind => checked(
+                "authorIdentifier",
+                WireId { kind, value: t.value.unwrap_or_default() },
+                &[T::Nip, T::Pesel, T::Fingerprint],
+            ),
+        })
+        .transpose()?;
+    let ctx = caller.context()?;
+    // Both lists: the persons and entities working in this context (direct grants) and the
+    // persons this context's entity authorized indirectly to serve its clients. The "granted"
+    // list also has the administrators this context appointed in its sub-units, and only grants
+    // made through the API (ZAW-FA / test-data grants have the System author).
+    let mut source = app.store.grants_in_context(ctx)?;
+    if granted_only && ctx.kind == T::Nip {
+        source.extend(app.store.grants_to_subunits_of(&ctx.value)?.into_iter().filter(is_subunit_admin));
+        for s in app.store.subunits_of(&ctx.value)? {
+            source.extend(app.store.grants_in_context(&Identifier::nip(s.nip))?.into_iter().filter(is_subunit_admin));
+        }
+    }
+    let list: Vec<GrantRecord> = source
         .into_iter()
-        .filter(|g| active && g.kind == GrantKind::Person)
-        // "Granted in the current context": grants made through the API from this context
-        // (ZAW-FA / test-data grants have the System author).
+        .filter(|g| {
+            active && matches!(g.kind, GrantKind::Person | GrantKind::Indirect | GrantKind::SubunitAdministrator)
+        })
         .filter(|g| !granted_only || g.author.kind != T::System)
         .filter(|g| authorized.as_ref().is_none_or(|a| &g.authorized == a))
+        .filter(|g| author.as_ref().is_none_or(|a| a.kind == g.author.kind && (a.kind == T::System || a == &g.author)))
+        .filter(|g| {
+            target.as_ref().is_none_or(|t| g.target.as_ref().is_some_and(|gt| gt.kind == t.kind && gt.value == t.value))
+        })
         .filter(|g| f.permission_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&g.permission)))
         .collect();
     let (items, has_more) = page(list, offset, size, true);
@@ -743,6 +829,13 @@ struct SubunitGrant {
 
 /// Whether `sub` is a sub-unit of the context: an InternalId of its NIP, or a NIP whose test-data
 /// parent is the context.
+/// A sub-unit administrator grant (made from the parent context), not a grant made inside the
+/// sub-unit by its administrators. Records stored before `SubunitAdministrator` existed are
+/// recognised by their sub-unit name.
+fn is_subunit_admin(g: &GrantRecord) -> bool {
+    g.kind == GrantKind::SubunitAdministrator || (g.kind == GrantKind::Person && g.entity_name.is_some())
+}
+
 fn is_subunit_of(app: &AppState, ctx: &Identifier, sub: &Identifier) -> Result<bool, ApiError> {
     Ok(match sub.kind {
         IdentifierType::InternalId => sub.value.get(..10) == Some(ctx.value.as_str()),
@@ -762,7 +855,7 @@ async fn grant_subunit(
     let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
     let sub = checked("contextIdentifier", req.context_identifier, &[T::InternalId, T::Nip])?;
     description(&req.description)?;
-    check_person_details(&req.subject_details)?;
+    check_person_details(&req.subject_details, &subject)?;
     if let Some(n) = &req.subunit_name
         && !(5..=256).contains(&n.chars().count())
     {
@@ -801,7 +894,7 @@ async fn grant_subunit(
         author: caller.subject()?.clone(),
         start_date: app.now(),
         can_delegate: false,
-        kind: GrantKind::Person,
+        kind: GrantKind::SubunitAdministrator,
         subject_details: Some(req.subject_details.to_string()),
         entity_name: req.subunit_name,
         target: None,
@@ -841,16 +934,11 @@ async fn query_subunits(
     }
     let mut list = Vec::new();
     for c in &contexts {
-        list.extend(
-            app.store
-                .grants_in_context(c)?
-                .into_iter()
-                .filter(|g| g.entity_name.is_some() || g.author.kind != IdentifierType::System),
-        );
+        list.extend(app.store.grants_in_context(c)?.into_iter().filter(is_subunit_admin));
     }
     if only.is_none() {
         // InternalId sub-units are found through the grants made from this context.
-        for g in app.store.grants_to_subunits_of(&ctx.value)? {
+        for g in app.store.grants_to_subunits_of(&ctx.value)?.into_iter().filter(is_subunit_admin) {
             if !list.iter().any(|x: &GrantRecord| x.id == g.id) {
                 list.push(g);
             }
@@ -1009,6 +1097,7 @@ async fn grant_eu_representative(
     {
         return Err(ApiError::validation("permissions: dozwolone InvoiceWrite i InvoiceRead."));
     }
+    distinct(req.permissions.iter().copied())?;
     let ctx = caller.context()?.clone();
     if ctx.kind != IdentifierType::NipVatUe {
         return operation(
@@ -1060,7 +1149,11 @@ async fn query_eu(
         _ => app.store.eu_grants_of(&ctx.value)?.into_iter().filter(|g| g.kind == GrantKind::EuAdministrator).collect(),
     };
     list.retain(|g| matches!(g.kind, GrantKind::EuAdministrator | GrantKind::EuRepresentative));
-    list.retain(|g| f.vat_ue_identifier.as_ref().is_none_or(|v| &g.context.value == v));
+    // `vatUeIdentifier` is the EU VAT number alone (exact match), the second part of the
+    // `{nip}-{vatUe}` context.
+    list.retain(|g| {
+        f.vat_ue_identifier.as_ref().is_none_or(|v| g.context.value.split_once('-').is_some_and(|(_, eu)| eu == v))
+    });
     list.retain(|g| {
         f.authorized_fingerprint_identifier
             .as_ref()
@@ -1122,12 +1215,20 @@ async fn grant_indirect(
     use IdentifierType as T;
     let subject = checked("subjectIdentifier", req.subject_identifier, &[T::Nip, T::Pesel, T::Fingerprint])?;
     description(&req.description)?;
-    check_person_details(&req.subject_details)?;
+    check_person_details(&req.subject_details, &subject)?;
     if req.permissions.is_empty()
-        || req.permissions.iter().any(|p| !matches!(p, PermissionType::InvoiceRead | PermissionType::InvoiceWrite))
+        || req.permissions.iter().any(|p| {
+            !matches!(
+                p,
+                PermissionType::InvoiceRead | PermissionType::InvoiceWrite | PermissionType::CollectiveIdentifierManage
+            )
+        })
     {
-        return Err(ApiError::validation("permissions: dozwolone InvoiceRead i InvoiceWrite."));
+        return Err(ApiError::validation(
+            "permissions: dozwolone InvoiceRead, InvoiceWrite i CollectiveIdentifierManage.",
+        ));
     }
+    distinct(req.permissions.iter().copied())?;
     let target = match req.target_identifier {
         None => Identifier::new(T::AllPartners, ""),
         Some(t) if t.kind == T::AllPartners => Identifier::new(T::AllPartners, ""),
@@ -1138,14 +1239,13 @@ async fn grant_indirect(
         )?,
     };
     let ctx = caller.context()?.clone();
-    // A selective grant needs the client's delegable grant of each permission to this context.
+    // A selective grant needs the client to have given this context some permission with
+    // `canDelegate` (the spec: "dowolne uprawnienie z prawem do jego dalszego przekazywania").
+    // What the person then holds for the client is evaluated at login (`domain::permissions`).
     if target.kind != T::AllPartners {
         let client_ctx = if target.kind == T::InternalId { target.clone() } else { Identifier::nip(&target.value) };
         let delegated = app.store.grants_of(&client_ctx, &Identifier::nip(&ctx.value))?;
-        let ok = req
-            .permissions
-            .iter()
-            .all(|p| delegated.iter().any(|g| g.kind == GrantKind::Entity && g.can_delegate && g.permission == *p));
+        let ok = delegated.iter().any(|g| g.kind == GrantKind::Entity && g.can_delegate);
         if !ok {
             return operation(
                 &app,

@@ -199,16 +199,18 @@ async fn send_invoice(
     if req.invoice_size == 0 || req.encrypted_invoice_size == 0 {
         return Err(ApiError::validation("invoiceSize i encryptedInvoiceSize muszą być większe od 0."));
     }
-    if req.hash_of_corrected_invoice.is_some() {
+    if let Some(h) = &req.hash_of_corrected_invoice {
+        sha256_field("hashOfCorrectedInvoice", h)?;
         if req.offline_mode != Some(true) {
             return Err(ApiError::validation("hashOfCorrectedInvoice wymaga offlineMode = true."));
         }
-        // Technical corrections need the correction registry; not emulated yet.
-        return Err(ApiError::validation("Korekta techniczna nie jest jeszcze obsługiwana przez emulator."));
     }
     let session = load_session(&app, &caller, &reference)?;
     if session.kind != SessionKind::Online {
         return Err(no_session(&reference));
+    }
+    if let Some(h) = &req.hash_of_corrected_invoice {
+        technical_correction_allowed(&app, &session.context, h)?;
     }
     let content = b64("encryptedInvoiceContent", &req.encrypted_invoice_content)?;
     if content.len() as u64 != req.encrypted_invoice_size {
@@ -250,6 +252,8 @@ async fn send_invoice(
             invoicing_date: now,
         },
     )?;
+    let mut rec = rec;
+    rec.hash_of_corrected_invoice = req.hash_of_corrected_invoice;
     let ok = rec.status.code == 200;
     app.store.insert_invoice(rec)?;
     app.store.update_session(&reference, &mut |s| {
@@ -260,6 +264,34 @@ async fn send_invoice(
         }
     })?;
     Ok((StatusCode::ACCEPTED, Json(json!({"referenceNumber": invoice_ref}))))
+}
+
+/// §13.4: a technical correction replaces an invoice of this context's NIP that was rejected
+/// (`21167` if it was accepted) and has no accepted correction yet (`21166`).
+fn technical_correction_allowed(
+    app: &AppState,
+    context: &crate::domain::Identifier,
+    hash: &str,
+) -> Result<(), ApiError> {
+    let nip = context.value.get(..10).unwrap_or(&context.value);
+    let same_nip = |i: &InvoiceRecord| i.context.value.get(..10) == Some(nip) || i.seller_nip.as_deref() == Some(nip);
+    let found: Vec<InvoiceRecord> = app.store.invoices_with_hash(hash)?.into_iter().filter(same_nip).collect();
+    let originals: Vec<&InvoiceRecord> = found.iter().filter(|i| i.invoice_hash == hash).collect();
+    if originals.is_empty() {
+        return Err(ApiError::validation(format!(
+            "hashOfCorrectedInvoice: nie znaleziono faktury o skrócie {hash} w bieżącym kontekście."
+        )));
+    }
+    if originals.iter().any(|i| i.status.code == 200) {
+        return Err(ApiError::code(
+            21167,
+            ["Nie można wysłać korekty technicznej do prawidłowo przetworzonej faktury."],
+        ));
+    }
+    if found.iter().any(|i| i.hash_of_corrected_invoice.as_deref() == Some(hash) && i.status.code == 200) {
+        return Err(ApiError::code(21166, ["Faktura posiada już przetworzoną prawidłowo korektę techniczną."]));
+    }
+    Ok(())
 }
 
 async fn close_online(

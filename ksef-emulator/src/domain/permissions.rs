@@ -58,14 +58,28 @@ pub fn effective(
             out.insert(g.permission);
         }
     }
-    // Indirect: the client (this context) delegated P to an intermediary, whose grant gives the
-    // subject P for this client or for all partners.
-    for delegated in
-        store.grants_in_context(context)?.into_iter().filter(|g| g.kind == GrantKind::Entity && g.can_delegate)
-    {
-        for g in store.grants_of(&delegated.authorized, subject)? {
+    // Indirect: the client (this context) gave an intermediary an entity grant of P with
+    // `canDelegate`, and the intermediary's indirect grant gives the subject P for this client or
+    // for all partners. `CollectiveIdentifierManage` cannot carry `canDelegate`: it passes on when
+    // the client gave it to the intermediary together with some delegable permission.
+    let mut intermediaries: Vec<Identifier> = Vec::new();
+    for g in store.grants_in_context(context)?.into_iter().filter(|g| g.kind == GrantKind::Entity && g.can_delegate) {
+        if !intermediaries.contains(&g.authorized) {
+            intermediaries.push(g.authorized);
+        }
+    }
+    for intermediary in &intermediaries {
+        let given = store.grants_of(context, intermediary)?;
+        let passes = |p: PermissionType| {
+            given.iter().any(|e| {
+                e.kind == GrantKind::Entity
+                    && e.permission == p
+                    && (e.can_delegate || p == PermissionType::CollectiveIdentifierManage)
+            })
+        };
+        for g in store.grants_of(intermediary, subject)? {
             let covers = g.target.as_ref().is_none_or(|t| t.kind == IdentifierType::AllPartners || t == context);
-            if g.kind == GrantKind::Indirect && g.permission == delegated.permission && covers {
+            if g.kind == GrantKind::Indirect && covers && passes(g.permission) {
                 out.insert(g.permission);
             }
         }

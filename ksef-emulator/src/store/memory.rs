@@ -99,7 +99,7 @@ impl Store for MemoryStore {
         let mut g = self.w();
         if g.grants
             .iter()
-            .any(|x| x.context == grant.context && x.authorized == grant.authorized && x.permission == grant.permission)
+            .any(|x| x.context == grant.context && x.authorized == grant.authorized && x.scope() == grant.scope())
         {
             return Err(StoreError::AlreadyExists);
         }
@@ -330,6 +330,10 @@ impl Store for MemoryStore {
         Ok(self.r().exports.get(reference).cloned())
     }
 
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>> {
+        Ok(self.r().exports.values().filter(|e| &e.context == context && e.status.code == 100).cloned().collect())
+    }
+
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
         let mut g = self.w();
         if g.collectives.contains_key(&c.number) {
@@ -408,17 +412,19 @@ impl Store for MemoryStore {
         Ok(g.by_ksef.get(ksef_number).and_then(|r| g.invoices.get(r)).cloned())
     }
 
-    fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
-        let g = self.r();
-        Ok(g.by_ksef
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        Ok(self
+            .r()
+            .invoices
             .values()
-            .filter_map(|r| g.invoices.get(r))
-            .filter(|i| {
-                i.seller_nip.as_deref() == Some(nip)
-                    || i.meta.as_ref().is_some_and(|m| m.buyer.kind == "Nip" && m.buyer.value.as_deref() == Some(nip))
-            })
+            .filter(|i| i.invoice_hash == hash || i.hash_of_corrected_invoice.as_deref() == Some(hash))
             .cloned()
             .collect())
+    }
+
+    fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        let g = self.r();
+        Ok(g.by_ksef.values().filter_map(|r| g.invoices.get(r)).filter(|i| i.has_party(nip)).cloned().collect())
     }
 
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {

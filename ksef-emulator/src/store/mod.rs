@@ -133,6 +133,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_export(&self, export: ExportRecord) -> StoreResult<()>;
     /// The export with this reference number.
     fn export(&self, reference: &str) -> StoreResult<Option<ExportRecord>>;
+    /// The exports of a context that are still in progress (status 100).
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>>;
     /// Records a collective identifier.
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()>;
     /// The collective identifier with this number.
@@ -159,6 +161,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn invoice_by_ksef_number(&self, ksef_number: &str) -> StoreResult<Option<InvoiceRecord>>;
     /// Accepted invoices (with a KSeF number) where `nip` is the seller or the buyer.
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>>;
+    /// Invoices (accepted or not) whose `invoiceHash` or `hashOfCorrectedInvoice` is `hash`.
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>>;
     /// The invoices of a session, by ordinal number.
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>>;
     /// Atomically reserves a duplicate-detection key for an invoice; if it is taken, returns the owner.

@@ -74,6 +74,18 @@ pub struct GrantRecord {
     pub target: Option<Identifier>,
 }
 
+impl GrantRecord {
+    /// What makes a grant unique next to its context, authorized subject and permission: an
+    /// indirect grant's client (two selective grants of one scope for different clients are two
+    /// grants); empty for every other kind.
+    pub fn scope(&self) -> String {
+        match (&self.kind, &self.target) {
+            (GrantKind::Indirect, Some(t)) => format!("{}@{}:{}", self.permission.as_str(), t.kind.as_str(), t.value),
+            _ => self.permission.as_str().to_owned(),
+        }
+    }
+}
+
 /// The kind of a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum GrantKind {
@@ -88,6 +100,9 @@ pub enum GrantKind {
     EuRepresentative,
     /// `/permissions/indirect/grants`: an intermediary's person acting for its clients.
     Indirect,
+    /// `/permissions/subunits/grants`: `CredentialsManage` in a sub-unit (or subordinate entity)
+    /// given from the parent context; the grant's context is the sub-unit.
+    SubunitAdministrator,
     /// `/permissions/authorizations/grants` (SelfInvoicing, TaxRepresentative, RRInvoicing,
     /// PefInvoicing): lets the authorized entity act in its own context; not a permission in the
     /// grantor's context.
@@ -377,6 +392,9 @@ pub struct InvoiceRecord {
     /// The file name inside a batch archive.
     #[serde(default)]
     pub file_name: Option<String>,
+    /// A technical correction: the hash of the rejected original it replaces.
+    #[serde(default)]
+    pub hash_of_corrected_invoice: Option<String>,
 }
 
 /// The buyer as the metadata shows it: `{type: Nip|VatUe|Other|None, value?}`.
@@ -405,6 +423,63 @@ pub struct InvoiceMeta {
     pub vat: f64,
     /// Currency (ISO 4217).
     pub currency: String,
+    /// Third subjects (`Podmiot3`), in document order.
+    #[serde(default)]
+    pub third_subjects: Vec<ThirdSubject>,
+    /// The authorized subject (`PodmiotUpowazniony`).
+    #[serde(default)]
+    pub authorized_subject: Option<AuthorizedSubject>,
+}
+
+/// A third subject (`Podmiot3`) as the metadata shows it (`InvoiceMetadataThirdSubject`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThirdSubject {
+    /// `Nip`, `InternalId`, `VatUe`, `Other` or `None`.
+    pub kind: String,
+    /// The value (absent for `None`).
+    pub value: Option<String>,
+    /// `Nazwa`.
+    pub name: Option<String>,
+    /// `Rola` (1..=10), 0 for `RolaInna`.
+    pub role: i32,
+}
+
+/// The authorized subject (`PodmiotUpowazniony`) as the metadata shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizedSubject {
+    /// Its NIP.
+    pub nip: String,
+    /// `Nazwa`.
+    pub name: Option<String>,
+    /// `RolaPU` (1..=3).
+    pub role: i32,
+}
+
+impl InvoiceRecord {
+    /// Whether the invoice names `nip` as a third subject (by NIP, or by an `InternalId` of it
+    /// when `internal` is that identifier).
+    pub fn has_third_subject(&self, nip: &str, internal: Option<&str>) -> bool {
+        self.meta.as_ref().is_some_and(|m| {
+            m.third_subjects.iter().any(|t| match (t.kind.as_str(), t.value.as_deref()) {
+                ("Nip", Some(v)) => v == nip,
+                ("InternalId", Some(v)) => internal == Some(v),
+                _ => false,
+            })
+        })
+    }
+
+    /// Whether the invoice names `nip` as its authorized subject.
+    pub fn has_authorized_subject(&self, nip: &str) -> bool {
+        self.meta.as_ref().and_then(|m| m.authorized_subject.as_ref()).is_some_and(|a| a.nip == nip)
+    }
+
+    /// Whether `nip` is a party: seller, buyer by NIP, third subject or authorized subject.
+    pub fn has_party(&self, nip: &str) -> bool {
+        self.seller_nip.as_deref() == Some(nip)
+            || self.meta.as_ref().is_some_and(|m| m.buyer.kind == "Nip" && m.buyer.value.as_deref() == Some(nip))
+            || self.has_third_subject(nip, None)
+            || self.has_authorized_subject(nip)
+    }
 }
 
 /// The duplicate-detection key: (`Podmiot1` NIP, `RodzajFaktury`, `P_2`).
@@ -523,6 +598,9 @@ pub struct ExportRecord {
     /// `package.compressionType`: `Zip` or `TarGz`.
     #[serde(default = "zip_compression")]
     pub compression_type: String,
+    /// Who started it (the authenticated subject), for the concurrent-export limit.
+    #[serde(default)]
+    pub subject: Option<Identifier>,
 }
 
 fn zip_compression() -> String {

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS subjects (nip TEXT PRIMARY KEY, parent TEXT, doc TEXT
 CREATE TABLE IF NOT EXISTS persons (nip TEXT PRIMARY KEY, pesel TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, context TEXT NOT NULL, authorized TEXT NOT NULL,
     permission TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (context, authorized, permission));
+-- grants.permission holds GrantRecord::scope(): the permission, plus the client of an indirect grant.
 CREATE TABLE IF NOT EXISTS attachments (nip TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocked (context TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS challenges (challenge TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -188,7 +189,7 @@ impl Store for SqliteStore {
         self.c()
             .execute(
                 "INSERT INTO grants (id, context, authorized, permission, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![g.id, key(&g.context), key(&g.authorized), g.permission.as_str(), doc(&g)?],
+                params![g.id, key(&g.context), key(&g.authorized), g.scope(), doc(&g)?],
             )
             .map_err(sql)?;
         Ok(())
@@ -395,6 +396,12 @@ impl Store for SqliteStore {
         self.one("SELECT doc FROM exports WHERE reference = ?1", [reference])
     }
 
+    fn exports_in_progress(&self, context: &Identifier) -> StoreResult<Vec<ExportRecord>> {
+        let found: Vec<ExportRecord> =
+            self.many("SELECT doc FROM exports WHERE instr(doc, ?1) > 0", [context.value.as_str()])?;
+        Ok(found.into_iter().filter(|e| &e.context == context && e.status.code == 100).collect())
+    }
+
     fn insert_collective(&self, c: CollectiveRecord) -> StoreResult<()> {
         let mut conn = self.c();
         let tx = conn.transaction().map_err(sql)?;
@@ -478,8 +485,22 @@ impl Store for SqliteStore {
         self.one("SELECT doc FROM invoices WHERE ksef = ?1", [ksef_number])
     }
 
+    fn invoices_with_hash(&self, hash: &str) -> StoreResult<Vec<InvoiceRecord>> {
+        let found: Vec<InvoiceRecord> = self.many("SELECT doc FROM invoices WHERE instr(doc, ?1) > 0", [hash])?;
+        Ok(found
+            .into_iter()
+            .filter(|i| i.invoice_hash == hash || i.hash_of_corrected_invoice.as_deref() == Some(hash))
+            .collect())
+    }
+
     fn invoices_with_party(&self, nip: &str) -> StoreResult<Vec<InvoiceRecord>> {
-        self.many("SELECT doc FROM invoices WHERE ksef IS NOT NULL AND (seller = ?1 OR buyer = ?1)", [nip])
+        // Third and authorized subjects live in the document: a text search narrows, the
+        // record's own rule decides.
+        let found: Vec<InvoiceRecord> = self.many(
+            "SELECT doc FROM invoices WHERE ksef IS NOT NULL AND (seller = ?1 OR buyer = ?1 OR instr(doc, ?1) > 0)",
+            [nip],
+        )?;
+        Ok(found.into_iter().filter(|i| i.has_party(nip)).collect())
     }
 
     fn session_invoices(&self, session: &str) -> StoreResult<Vec<InvoiceRecord>> {

@@ -175,3 +175,29 @@ fn batch_upload_window_expires() {
     assert_eq!(put(&urls[1], &parts[1]), 403);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).exception_codes(), [21208]);
 }
+
+/// More invoices in the archive than the context's batch limit → the session fails with 420.
+#[test]
+fn batch_over_the_invoice_limit_fails_with_420() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 145);
+    let set = json!({"onlineSession": {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": 10000},
+                     "batchSession": {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": 2},
+                     "collectiveIdentifier": {"maxInvoices": 10}});
+    assert_eq!(http.post("/testdata/limits/context/session", Some(&token), Some(&set)).status, 200);
+    let c = session_crypto(&http);
+    let files: Vec<(String, Vec<u8>)> =
+        (1..=3).map(|i| (format!("{i}.xml"), invoice_xml(&nip, &format!("LIM/{i}")))).collect();
+    let named: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, x)| (n.as_str(), x.clone())).collect();
+    let (s, parts, urls) = open_batch(&http, &token, &c, &zip_of(&named), 1, "Zip");
+    assert_eq!(put(&urls[0], &parts[0]), 201);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 420, "{st}");
+    // Within the limit the same context's batch succeeds.
+    let (s, parts, urls) = open_batch(&http, &token, &c, &zip_of(&named[..2]), 1, "Zip");
+    assert_eq!(put(&urls[0], &parts[0]), 201);
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 200);
+}

@@ -98,3 +98,46 @@ fn export_package_round_trip() {
         [21175]
     );
 }
+
+/// At most 10 exports in progress per authenticated subject in a context → 21182. The emulator
+/// builds packages before it answers, so in-progress exports are put into the store directly.
+#[test]
+fn concurrent_export_limit_is_21182() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (_, token) = owner_login(&emu, &http, 810);
+    let c = session_crypto(&http);
+    let first = export(&http, &token, &c, json!({}));
+    let done = emu.store().export(&first).unwrap().unwrap();
+    assert_eq!(done.status.code, 200);
+    for i in 0..10 {
+        let mut running = done.clone();
+        running.reference = format!("{first}-{i}");
+        running.status = ksef_emulator::domain::StatusInfo::new(100, "Eksport faktur w toku");
+        emu.store().put_export(running).unwrap();
+    }
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let body = json!({"encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id},
+                      "filters": {"subjectType": "Subject1", "dateRange": {"dateType": "PermanentStorage", "from": from}}});
+    let r = http.post("/invoices/exports", Some(&token), Some(&body));
+    assert_eq!((r.status, r.exception_codes()), (400, vec![21182]), "{}", r.text());
+    // Another subject in the same context is not counted against this one.
+    let nip = done.context.value.clone();
+    let pesel = "85121612343";
+    let grant = json!({"subjectIdentifier": {"type": "Pesel", "value": pesel}, "permissions": ["InvoiceRead"],
+                       "description": "Księgowa", "subjectDetails": {"subjectDetailsType": "PersonByIdentifier",
+                       "personById": {"firstName": "Anna", "lastName": "Nowak"}}});
+    assert_eq!(http.post("/permissions/persons/grants", Some(&token), Some(&grant)).status, 202);
+    let (person, _, _) = login(
+        &emu,
+        &http,
+        ksef_emulator::domain::Identifier::nip(&nip),
+        ksef_emulator::domain::Identifier::pesel(pesel),
+    );
+    assert_eq!(http.post("/invoices/exports", Some(&person), Some(&body)).status, 201);
+    // One finishes: the subject may start another.
+    let mut finished = emu.store().export(&format!("{first}-0")).unwrap().unwrap();
+    finished.status = ksef_emulator::domain::StatusInfo::new(200, "Eksport faktur zakończony sukcesem");
+    emu.store().put_export(finished).unwrap();
+    assert_eq!(http.post("/invoices/exports", Some(&token), Some(&body)).status, 201);
+}

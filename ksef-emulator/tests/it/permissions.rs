@@ -287,10 +287,7 @@ fn indirect_grants_follow_the_clients_delegation() {
     let mine = http.post("/permissions/query/personal/grants", Some(&pt), None).json();
     assert_eq!(mine["permissions"][0]["targetIdentifier"], json!({"type": "Nip", "value": client}));
 
-    // Not delegated: InvoiceWrite, or another client → 440.
-    let mut write = selective.clone();
-    write["permissions"] = json!(["InvoiceWrite"]);
-    assert_eq!(op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&write)))["code"], 440);
+    // A client that delegated nothing to this firm → 440.
     let mut other = selective.clone();
     other["targetIdentifier"]["value"] = json!(fresh_nip(662));
     assert_eq!(op_status(&http, &ft, &http.post("/permissions/indirect/grants", Some(&ft), Some(&other)))["code"], 440);
@@ -308,4 +305,205 @@ fn indirect_grants_follow_the_clients_delegation() {
     let init = emu.authenticate(Identifier::nip(&elsewhere), Identifier::pesel("90010112349")).unwrap();
     let st = http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json();
     assert_eq!(st["status"]["code"], 415);
+}
+
+fn auth_code(emu: &ksef_emulator::Emulator, http: &Http, context: Identifier, subject: Identifier) -> Value {
+    let init = emu.authenticate(context, subject).unwrap();
+    http.get(&format!("/auth/{}", init.reference_number), Some(&init.authentication_token)).json()["status"]["code"]
+        .clone()
+}
+
+#[test]
+fn eu_query_filters_by_the_vat_ue_number_and_the_appointing_nip_revokes() {
+    use ksef_emulator::domain::IdentifierType as T;
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(670);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let eu = format!("{nip}-DE123456789");
+    let admin_fp = "C".repeat(64);
+    let details = json!({"subjectDetailsType": "PersonByFingerprintWithoutIdentifier",
+                         "personByFpNoId": {"firstName": "Hans", "lastName": "Muster", "birthDate": "1980-01-01",
+                                            "idDocument": {"type": "Passport", "number": "X123", "country": "DE"}}});
+    let body = json!({"subjectIdentifier": {"type": "Fingerprint", "value": admin_fp},
+                      "contextIdentifier": {"type": "NipVatUe", "value": eu},
+                      "description": "Administrator UE", "euEntityName": "Muster GmbH, Berlin", "subjectDetails": details});
+    let r = http.post("/permissions/eu-entities/administration/grants", Some(&owner), Some(&body));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+
+    // The filter is the EU VAT number alone (exact match), not the compound context.
+    let q = |v: &str| {
+        http.post("/permissions/query/eu-entities/grants", Some(&owner), Some(&json!({"vatUeIdentifier": v}))).json()
+            ["permissions"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(q("DE123456789"), 4);
+    assert_eq!(q("DE987654321"), 0);
+    assert_eq!(q(&eu), 0);
+
+    // The NIP context that appointed the administrator revokes the grants (they live in the
+    // compound context); the administrator then cannot log in there.
+    let list = http.post("/permissions/query/eu-entities/grants", Some(&owner), None).json();
+    // Another NIP may not revoke them → operation 410.
+    let other = fresh_nip(671);
+    let (ot, _, _) = login(&emu, &http, Identifier::nip(&other), Identifier::nip(&other));
+    let first = list["permissions"][0]["id"].as_str().unwrap();
+    let r = http.call("DELETE", &format!("/permissions/common/grants/{first}"), Some(&ot), None, &[]);
+    assert_eq!(op_status(&http, &ot, &r)["code"], 410);
+    for p in list["permissions"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        let r = http.call("DELETE", &format!("/permissions/common/grants/{id}"), Some(&owner), None, &[]);
+        assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    }
+    assert_eq!(q("DE123456789"), 0);
+    assert_eq!(auth_code(&emu, &http, Identifier::new(T::NipVatUe, &eu), Identifier::fingerprint(&admin_fp)), 415);
+}
+
+#[test]
+fn subunit_query_lists_only_administrators_and_the_parent_revokes_them() {
+    use ksef_emulator::domain::IdentifierType as T;
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(680);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let internal = ksef_model::InternalId::new(&nip.parse().unwrap(), 4321).unwrap().into_string();
+    let admin_pesel = "90010112349";
+    let body = json!({"subjectIdentifier": {"type": "Pesel", "value": admin_pesel},
+                      "contextIdentifier": {"type": "InternalId", "value": internal},
+                      "description": "Administrator oddziału", "subunitName": "Oddział Gdańsk",
+                      "subjectDetails": person_details()});
+    let r = http.post("/permissions/subunits/grants", Some(&owner), Some(&body));
+    assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    // The administrator grants an ordinary permission inside the sub-unit.
+    let sub = Identifier::new(T::InternalId, &internal);
+    let (admin, _, _) = login(&emu, &http, sub.clone(), Identifier::pesel(admin_pesel));
+    let inner = json!({"subjectIdentifier": {"type": "Pesel", "value": "85121612343"}, "permissions": ["InvoiceRead"],
+                       "description": "Pracownik oddziału", "subjectDetails": person_details()});
+    let r = http.post("/permissions/persons/grants", Some(&admin), Some(&inner));
+    assert_eq!(op_status(&http, &admin, &r)["code"], 200);
+
+    // Only the administrator grant is listed for the parent.
+    let list = http.post("/permissions/query/subunits/grants", Some(&owner), None).json();
+    let items = list["permissions"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["authorizedIdentifier"], json!({"type": "Pesel", "value": admin_pesel}));
+    let only = json!({"subunitIdentifier": {"type": "InternalId", "value": internal}});
+    let list2 = http.post("/permissions/query/subunits/grants", Some(&owner), Some(&only)).json();
+    assert_eq!(list2["permissions"].as_array().unwrap().len(), 1, "{list2}");
+    // The parent's "granted in the current context" list has the administrator it appointed.
+    let granted = http
+        .post(
+            "/permissions/query/persons/grants",
+            Some(&owner),
+            Some(&json!({"queryType": "PermissionsGrantedInCurrentContext"})),
+        )
+        .json();
+    assert!(
+        granted["permissions"].as_array().unwrap().iter().any(|p| p["contextIdentifier"]["value"] == internal.as_str())
+    );
+
+    // The parent revokes the administrator from its own context.
+    let id = items[0]["id"].as_str().unwrap();
+    let r = http.call("DELETE", &format!("/permissions/common/grants/{id}"), Some(&owner), None, &[]);
+    assert_eq!(op_status(&http, &owner, &r)["code"], 200);
+    assert_eq!(auth_code(&emu, &http, sub, Identifier::pesel(admin_pesel)), 415);
+    assert_eq!(http.post("/permissions/query/subunits/grants", Some(&owner), None).json()["permissions"], json!([]));
+}
+
+#[test]
+fn grant_requests_are_validated_like_ksef() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(690);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let post = |path: &str, body: &Value| http.post(path, Some(&owner), Some(body));
+
+    // canDelegate only for InvoiceRead / InvoiceWrite.
+    let entity = json!({"subjectIdentifier": {"type": "Nip", "value": fresh_nip(691)},
+                        "permissions": [{"type": "CollectiveIdentifierManage", "canDelegate": true}],
+                        "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."}});
+    let r = post("/permissions/entities/grants", &entity);
+    assert_eq!((r.status, r.exception_codes()), (400, vec![21405]));
+    let mut ok = entity.clone();
+    ok["permissions"] = json!([{"type": "CollectiveIdentifierManage"}, {"type": "InvoiceRead", "canDelegate": true}]);
+    assert_eq!(op_status(&http, &owner, &post("/permissions/entities/grants", &ok))["code"], 200);
+    // Each permission at most once.
+    let mut twice = entity.clone();
+    twice["permissions"] = json!([{"type": "InvoiceRead"}, {"type": "InvoiceRead", "canDelegate": true}]);
+    assert_eq!(post("/permissions/entities/grants", &twice).exception_codes(), [21405]);
+    let person = json!({"subjectIdentifier": {"type": "Pesel", "value": "85121612343"},
+                        "permissions": ["InvoiceRead", "InvoiceRead"], "description": "Księgowa",
+                        "subjectDetails": person_details()});
+    assert_eq!(post("/permissions/persons/grants", &person).exception_codes(), [21405]);
+    let mut indirect = person.clone();
+    indirect["permissions"] = json!(["InvoiceWrite", "InvoiceWrite"]);
+    assert_eq!(post("/permissions/indirect/grants", &indirect).exception_codes(), [21405]);
+    // A fingerprint subject is described by a fingerprint details type, a PESEL by PersonByIdentifier.
+    let mut fp = person.clone();
+    fp["permissions"] = json!(["InvoiceRead"]);
+    fp["subjectIdentifier"] = json!({"type": "Fingerprint", "value": "D".repeat(64)});
+    assert_eq!(post("/permissions/persons/grants", &fp).exception_codes(), [21405]);
+    fp["subjectDetails"] = json!({"subjectDetailsType": "PersonByFingerprintWithIdentifier",
+                                  "personByFpWithId": {"firstName": "Anna", "lastName": "Nowak",
+                                                       "identifier": {"type": "Pesel", "value": "85121612343"}}});
+    assert_eq!(op_status(&http, &owner, &post("/permissions/persons/grants", &fp))["code"], 200);
+    let mut pesel_fp = fp.clone();
+    pesel_fp["subjectIdentifier"] = json!({"type": "Pesel", "value": "85121612343"});
+    assert_eq!(post("/permissions/persons/grants", &pesel_fp).exception_codes(), [21405]);
+}
+
+#[test]
+fn indirect_grants_per_client_and_collective_identifier_manage() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (c1, c2, firm) = (fresh_nip(700), fresh_nip(701), fresh_nip(702));
+    let (ft, _, _) = login(&emu, &http, Identifier::nip(&firm), Identifier::nip(&firm));
+    for c in [&c1, &c2] {
+        let (ct, _, _) = login(&emu, &http, Identifier::nip(c), Identifier::nip(c));
+        let delegate = json!({"subjectIdentifier": {"type": "Nip", "value": firm},
+                              "permissions": [{"type": "InvoiceRead", "canDelegate": true}, {"type": "CollectiveIdentifierManage"}],
+                              "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."}});
+        let r = http.post("/permissions/entities/grants", Some(&ct), Some(&delegate));
+        assert_eq!(op_status(&http, &ct, &r)["code"], 200);
+    }
+    let pesel = "85121612343";
+    // One scope, one person, two clients: two grants.
+    for c in [&c1, &c2] {
+        let g = json!({"subjectIdentifier": {"type": "Pesel", "value": pesel}, "targetIdentifier": {"type": "Nip", "value": c},
+                       "permissions": ["InvoiceRead", "CollectiveIdentifierManage"], "description": "Księgowa klienta",
+                       "subjectDetails": person_details()});
+        let r = http.post("/permissions/indirect/grants", Some(&ft), Some(&g));
+        assert_eq!(op_status(&http, &ft, &r)["code"], 200);
+    }
+    // The firm's "granted in the current context" list has the indirect grants.
+    let q = json!({"queryType": "PermissionsGrantedInCurrentContext", "permissionTypes": ["InvoiceRead"]});
+    let granted = http.post("/permissions/query/persons/grants", Some(&ft), Some(&q)).json();
+    let targets: Vec<&Value> =
+        granted["permissions"].as_array().unwrap().iter().map(|p| &p["targetIdentifier"]).collect();
+    assert_eq!(targets.len(), 2, "{granted}");
+    assert!(
+        targets.contains(&&json!({"type": "Nip", "value": c1}))
+            && targets.contains(&&json!({"type": "Nip", "value": c2}))
+    );
+    let q =
+        json!({"queryType": "PermissionsGrantedInCurrentContext", "targetIdentifier": {"type": "Nip", "value": c2}});
+    let one = http.post("/permissions/query/persons/grants", Some(&ft), Some(&q)).json();
+    assert_eq!(one["permissions"].as_array().unwrap().len(), 2, "{one}");
+
+    // The person works for both clients, with CollectiveIdentifierManage passed on too.
+    for c in [&c1, &c2] {
+        let (pt, _, _) = login(&emu, &http, Identifier::nip(c), Identifier::pesel(pesel));
+        let mine = http.post("/permissions/query/personal/grants", Some(&pt), None).json();
+        assert!(mine["permissions"].as_array().unwrap().iter().any(|p| p["targetIdentifier"]["value"] == c.as_str()));
+    }
+    use ksef_emulator::domain::PermissionType as P;
+    let held = ksef_emulator::domain::permissions::effective(
+        emu.store().as_ref(),
+        &Identifier::nip(&c2),
+        &Identifier::pesel(pesel),
+    )
+    .unwrap();
+    assert_eq!(held.into_iter().collect::<Vec<_>>(), [P::InvoiceRead, P::CollectiveIdentifierManage]);
 }

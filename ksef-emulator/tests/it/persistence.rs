@@ -1,9 +1,10 @@
 use std::sync::Arc;
 
 use ksef_emulator::Emulator;
-use ksef_emulator::domain::{Identifier, IdentifierType, StatusInfo};
+use ksef_emulator::domain::{Identifier, IdentifierType, PermissionType, StatusInfo};
 use ksef_emulator::store::{
-    ChallengeRecord, InvoiceKey, InvoiceKeyOwner, MemoryStore, PersonRecord, SqliteStore, Store, StoreError,
+    ChallengeRecord, GrantKind, GrantRecord, InvoiceKey, InvoiceKeyOwner, MemoryStore, PersonRecord, SqliteStore,
+    Store, StoreError,
 };
 
 use crate::common::*;
@@ -80,6 +81,35 @@ fn contract(store: &dyn Store) {
     store.set_context_blocked(&ctx, false).unwrap();
     assert!(!store.is_context_blocked(&ctx).unwrap());
     let _ = StatusInfo::new(100, "x");
+
+    // Grants: unique per (context, subject, permission), and for indirect grants also per client.
+    let person = Identifier::new(IdentifierType::Pesel, "90010112349");
+    let grant = |id: &str, kind: GrantKind, target: Option<&str>| GrantRecord {
+        id: id.into(),
+        context: ctx.clone(),
+        authorized: person.clone(),
+        permission: PermissionType::InvoiceRead,
+        description: "Uprawnienie".into(),
+        author: ctx.clone(),
+        start_date: now,
+        can_delegate: false,
+        kind,
+        subject_details: None,
+        entity_name: None,
+        target: target.map(|t| Identifier::new(IdentifierType::Nip, t)),
+    };
+    store.insert_grant(grant("00000000-0000-0000-0000-000000000001", GrantKind::Person, None)).unwrap();
+    let again = store.insert_grant(grant("00000000-0000-0000-0000-000000000002", GrantKind::Person, None));
+    assert!(matches!(again, Err(StoreError::AlreadyExists)));
+    for (id, client) in
+        [("00000000-0000-0000-0000-000000000003", "1111111111"), ("00000000-0000-0000-0000-000000000004", "2222222222")]
+    {
+        store.insert_grant(grant(id, GrantKind::Indirect, Some(client))).unwrap();
+    }
+    let again =
+        store.insert_grant(grant("00000000-0000-0000-0000-000000000005", GrantKind::Indirect, Some("2222222222")));
+    assert!(matches!(again, Err(StoreError::AlreadyExists)));
+    assert_eq!(store.grants_of(&ctx, &person).unwrap().len(), 3);
 }
 
 #[test]

@@ -513,3 +513,137 @@ fn injected_faults_are_seeded_and_replayable() {
     let owner = ksef_emulator::store::InvoiceKeyOwner { ksef_number: "x".into(), session: s.clone() };
     assert_eq!(emu.store().reserve_invoice_key(&key, &owner).unwrap(), None);
 }
+
+#[test]
+fn third_and_authorized_subjects_see_their_invoices() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 175);
+    let (third, authorized, stranger) = (fresh_nip(176), fresh_nip(177), fresh_nip(178));
+    let extra = format!(
+        "<Podmiot3><DaneIdentyfikacyjne><NIP>{third}</NIP><Nazwa>Faktor S.A.</Nazwa></DaneIdentyfikacyjne>\
+         <Rola>1</Rola></Podmiot3>\
+         <Podmiot3><DaneIdentyfikacyjne><BrakID>1</BrakID><Nazwa>Odbiorca</Nazwa></DaneIdentyfikacyjne>\
+         <RolaInna>1</RolaInna><OpisRoli>Odbiorca towaru</OpisRoli></Podmiot3>\
+         <PodmiotUpowazniony><DaneIdentyfikacyjne><NIP>{authorized}</NIP><Nazwa>Przedstawiciel</Nazwa>\
+         </DaneIdentyfikacyjne><Adres><KodKraju>PL</KodKraju><AdresL1>ul. Prosta 1</AdresL1></Adres>\
+         <RolaPU>3</RolaPU></PodmiotUpowazniony><Fa>"
+    );
+    let xml = String::from_utf8(invoice_xml(&nip, "P3/1")).unwrap().replacen("<Fa>", &extra, 1);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, xml.as_bytes());
+    let ksef = st["ksefNumber"].as_str().unwrap_or_else(|| panic!("{st}")).to_owned();
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let query = |tok: &str, subject: &str| {
+        let body = json!({"subjectType": subject, "dateRange": {"dateType": "PermanentStorage", "from": from}});
+        let r = http.post("/invoices/query/metadata", Some(tok), Some(&body));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+
+    let (tt, _, _) = login(&emu, &http, Identifier::nip(&third), Identifier::nip(&third));
+    let v = query(&tt, "Subject3");
+    assert_eq!(v["invoices"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["invoices"][0]["ksefNumber"], ksef.as_str());
+    assert!(v["permanentStorageHwmDate"].is_string(), "{v}");
+    assert_eq!(
+        v["invoices"][0]["thirdSubjects"],
+        json!([{"identifier": {"type": "Nip", "value": third}, "name": "Faktor S.A.", "role": 1},
+               {"identifier": {"type": "None"}, "name": "Odbiorca", "role": 0}])
+    );
+    assert_eq!(query(&tt, "Subject1")["invoices"], json!([]));
+    assert_eq!(query(&tt, "SubjectAuthorized")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&tt)).status, 200);
+
+    let (at, _, _) = login(&emu, &http, Identifier::nip(&authorized), Identifier::nip(&authorized));
+    let v = query(&at, "SubjectAuthorized");
+    assert_eq!(v["invoices"][0]["authorizedSubject"], json!({"nip": authorized, "name": "Przedstawiciel", "role": 3}));
+    assert_eq!(query(&at, "Subject3")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&at)).status, 200);
+    // The export of the authorized subject holds it too.
+    let body = json!({"encryption": {"encryptedSymmetricKey": c.wrapped, "initializationVector": B64.encode(c.iv), "publicKeyId": c.public_key_id},
+                      "filters": {"subjectType": "SubjectAuthorized", "dateRange": {"dateType": "PermanentStorage", "from": from}}});
+    let r = http.post("/invoices/exports", Some(&at), Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let reference = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+    let e = http.get(&format!("/invoices/exports/{reference}"), Some(&at)).json();
+    assert_eq!(e["package"]["invoiceCount"], 1, "{e}");
+
+    // The seller's own view is unchanged; a stranger sees nothing.
+    assert_eq!(query(&token, "Subject1")["invoices"][0]["ksefNumber"], ksef.as_str());
+    let (ot, _, _) = login(&emu, &http, Identifier::nip(&stranger), Identifier::nip(&stranger));
+    assert_eq!(query(&ot, "Subject3")["invoices"], json!([]));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&ot)).exception_codes(), [21164]);
+}
+
+/// GET of an invoice before its permanent-storage date → 21165. The emulator stores at once, so
+/// the clock is set back to a moment before the invoice was stored.
+#[test]
+fn invoice_before_permanent_storage_is_not_yet_available() {
+    let start = chrono::Utc::now();
+    let clock = std::sync::Arc::new(ksef_emulator::ManualClock::new(start));
+    let emu = ksef_emulator::Emulator::builder().clock(clock.clone()).start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 179);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let st = send(&http, &token, &s, &c, &invoice_xml(&nip, "PS/1"));
+    let ksef = st["ksefNumber"].as_str().unwrap_or_else(|| panic!("{st}")).to_owned();
+    clock.set(start - chrono::Duration::seconds(5));
+    let r = http.get(&format!("/invoices/ksef/{ksef}"), Some(&token));
+    assert_eq!((r.status, r.exception_codes()), (400, vec![21165]));
+    clock.set(start + chrono::Duration::seconds(5));
+    assert_eq!(http.get(&format!("/invoices/ksef/{ksef}"), Some(&token)).status, 200);
+}
+
+/// §13.4 technical corrections: only offline, only of a rejected invoice (21167 otherwise), and
+/// only once (21166).
+#[test]
+fn technical_corrections_of_rejected_offline_invoices() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 181);
+    let c = session_crypto(&http);
+    let s = open(&http, &token, &c, fa3());
+    let path = format!("/sessions/online/{s}/invoices");
+    let send_as = |plain: &[u8], corrected: Option<&str>, offline: bool| {
+        let mut body = send_body(&c, plain);
+        body["offlineMode"] = json!(offline);
+        if let Some(h) = corrected {
+            body["hashOfCorrectedInvoice"] = json!(h);
+        }
+        http.post(&path, Some(&token), Some(&body))
+    };
+    let status_of = |r: &Resp| {
+        assert_eq!(r.status, 202, "{}", r.text());
+        let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
+        http.get(&format!("/sessions/{s}/invoices/{inv}"), Some(&token)).json()
+    };
+    // An offline invoice rejected for a technical reason (not well-formed).
+    let good = invoice_xml(&nip, "TC/1");
+    let broken = String::from_utf8(good.clone()).unwrap().replacen("</Faktura>", "", 1).into_bytes();
+    let st = status_of(&send_as(&broken, None, true));
+    assert_ne!(st["status"]["code"], 200, "{st}");
+    let broken_hash = B64.encode(Sha256::digest(&broken));
+
+    // The correction must be offline; the hash must name an invoice of this context.
+    assert_eq!(send_as(&good, Some(&broken_hash), false).exception_codes(), [21405]);
+    let unknown = B64.encode(Sha256::digest(b"nothing"));
+    assert_eq!(send_as(&good, Some(&unknown), true).exception_codes(), [21405]);
+    // Accepted, linked to the original.
+    let st = status_of(&send_as(&good, Some(&broken_hash), true));
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    let ksef = st["ksefNumber"].as_str().unwrap().to_owned();
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let body = json!({"subjectType": "Subject1", "dateRange": {"dateType": "PermanentStorage", "from": from}});
+    let v = http.post("/invoices/query/metadata", Some(&token), Some(&body)).json();
+    assert_eq!(v["invoices"][0]["ksefNumber"], ksef.as_str());
+    assert_eq!(v["invoices"][0]["hashOfCorrectedInvoice"], broken_hash.as_str());
+    // A second correction of the same original → 21166.
+    let again = invoice_xml(&nip, "TC/2");
+    assert_eq!(send_as(&again, Some(&broken_hash), true).exception_codes(), [21166]);
+    // An accepted invoice cannot be technically corrected → 21167.
+    let good_hash = B64.encode(Sha256::digest(&good));
+    assert_eq!(send_as(&again, Some(&good_hash), true).exception_codes(), [21167]);
+}

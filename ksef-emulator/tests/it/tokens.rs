@@ -144,3 +144,29 @@ fn token_errors() {
     assert_eq!(http.post("/auth/ksef-token", None, Some(&body)).status, 202);
     assert_eq!(http.post("/auth/ksef-token", None, Some(&body)).exception_codes(), [21111]);
 }
+
+/// KSeF tokens only in Nip and InternalId contexts: an EU entity's compound context → 26002.
+#[test]
+fn token_in_a_compound_context_is_refused_with_26002() {
+    use ksef_emulator::domain::IdentifierType as T;
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(395);
+    let (owner, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let eu = format!("{nip}-DE123456789");
+    let fp = "E".repeat(64);
+    let body = json!({"subjectIdentifier": {"type": "Fingerprint", "value": fp},
+                      "contextIdentifier": {"type": "NipVatUe", "value": eu},
+                      "description": "Administrator UE", "euEntityName": "Muster GmbH, Berlin",
+                      "subjectDetails": {"subjectDetailsType": "PersonByFingerprintWithoutIdentifier",
+                          "personByFpNoId": {"firstName": "Hans", "lastName": "Muster", "birthDate": "1980-01-01",
+                                             "idDocument": {"type": "Passport", "number": "X123", "country": "DE"}}}});
+    let r = http.post("/permissions/eu-entities/administration/grants", Some(&owner), Some(&body));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let (admin, _, _) = login(&emu, &http, Identifier::new(T::NipVatUe, &eu), Identifier::fingerprint(&fp));
+    let req = json!({"permissions": ["InvoiceRead"], "description": "Token UE"});
+    let r = http.post("/tokens", Some(&admin), Some(&req));
+    assert_eq!((r.status, r.exception_codes()), (400, vec![26002]), "{}", r.text());
+    // The same request in the NIP context is accepted.
+    assert_eq!(http.post("/tokens", Some(&owner), Some(&req)).status, 202);
+}

@@ -156,3 +156,26 @@ fn allowed_ips_policy_is_enforced_on_access_tokens() {
     });
     assert_eq!(http.get("/auth/sessions", Some(&loopback)).status, 200);
 }
+
+/// A compound EU context (`NipVatUe`) is entered by certificate fingerprint only: a NIP identity
+/// from the certificate subject → 21117; the same certificate by fingerprint is accepted.
+#[test]
+fn xades_identity_invalid_for_the_context_type_is_21117() {
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let nip = fresh_nip(205);
+    let id = identity(&SubjectFields::person_nip(&nip, "Jan", "Kowalski").unwrap(), yesterday(), 30);
+    let eu = ContextIdentifier::NipVatUe(format!("{nip}-DE123456789"));
+    let sign = |kind: SubjectIdentifierType| {
+        let challenge = http.post("/auth/challenge", None, None).json()["challenge"].as_str().unwrap().to_owned();
+        let mut req = AuthTokenRequest::new(challenge, eu.clone());
+        req.subject_identifier_type = kind;
+        sign_auth_token_request(&req, &id, UnixTime::now()).unwrap()
+    };
+    let by_subject = sign(SubjectIdentifierType::CertificateSubject);
+    let r = http.post_raw("/auth/xades-signature", "application/xml", by_subject.as_bytes());
+    assert_eq!((r.status, r.exception_codes()), (400, vec![21117]), "{}", r.text());
+    let by_fingerprint = sign(SubjectIdentifierType::CertificateFingerprint);
+    let r = http.post_raw("/auth/xades-signature", "application/xml", by_fingerprint.as_bytes());
+    assert_eq!(r.status, 202, "{}", r.text());
+}

@@ -2,7 +2,7 @@
 
 use ksef_emulator::domain::{Identifier, IdentifierType};
 use ksef_permissions::query::{
-    AuthorizationsQuery, ContextFilter, EuEntitiesQuery, PersonalQuery, PersonsQuery, PersonsQueryType,
+    AuthorizationsQuery, ContextFilter, EuEntitiesQuery, PersonalQuery, PersonsQuery, PersonsQueryType, TargetFilter,
     entities_grants_query, revoke_authorization, revoke_common, subunits_query,
 };
 use ksef_permissions::wait::FailureKind;
@@ -26,24 +26,10 @@ fn ids(list: &Value, key: &str) -> Vec<String> {
 }
 
 /// Revokes `id` from the grantor's context (what the spec allows: `SubunitManage` /
-/// `CredentialsManage` there). Emulator discrepancy: it revokes only grants stored in the caller's
-/// own context, so sub-unit and EU-entity administrators (stored in the sub-unit's / the EU
-/// entity's context) cannot be revoked by whoever appointed them (operation status 410). Until
-/// that is fixed the revocation is repeated from inside that context.
-fn revoke_by_grantor_or_in_context(
-    env: &Env,
-    grantor: &ksef_transport::RequestContext,
-    inside: &ksef_transport::RequestContext,
-    id: &str,
-) {
-    match env.submit(grantor, revoke_common(id).unwrap()) {
-        Ok(_) => {}
-        Err(e) if e.failure().is_some_and(|f| f.code == 410) => {
-            eprintln!("emulator discrepancy: grantor could not revoke {id}: {e}");
-            env.granted(inside, revoke_common(id).unwrap());
-        }
-        Err(e) => panic!("revocation failed: {e}"),
-    }
+/// `CredentialsManage` there), also for sub-unit and EU-entity administrators, whose grants are
+/// stored in the sub-unit's / the EU entity's context.
+fn revoke_by_grantor(env: &Env, grantor: &ksef_transport::RequestContext, id: &str) {
+    env.granted(grantor, revoke_common(id).unwrap());
 }
 
 fn anna() -> PersonDetails {
@@ -150,9 +136,16 @@ fn entity_and_selective_indirect_grants_let_an_office_employee_issue_for_the_cli
 
     // 2. The office passes it on to the employee for this client only.
     env.granted(&office_ctx, selective());
-    // Emulator discrepancy: `PermissionsGrantedInCurrentContext` in the office's context does not
-    // list the indirect grants the office made (it only returns `Person` grants stored in the
-    // context), so the grant is observed from the employee's side below.
+    // Observed in the office's context: `PermissionsGrantedInCurrentContext` lists the indirect
+    // grant for this client.
+    let q = PersonsQuery::new(PersonsQueryType::GrantedInCurrentContext)
+        .target(TargetFilter::Nip(client.parse().unwrap()))
+        .build()
+        .unwrap();
+    let granted = js(&env.query(&office_ctx, q).unwrap());
+    assert_eq!(granted["permissions"].as_array().unwrap().len(), 1, "{granted}");
+    assert_eq!(granted["permissions"][0]["targetIdentifier"], json!({"type": "Nip", "value": client}), "{granted}");
+    assert_eq!(granted["permissions"][0]["permissionScope"], "InvoiceWrite");
     // 3. The employee signs in to the client's context and issues an invoice for the client.
     let emp = env.login(Identifier::nip(&client), Identifier::pesel(pesel));
     let mine = js(&env.query(&emp, PersonalQuery::new().build().unwrap()).unwrap());
@@ -276,13 +269,15 @@ fn subunit_administrator_signs_in_to_the_subunit_until_revoked() {
         .build_call()
         .unwrap();
     env.granted(&admin, clerk);
+    // The parent's sub-unit query lists only the administrator, not the clerk granted inside.
+    let now = js(&env.query(&owner, subunits_query(None, None).unwrap()).unwrap());
+    assert_eq!(now["permissions"].as_array().unwrap().len(), 1, "{now}");
+    assert_eq!(now["permissions"][0]["permissionScope"], "CredentialsManage", "{now}");
 
     let id = ids(&list, "permissions")[0].clone();
-    revoke_by_grantor_or_in_context(&env, &owner, &admin, &id);
+    revoke_by_grantor(&env, &owner, &id);
     assert_eq!(env.try_login(ctx(), Identifier::pesel(pesel)).err(), Some(415));
     let left = js(&env.query(&owner, subunits_query(None, None).unwrap()).unwrap());
-    // Emulator discrepancy: the sub-unit query also lists ordinary grants made inside the sub-unit
-    // (the clerk's InvoiceRead); the spec lists only administrators (`CredentialsManage`).
     assert!(
         left["permissions"].as_array().unwrap().iter().all(|p| p["authorizedIdentifier"]["value"] != pesel),
         "{left}"
@@ -331,11 +326,13 @@ fn eu_entity_administrator_and_representative() {
     assert_eq!(env.try_login(eu_ctx(), Identifier::fingerprint(&rep_fp)).err(), Some(415));
     env.granted(&admin, rep);
 
-    // Emulator discrepancy: the `vatUeIdentifier` filter (spec: the EU VAT number, pattern
-    // `DE\d{9}`, exact match; what `eu_entity` sends) is compared with the compound
-    // `{nip}-{vatUe}` context there and never matches, so the query runs unfiltered.
-    let q = EuEntitiesQuery::new().build().unwrap();
+    // The `vatUeIdentifier` filter is the EU VAT number (`DE\d{9}`, exact match).
+    let q = EuEntitiesQuery::new().eu_entity(&eu_id).build().unwrap();
     let all = js(&env.query(&admin, q).unwrap());
+    let unfiltered = js(&env.query(&admin, EuEntitiesQuery::new().build().unwrap()).unwrap());
+    assert_eq!(all["permissions"], unfiltered["permissions"]);
+    let other = js(&env.query(&admin, EuEntitiesQuery::new().vat_ue("DE987654321").build().unwrap()).unwrap());
+    assert_eq!(other["permissions"], json!([]), "{other}");
     let rows = all["permissions"].as_array().unwrap();
     assert!(rows.iter().all(|p| p["vatUeIdentifier"] == eu.as_str()), "{all}");
     let rep_rows: Vec<&Value> =
@@ -364,7 +361,7 @@ fn eu_entity_administrator_and_representative() {
     env.granted(&admin, revoke_common(rep_rows[0]["id"].as_str().unwrap()).unwrap());
     assert_eq!(env.try_login(eu_ctx(), Identifier::fingerprint(&rep_fp)).err(), Some(415));
     for p in admin_rows {
-        revoke_by_grantor_or_in_context(&env, &owner, &admin, p["id"].as_str().unwrap());
+        revoke_by_grantor(&env, &owner, p["id"].as_str().unwrap());
     }
     assert_eq!(env.try_login(eu_ctx(), Identifier::fingerprint(&admin_fp)).err(), Some(415));
 }

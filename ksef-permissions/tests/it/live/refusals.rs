@@ -34,11 +34,9 @@ where
     }
 }
 
-/// Cases where this crate and the emulator agree that the request is wrong. (Where they disagree
-/// the crate follows the spec; see the crate README and the discrepancy notes in the report:
-/// the emulator accepts `canDelegate` on `CollectiveIdentifierManage`, repeated permissions and
-/// a fingerprint subject described `PersonByIdentifier`, and refuses an indirect
-/// `CollectiveIdentifierManage` that the spec allows.)
+/// Cases where this crate and the emulator agree that the request is wrong, including the spec's
+/// rules that `canDelegate` goes only with InvoiceRead/InvoiceWrite, that each permission occurs
+/// once, and that a fingerprint subject is not described `PersonByIdentifier`.
 #[test]
 fn builder_refusals_are_emulator_refusals() {
     let env = Env::start();
@@ -77,6 +75,24 @@ fn builder_refusals_are_emulator_refusals() {
     let body = json!({"subjectIdentifier": {"type": "Nip", "value": other}, "permission": "PefInvoicing",
                       "description": "Faktury PEF", "subjectDetails": {"fullName": "Dostawca Peppol"}});
     refused::<ops::GrantAuthorizationPermissions>(&env, &ctx, body).unwrap();
+
+    // canDelegate on CollectiveIdentifierManage.
+    let body = json!({"subjectIdentifier": {"type": "Nip", "value": other},
+                      "permissions": [{"type": "CollectiveIdentifierManage", "canDelegate": true}],
+                      "description": "Biuro rachunkowe", "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."}});
+    refused::<ops::GrantEntityPermissions>(&env, &ctx, body).unwrap();
+    // A permission listed twice.
+    let body = json!({"subjectIdentifier": {"type": "Pesel", "value": "44051401359"}, "permissions": ["InvoiceRead", "InvoiceRead"],
+                      "description": "Osoba testowa", "subjectDetails": anna});
+    refused::<ops::GrantPersonPermissions>(&env, &ctx, body).unwrap();
+    // A fingerprint subject described PersonByIdentifier.
+    let body = json!({"subjectIdentifier": {"type": "Fingerprint", "value": "A".repeat(64)}, "permissions": ["InvoiceRead"],
+                      "description": "Osoba testowa", "subjectDetails": anna});
+    refused::<ops::GrantPersonPermissions>(&env, &ctx, body).unwrap();
+    // An indirect CollectiveIdentifierManage (general) is allowed.
+    let body = json!({"subjectIdentifier": {"type": "Pesel", "value": "44051401359"}, "targetIdentifier": {"type": "AllPartners"},
+                      "permissions": ["CollectiveIdentifierManage"], "description": "Osoba testowa", "subjectDetails": anna});
+    assert!(refused::<ops::GrantIndirectPermissions>(&env, &ctx, body).is_err());
 
     // And a control: the same person body with a valid PESEL goes through.
     let body = json!({"subjectIdentifier": {"type": "Pesel", "value": "44051401359"}, "permissions": ["InvoiceRead"],
