@@ -6,3 +6,4 @@ mod blocking;
 mod common;
 mod flows;
 mod scripted;
+mod soak;
