@@ -5,4 +5,6 @@ mod asynchronous;
 mod blocking;
 mod common;
 mod flows;
+mod presigned;
 mod scripted;
+mod secrets;
