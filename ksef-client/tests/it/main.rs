@@ -5,6 +5,7 @@ mod asynchronous;
 mod blocking;
 mod common;
 mod flows;
+mod hostile;
 mod presigned;
 mod scripted;
 mod secrets;
