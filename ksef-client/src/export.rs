@@ -316,7 +316,8 @@ pub fn unpack<R: Read + Seek>(
 }
 
 /// Extract a joined archive into directory `dir` (which must exist); entry names with `/`
-/// create subdirectories inside `dir`.
+/// create subdirectories inside `dir`. If the extraction fails, the files and directories this
+/// call created are removed again: no partial package is left behind.
 ///
 /// # Errors
 /// Any [`ExportError`] of the extraction checks, or I/O errors writing files.
@@ -326,15 +327,32 @@ pub fn unpack_to_dir<R: Read + Seek>(
     dir: &Path,
     limits: UnpackLimits,
 ) -> Result<UnpackedPackage<PathBuf>, ExportError> {
-    unpack_with(compression, archive, limits, |name, reader| {
+    // What this call created, so that a failed extraction leaves `dir` as it found it.
+    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let mut created_files: Vec<PathBuf> = Vec::new();
+    let result = unpack_with(compression, archive, limits, |name, reader| {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
+            let mut missing: Vec<PathBuf> =
+                parent.ancestors().take_while(|a| !a.exists()).map(Path::to_path_buf).collect();
             std::fs::create_dir_all(parent)?;
+            missing.reverse();
+            created_dirs.extend(missing);
         }
         let mut f = File::options().write(true).create_new(true).open(&path)?;
+        created_files.push(path.clone());
         io::copy(reader, &mut f)?;
         Ok(path)
-    })
+    });
+    if result.is_err() {
+        for f in created_files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
 }
 
 /// Extract with a caller-provided consumer for each regular file except `_metadata.json`.
@@ -389,10 +407,24 @@ pub fn unpack_with<R: Read + Seek, F>(
                     _ => return Err(ExportError::NotAFile(name)),
                 }
             }
+            // The tar reader stops at the end-of-archive blocks; read on to the gzip trailer so
+            // its CRC-32 and length are checked (a truncated stream fails here). What follows
+            // the end marker is padding: more than a few records of it is refused.
+            let mut rest = t.into_inner().take(MAX_TAR_TRAILER + 1);
+            let n = io::copy(&mut rest, &mut io::sink()).map_err(ExportError::Archive)?;
+            if n > MAX_TAR_TRAILER {
+                return Err(ExportError::Archive(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "data after the end of the tar archive",
+                )));
+            }
         }
     }
     Ok(UnpackedPackage { metadata: st.metadata, files: st.files })
 }
+
+/// Most bytes read after the tar end-of-archive marker (record padding) before refusing.
+const MAX_TAR_TRAILER: u64 = 64 * 1024;
 
 /// Largest tar extension header (GNU long name/link, PAX) let through: the tar reader keeps
 /// these in memory whole, so an unbounded one would bypass the extraction caps.

@@ -269,3 +269,84 @@ fn select_latest_valid_key() {
     assert!(select_key(&keys, KeyUsage::KsefTokenEncryption, now).is_err());
     assert!(select_key(&keys, KeyUsage::SymmetricKeyEncryption, UnixTime::from_secs(T0 + 200 * day)).is_err());
 }
+
+/// Corrupt certificates and keys generated from valid ones (RSA and EC): every truncation
+/// point of interest, a bad length byte, a wrong PEM label, broken Base64, an empty body, a key
+/// in the certificate's place and the reverse. Each is a typed error, never a panic; random
+/// single-byte flips must merely not panic (a flipped signature byte still parses).
+#[test]
+fn generated_corrupt_certificates_and_keys_are_typed_errors() {
+    let mut rng = rand::rng();
+    let now = UnixTime::now();
+    let mut refused = 0usize;
+    let mut flipped = 0usize;
+    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256] {
+        let id = TestIdentity::generate(alg, &SubjectFields::seal("5265877635", "Firma").unwrap(), now, 30, &mut rng)
+            .unwrap();
+        let cert_der = id.certificate.der().to_vec();
+        let cert_pem = id.certificate.to_pem().unwrap();
+        let key_der = id.key.to_pkcs8_der().unwrap().to_vec();
+        let key_pem = id.key.to_pkcs8_pem().unwrap().to_string();
+        // DER: truncations at 40 points, an over-long length, an empty input, a trailing byte.
+        for der in [&cert_der, &key_der] {
+            let mut cases: Vec<Vec<u8>> = (0..40).map(|k| der[..der.len() * k / 40].to_vec()).collect();
+            let mut long = der.clone();
+            long[1] = 0x84; // a 4-byte length that points far past the end
+            cases.push(long);
+            let mut trailing = der.clone();
+            trailing.push(0);
+            cases.push(trailing);
+            cases.push(vec![0x30, 0x80, 0x00, 0x00]); // BER indefinite length
+            for c in &cases {
+                if std::ptr::eq(der, &cert_der) {
+                    assert!(Certificate::from_der(c).is_err(), "certificate of {} bytes accepted", c.len());
+                } else {
+                    assert!(PrivateKey::from_der(c).is_err(), "key of {} bytes accepted", c.len());
+                }
+                refused += 1;
+            }
+        }
+        // The wrong thing in the right place.
+        assert!(Certificate::from_der(&key_der).is_err());
+        assert!(PrivateKey::from_der(&cert_der).is_err());
+        assert!(Certificate::from_pem(&key_pem).is_err());
+        assert!(PrivateKey::from_pem(&cert_pem).is_err());
+        refused += 4;
+        // PEM damage.
+        for pem in [&cert_pem, &key_pem] {
+            let body_line = pem.lines().nth(1).unwrap().to_owned();
+            let cases = [
+                String::new(),
+                pem.replace("-----END", "-----FINISH"),
+                pem.lines().take(3).collect::<Vec<_>>().join("\n"),
+                pem.replacen(&body_line, &body_line.replace(|c: char| c.is_ascii_alphanumeric(), "!"), 1),
+                pem.replacen(&body_line, "", 1),
+                pem.replace("CERTIFICATE", "X509 CRL").replace("PRIVATE KEY", "X509 CRL"),
+                pem.lines().filter(|l| l.starts_with("-----")).collect::<Vec<_>>().join("\n"),
+                format!("{}\0", &pem[..pem.len() / 2]),
+            ];
+            for c in &cases {
+                if std::ptr::eq(pem, &cert_pem) {
+                    assert!(Certificate::from_pem(c).is_err(), "certificate PEM accepted: {c:?}");
+                } else {
+                    assert!(PrivateKey::from_pem(c).is_err(), "key PEM accepted");
+                }
+                refused += 1;
+            }
+        }
+        // Single-byte flips at 200 positions: no panic (Ok or Err).
+        for i in 0..200 {
+            let mut c = cert_der.clone();
+            let at = (i * 7919) % c.len();
+            c[at] ^= 0x5a;
+            let _ = Certificate::from_der(&c).map(|c| c.public_key_id());
+            let mut k = key_der.clone();
+            let at = (i * 7919) % k.len();
+            k[at] ^= 0x5a;
+            let _ = PrivateKey::from_der(&k);
+            flipped += 2;
+        }
+    }
+    println!("corrupt certificates/keys: {refused} refused cases, {flipped} no-panic flips");
+    assert!(refused >= 200);
+}

@@ -300,3 +300,93 @@ fn external_signer_der_is_converted_and_wrong_key_is_caught() {
     let wrong = External { cert: id.certificate.clone(), key: ksef_crypto::PrivateKey::generate_p256(&mut rng) };
     assert_eq!(sign_auth_token_request(&req, &wrong, now).unwrap_err(), ksef_crypto::Error::Signing);
 }
+
+/// Hostile XML generated from a valid signed document: every case must be refused with a
+/// typed error (never a panic, never an expansion or an external fetch).
+fn hostile_xml_cases(xml: &str) -> Vec<(String, String)> {
+    let root = xml.find("<AuthTokenRequest").unwrap();
+    let with_prolog = |prolog: &str| format!("{}{prolog}{}", &xml[..root], &xml[root..]);
+    let mut laughs = String::from("<!DOCTYPE AuthTokenRequest [<!ENTITY l0 \"lol\">");
+    for i in 1..10 {
+        let _ = std::fmt::Write::write_fmt(
+            &mut laughs,
+            format_args!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)),
+        );
+    }
+    laughs.push_str("]>");
+    let mut cases = vec![
+        ("billion laughs".to_owned(), with_prolog(&laughs).replacen("<Challenge>", "<Challenge>&l9;", 1)),
+        (
+            "external entity".to_owned(),
+            with_prolog("<!DOCTYPE AuthTokenRequest [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>").replacen(
+                "<Challenge>",
+                "<Challenge>&x;",
+                1,
+            ),
+        ),
+        (
+            "parameter entity".to_owned(),
+            with_prolog("<!DOCTYPE AuthTokenRequest [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/x.dtd\"> %p;]>"),
+        ),
+        ("external DTD".to_owned(), with_prolog("<!DOCTYPE AuthTokenRequest SYSTEM \"http://127.0.0.1:9/x.dtd\">")),
+        ("processing instruction before the root".to_owned(), with_prolog("<?xml-stylesheet href=\"x.xsl\"?>")),
+        ("processing instruction inside".to_owned(), xml.replacen("<Challenge>", "<Challenge><?evil x?>", 1)),
+        ("second XML declaration".to_owned(), with_prolog("<?xml version=\"1.0\"?>")),
+        // Not here: an XML declaration naming another encoding over UTF-8 text is accepted
+        // (the declaration is outside the signed element and `verify` takes a `&str`).
+        ("deep nesting".to_owned(), xml.replacen("<Challenge>", &format!("{}<Challenge>", "<a>".repeat(10_000)), 1)),
+        (
+            "huge attribute".to_owned(),
+            xml.replacen("<AuthTokenRequest", &format!("<AuthTokenRequest x=\"{}\"", "A".repeat(2 << 20)), 1),
+        ),
+        (
+            "many attributes".to_owned(),
+            xml.replacen(
+                "<Challenge",
+                &format!("<Challenge{}", (0..5000).map(|i| format!(" a{i}=\"1\"")).collect::<String>()),
+                1,
+            ),
+        ),
+        ("duplicate attribute".to_owned(), xml.replacen("<AuthTokenRequest", "<AuthTokenRequest a=\"1\" a=\"2\"", 1)),
+        ("undeclared prefix".to_owned(), xml.replacen("<Challenge>", "<Challenge><zz:y/>", 1)),
+        ("NUL character".to_owned(), xml.replacen("<Challenge>", "<Challenge>\u{0}", 1)),
+        ("control character".to_owned(), xml.replacen("<Challenge>", "<Challenge>\u{1}", 1)),
+        ("CDATA in the digest".to_owned(), xml.replacen("<ds:DigestValue>", "<ds:DigestValue><![CDATA[", 1)),
+        ("unclosed comment".to_owned(), xml.replacen("<Challenge>", "<Challenge><!-- ", 1)),
+        ("double hyphen in comment".to_owned(), xml.replacen("<Challenge>", "<Challenge><!-- a -- b -->x", 1)),
+        ("trailing garbage".to_owned(), format!("{xml}<x/>")),
+        ("empty".to_owned(), String::new()),
+        ("whitespace only".to_owned(), " \n\t".to_owned()),
+        ("not XML".to_owned(), "{\"json\": true}".to_owned()),
+    ];
+    // Truncations at 60 evenly spaced points.
+    let step = xml.len() / 60;
+    for k in 1..60 {
+        let mut cut = k * step;
+        while !xml.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cases.push((format!("truncated at {cut}"), xml[..cut].to_owned()));
+    }
+    cases
+}
+
+#[test]
+fn generated_hostile_xml_is_refused_with_typed_errors() {
+    let xml = fixture("xmlsec-excc14n-ec.xml");
+    let cases = hostile_xml_cases(&xml);
+    let opts = VerifyOptions::at(FIXTURE_TIME);
+    for (name, case) in &cases {
+        let started = std::time::Instant::now();
+        let r = verify(case, &opts);
+        assert!(r.is_err(), "{name}: accepted");
+        // Not a timing claim: a guard against an expansion that runs for seconds.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{name}: {:?}", started.elapsed());
+    }
+    // Non-UTF-8 bytes cannot reach `verify(&str)`: the conversion is the typed refusal.
+    let mut latin2 = xml.clone().into_bytes();
+    latin2.extend_from_slice(b"<!-- \xb1\xea -->");
+    assert!(String::from_utf8(latin2).is_err());
+    println!("hostile XML (XAdES verifier): {} cases", cases.len());
+    assert!(cases.len() >= 80);
+}

@@ -5,5 +5,8 @@ mod asynchronous;
 mod blocking;
 mod common;
 mod flows;
+mod hostile;
+mod presigned;
 mod scripted;
+mod secrets;
 mod soak;

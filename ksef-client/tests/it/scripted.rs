@@ -12,7 +12,7 @@ use serde_json::json;
 
 const SESSION: &str = "20250625-SO-2C3E6C8000-B675CF5D68-07";
 
-fn reply(status: u16, body: serde_json::Value) -> Result<HttpResponse, std::convert::Infallible> {
+pub(crate) fn reply(status: u16, body: serde_json::Value) -> Result<HttpResponse, std::convert::Infallible> {
     Ok(http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -20,7 +20,7 @@ fn reply(status: u16, body: serde_json::Value) -> Result<HttpResponse, std::conv
         .unwrap())
 }
 
-fn key_list() -> serde_json::Value {
+pub(crate) fn key_list() -> serde_json::Value {
     let now = UnixTime::now();
     let id = TestIdentity::generate(
         KeyAlgorithm::Rsa2048,
@@ -43,7 +43,7 @@ fn exception(code: i32) -> serde_json::Value {
         "serviceCode": "x", "serviceCtx": "srvTEMFA", "serviceName": "Ksef.Api", "timestamp": "2025-01-01T00:00:00Z"}})
 }
 
-fn tokens(client: &KsefClient<impl Sized>) {
+pub(crate) fn tokens(client: &KsefClient<impl Sized>) {
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     client.tokens().set(AuthTokens {
         access: "old-access".into(),

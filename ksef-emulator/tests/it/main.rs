@@ -1,6 +1,7 @@
 //! Integration tests: the emulator driven over real loopback HTTP.
 
 mod auth;
+mod authz;
 mod batch;
 mod certificates;
 mod collective;

@@ -3,6 +3,7 @@
 mod enums;
 mod examples;
 mod generated_dispatch;
+mod hostile;
 mod ids;
 mod operations;
 mod spec;
