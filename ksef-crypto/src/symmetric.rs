@@ -79,6 +79,16 @@ impl SessionKey {
         out
     }
 
+    /// One-shot encryption in place: pads `buf` (PKCS#7) and encrypts it where it is, so a large
+    /// document needs no second buffer.
+    pub fn encrypt_in_place(&self, buf: &mut Vec<u8>) {
+        let pad = BLOCK - buf.len() % BLOCK;
+        buf.resize(buf.len() + pad, pad as u8);
+        let mut enc = self.encryptor();
+        let (blocks, _) = Block::slice_as_chunks_mut(buf);
+        enc.encrypt_blocks(blocks);
+    }
+
     /// One-shot decryption of a whole document.
     pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = Vec::with_capacity(ciphertext.len());
@@ -465,6 +475,9 @@ mod tests {
                 .unwrap()
                 .to_vec();
             assert_eq!(k.encrypt(&data[..len]), reference, "one-shot, len {len}");
+            let mut in_place = data[..len].to_vec();
+            k.encrypt_in_place(&mut in_place);
+            assert_eq!(in_place, reference, "in place, len {len}");
             let mut out = Vec::new();
             let mut e = k.encryptor();
             for c in data[..len].chunks(ENCRYPT_PIECE / 3 + 5) {
