@@ -93,3 +93,32 @@ async fn concurrent_callers_share_one_refresh_with(emu: &ksef_emulator::Emulator
     assert_eq!(client.refresh_count(), 1, "one refresh for eight concurrent callers");
     assert_eq!(client.reauthentication_count(), 0);
 }
+
+/// The async twin of `blocking::expired_access_token_is_refreshed_mid_run`.
+#[test]
+fn expired_access_token_is_refreshed_mid_run_async() {
+    let emu = emulator_with_access_lifetime(6);
+    run(async {
+        let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
+            .refresh_margin(Duration::from_secs(2))
+            .build(ksef_transport::ReqwestTransport::new(&Default::default()).unwrap())
+            .unwrap();
+        let nip = fresh_nip();
+        client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
+        client.login(xades(&nip)).await.unwrap();
+        let first = client.tokens().access_valid_until().unwrap();
+        let list = ListAuthSessionsParams { continuation_token: None, page_size: None };
+        client.call::<ListAuthSessions>(&list, ()).await.unwrap();
+        assert_eq!(client.refresh_count(), 0);
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        client.call::<ListAuthSessions>(&list, ()).await.unwrap();
+        assert_eq!(client.refresh_count(), 1);
+        assert!(client.tokens().access_valid_until().unwrap() > first);
+        assert_eq!(client.reauthentication_count(), 0);
+
+        client.tokens().invalidate_refresh();
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        client.call::<ListAuthSessions>(&list, ()).await.unwrap();
+        assert_eq!(client.reauthentication_count(), 1);
+    });
+}

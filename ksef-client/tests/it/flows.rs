@@ -296,3 +296,44 @@ fn blocking_streaming_batch_in_several_parts_all_numbered() {
     let numbers: BTreeSet<_> = report.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()).collect();
     assert_eq!(numbers.len(), 120);
 }
+
+/// Acceptance: a batch at the KSeF maximum of 10,000 invoices, split into several parts by a small
+/// `max_part_size`, every invoice numbered and the per-invoice report complete.
+fn assert_full_report(report: &ksef_client::flows::BatchReport, n: usize) {
+    assert!(report.parts > 1, "{} parts", report.parts);
+    assert_eq!(report.status.status.code, 200);
+    assert_eq!(report.invoices.len(), n);
+    let numbers: BTreeSet<_> = report.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()).collect();
+    assert_eq!(
+        numbers.len(),
+        n,
+        "{:?}",
+        report.invoices.iter().find(|r| !matches!(r.outcome, BatchOutcome::Accepted(_)))
+    );
+}
+
+#[test]
+fn blocking_batch_of_10000_invoices_in_several_parts() {
+    let emu = emulator();
+    let (client, nip) = logged_in_blocking(&emu);
+    let report = client
+        .send_batch_blocking(FormCode::Fa3, batch(&nip, 10_000, "BM"), &small_parts(Compression::Zip, 1024 * 1024))
+        .unwrap();
+    assert_full_report(&report, 10_000);
+}
+
+#[test]
+fn async_batch_of_10000_invoices_in_several_parts() {
+    let emu = emulator();
+    run(async {
+        let client = async_client(&emu);
+        let nip = fresh_nip();
+        client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
+        client.login(xades(&nip)).await.unwrap();
+        let report = client
+            .send_batch(FormCode::Fa3, batch(&nip, 10_000, "AM"), &small_parts(Compression::Zip, 1024 * 1024))
+            .await
+            .unwrap();
+        assert_full_report(&report, 10_000);
+    });
+}
