@@ -99,6 +99,8 @@ enum Command {
     /// The KSeF emulator.
     #[command(subcommand)]
     Emulator(EmulatorCmd),
+    /// Prints the ksef(1) man page (roff) to stdout, e.g. `ksef man > ksef.1`.
+    Man,
     /// Test identities (self-signed certificates; TE and local only).
     #[command(subcommand)]
     Identity(IdentityCmd),
@@ -544,6 +546,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ksef", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(exit::OK)
         }
         Command::Emulator(EmulatorCmd::Serve { port, data_dir, in_memory }) => {

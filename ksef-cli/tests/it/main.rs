@@ -92,6 +92,15 @@ fn completions_for_bash() {
 }
 
 #[test]
+fn man_page_is_roff_with_commands_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ksef(dir.path()).arg("man").assert().success().get_output().stdout.clone();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.starts_with(".ie") || s.contains(".TH ksef"), "{s}");
+    assert!(s.contains(".SH NAME") && s.contains("quickstart") && s.contains("EXIT CODES"), "{s}");
+}
+
+#[test]
 fn help_documents_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let out = ksef(dir.path()).arg("--help").assert().success().get_output().stdout.clone();
