@@ -7,6 +7,7 @@ mod common;
 mod flows;
 mod hostile;
 mod presigned;
+mod recovery;
 mod scripted;
 mod secrets;
 mod soak;
