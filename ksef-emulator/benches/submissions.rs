@@ -68,7 +68,8 @@ fn setup() -> Setup {
     let agent = agent();
     let init = emu.authenticate(Identifier::nip(SELLER), Identifier::nip(SELLER)).expect("auth");
     json_call(&agent, "GET", &format!("{base}/auth/{}", init.reference_number), Some(&init.authentication_token), None);
-    let redeemed = json_call(&agent, "POST", &format!("{base}/auth/token/redeem"), Some(&init.authentication_token), None);
+    let redeemed =
+        json_call(&agent, "POST", &format!("{base}/auth/token/redeem"), Some(&init.authentication_token), None);
     let token = redeemed["accessToken"]["token"].as_str().expect("access token").to_owned();
     let keys = json_call(&agent, "GET", &format!("{base}/security/public-key-certificates"), None, None);
     let public = keys
