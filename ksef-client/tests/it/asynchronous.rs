@@ -12,10 +12,6 @@ use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
 use crate::common::*;
 
 /// The emulator runs its own runtime, so it is started outside the test's runtime.
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f);
-}
-
 #[test]
 fn xades_login_and_concurrent_sends() {
     let emu = emulator();

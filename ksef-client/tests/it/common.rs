@@ -114,3 +114,17 @@ pub fn logged_in_blocking(emu: &Emulator) -> (KsefClient<UreqTransport>, String)
     client.login_blocking(xades(&nip)).unwrap();
     (client, nip)
 }
+
+/// Runs an async test body on its own runtime (the emulator brings its own, started outside).
+pub fn run<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f);
+}
+
+/// Creates the subject in the emulator's test data and logs in with a XAdES seal (async).
+pub async fn logged_in_async(emu: &Emulator) -> (KsefClient<ReqwestTransport>, String) {
+    let client = async_client(emu);
+    let nip = fresh_nip();
+    client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
+    client.login(xades(&nip)).await.unwrap();
+    (client, nip)
+}

@@ -101,10 +101,6 @@ fn blocking_export_then_incremental_sync_delivers_each_invoice_once() {
     assert_eq!(unique, expected);
 }
 
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f);
-}
-
 #[test]
 fn async_tar_gz_batch_in_several_parts_all_numbered() {
     let emu = emulator();

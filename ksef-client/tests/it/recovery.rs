@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 use ksef_client::FormCode;
 use ksef_emulator::faults::{HttpFaultRule, HttpFaults};
 use ksef_emulator::keys::KeyUsage;
-use ksef_model::operations::{GetRateLimits, TestdataCreateSubject};
+use ksef_model::operations::GetRateLimits;
 
 use crate::common::*;
-
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f);
-}
 
 /// The emulator refuses the old key at once: without the client's refetch-and-repeat the second
 /// session would fail with 21470.
@@ -36,10 +32,7 @@ fn emergency_key_rotation_21470_is_recovered_blocking() {
 fn emergency_key_rotation_21470_is_recovered_async() {
     let emu = emulator();
     run(async {
-        let client = async_client(&emu);
-        let nip = fresh_nip();
-        client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
-        client.login(xades(&nip)).await.unwrap();
+        let (client, nip) = logged_in_async(&emu).await;
         let (_, r1) = client.send_invoices(FormCode::Fa3, &[invoice(&nip, &unique_number("K1"))], 1).await.unwrap();
         assert!(r1[0].is_ok(), "{:?}", r1[0]);
         emu.rotate_key(KeyUsage::SymmetricKeyEncryption, chrono::Duration::zero()).unwrap();
@@ -82,12 +75,8 @@ fn too_many_requests_waits_retry_after_then_succeeds_blocking() {
 #[test]
 fn too_many_requests_waits_retry_after_then_succeeds_async() {
     let emu = emulator();
-    let client = async_client(&emu);
-    let nip = fresh_nip();
-    run(async {
-        client.call::<TestdataCreateSubject>(&(), subject_request(&nip)).await.unwrap();
-        client.login(xades(&nip)).await.unwrap();
-    });
+    let client =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(logged_in_async(&emu)).0;
     let (r, took, throttled) = with_429_for_300ms(&emu, || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
