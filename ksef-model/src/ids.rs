@@ -80,6 +80,15 @@ pub const fn crc8(data: &[u8]) -> u8 {
     crc
 }
 
+/// Every KSeF identifier is ASCII; checking that first lets the validators slice by byte
+/// offsets without ever landing inside a multi-byte character.
+fn validate_ascii(s: &str, validate: fn(&str) -> Result<(), String>) -> Result<(), String> {
+    match s.char_indices().find(|(_, c)| !c.is_ascii()) {
+        Some((at, c)) => Err(format!("non-ASCII character {c:?} at byte {at}")),
+        None => validate(s),
+    }
+}
+
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $validate:path) => {
         $(#[$meta])*
@@ -101,7 +110,7 @@ macro_rules! string_id {
         impl FromStr for $name {
             type Err = IdError;
             fn from_str(s: &str) -> Result<Self, IdError> {
-                $validate(s).map_err(|reason| IdError::new($kind, s, reason))?;
+                validate_ascii(s, $validate).map_err(|reason| IdError::new($kind, s, reason))?;
                 Ok(Self(s.to_owned()))
             }
         }
@@ -116,7 +125,7 @@ macro_rules! string_id {
         impl TryFrom<String> for $name {
             type Error = IdError;
             fn try_from(s: String) -> Result<Self, IdError> {
-                $validate(&s).map_err(|reason| IdError::new($kind, &s, reason))?;
+                validate_ascii(&s, $validate).map_err(|reason| IdError::new($kind, &s, reason))?;
                 Ok(Self(s))
             }
         }

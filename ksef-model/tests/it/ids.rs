@@ -150,3 +150,30 @@ fn hostile_input_is_rejected_without_echoing_it_whole() {
     assert!("ąęść".parse::<Nip>().is_err());
     assert!("ąęśćąęśćąę".parse::<Pesel>().is_err());
 }
+
+/// Found by `cargo fuzz run ids`: a 16-byte string whose 10th byte starts a two-byte character
+/// made the InternalId validator split inside the character and panic. Every identifier kind
+/// now refuses non-ASCII text up front, with a typed error.
+#[test]
+fn non_ascii_identifiers_are_refused_without_panicking() {
+    use ksef_model::ids::*;
+    let crash = "220251010\u{734}C-5*\"";
+    assert_eq!(crash.len(), 16);
+    let e = crash.parse::<InternalId>().unwrap_err();
+    assert!(e.reason().contains("non-ASCII"), "{e}");
+    // Every kind, with a multi-byte character at every position of a valid-length value.
+    for valid in ["5265877635", "44051401359", "5265877635-00001", "5265877635-20250826-0100001AF629-AF"] {
+        for at in 0..valid.len() {
+            let mut s = valid.to_owned();
+            s.replace_range(at..=at, "\u{734}");
+            assert!(s.parse::<Nip>().is_err());
+            assert!(s.parse::<Pesel>().is_err());
+            assert!(s.parse::<InternalId>().is_err());
+            assert!(s.parse::<NipVatUe>().is_err());
+            assert!(s.parse::<PeppolId>().is_err());
+            assert!(s.parse::<KsefNumber>().is_err());
+            assert!(s.parse::<ReferenceNumber>().is_err());
+            assert!(s.parse::<CollectiveIdentifier>().is_err());
+        }
+    }
+}
