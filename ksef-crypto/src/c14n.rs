@@ -307,6 +307,33 @@ fn escape_attr(s: &str, out: &mut String) {
     }
 }
 
+/// Canonicalizes a whole XML document with the algorithm named by its XMLDSig URI (inclusive
+/// C14N 1.0/1.1 or exclusive C14N 1.0, each with or without comments), after the same hardened
+/// parse the verifier uses (no DTD, at most `max_bytes` bytes and `max_depth` levels).
+///
+/// This is what a `Reference` to a whole document digests before any transform is applied; it
+/// is public so that a signature mismatch can be investigated byte by byte.
+///
+/// # Errors
+/// [`crate::Error::UnsupportedAlgorithm`] for an unknown URI; [`crate::Error::Xml`] when the
+/// document is malformed, has a DTD or exceeds the limits.
+///
+/// ```
+/// let c = ksef_crypto::canonicalize(
+///     "<a   b='1'><c/></a>",
+///     "http://www.w3.org/2001/10/xml-exc-c14n#",
+///     1 << 20,
+///     64,
+/// )
+/// .unwrap();
+/// assert_eq!(c, b"<a b=\"1\"><c></c></a>");
+/// ```
+pub fn canonicalize(xml: &str, algorithm: &str, max_bytes: usize, max_depth: usize) -> Result<Vec<u8>, crate::Error> {
+    let c = C14n::from_uri(algorithm).ok_or(crate::Error::UnsupportedAlgorithm)?;
+    let doc = parse_limited(xml, max_bytes, max_depth)?;
+    Ok(c.canonicalize(doc.root(), &|_| false, false))
+}
+
 /// Parse limits and a hardened parse: no DTD (hence no entities), size and depth caps.
 pub(crate) fn parse_limited<'i>(
     xml: &'i str,

@@ -29,6 +29,7 @@ pub mod x509;
 pub mod xades;
 
 pub use auth_request::{AuthTokenRequest, ContextIdentifier, SubjectIdentifierType};
+pub use c14n::canonicalize;
 pub use cert::{Certificate, SubjectIdentity};
 pub use error::Error;
 pub use hash::{FileDigest, Sha256Stream, sha256};
