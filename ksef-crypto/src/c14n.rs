@@ -346,6 +346,11 @@ pub(crate) fn parse_limited<'i>(
     let opts =
         roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: 100_000, ..roxmltree::ParsingOptions::default() };
     let doc = Document::parse_with_options(xml, opts).map_err(|_| crate::Error::Xml)?;
+    // roxmltree accepts `<?xml;...?>` as a processing instruction with the target `xml`, which
+    // XML reserves: such a document is not well-formed, and its canonical form would not parse.
+    if doc.descendants().any(|n| n.pi().is_some_and(|pi| pi.target.eq_ignore_ascii_case("xml"))) {
+        return Err(crate::Error::Xml);
+    }
     // Depth check without recursion.
     let mut stack: Vec<(Node<'_, '_>, usize)> = alloc::vec![(doc.root(), 0)];
     while let Some((n, d)) = stack.pop() {
@@ -403,5 +408,20 @@ mod tests {
         assert!(parse_limited(&deep, 1000, 10).is_err());
         assert!(parse_limited(&deep, 1000, 30).is_ok());
         assert!(parse_limited(&deep, 10, 30).is_err());
+    }
+
+    /// Found by `cargo fuzz run c14n`: `<?xml;...?>` parsed as a processing instruction with
+    /// the reserved target `xml`, and its canonical form (`<?xml ;...?>`) did not parse again.
+    #[test]
+    fn reserved_pi_target_is_refused_and_canonical_output_reparses() {
+        for xml in ["<?xml;version=\"1.0\"?><a/>", "<a><?XmL x?></a>", "<a/><?xml?>"] {
+            assert_eq!(parse_limited(xml, 1 << 20, 64).err(), Some(crate::Error::Xml), "{xml}");
+            assert!(canonicalize(xml, ALG_C14N11_COMMENTS, 1 << 20, 64).is_err(), "{xml}");
+        }
+        // An ordinary processing instruction still canonicalizes, and the output parses again.
+        let once = canonicalize("<?pi x?><a/>", ALG_C14N10, 1 << 20, 64).unwrap();
+        let again = canonicalize(core::str::from_utf8(&once).unwrap(), ALG_C14N10, 1 << 20, 64).unwrap();
+        assert_eq!(once, again);
+        assert_eq!(once, b"<?pi x?>\n<a></a>");
     }
 }
