@@ -6,4 +6,5 @@ mod generated_dispatch;
 mod hostile;
 mod ids;
 mod operations;
+mod secrets;
 mod spec;
