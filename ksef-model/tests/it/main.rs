@@ -1,5 +1,6 @@
 //! ksef-model integration tests (one binary).
 
+mod corpus;
 mod enums;
 mod examples;
 mod generated_dispatch;

@@ -42,7 +42,7 @@ struct T<'a> {
 fn tar_of(entries: &[T<'_>]) -> Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
-        let mut h = tar::Header::new_old();
+        let mut h = tar::Header::new_gnu();
         let old = h.as_old_mut();
         old.name[..e.name.len()].copy_from_slice(e.name);
         old.linkname[..e.link.len()].copy_from_slice(e.link);
@@ -288,7 +288,7 @@ pub fn targz(c: &mut Corpus) -> Result<()> {
     );
     let (i13, i14, i15, i16, i17, i18) = (inv(next()), inv(next()), inv(next()), inv(next()), inv(next()), inv(next()));
     let bomb = bomb_payload();
-    let long_name = format!("{}/../../evil.xml", "d".repeat(120));
+    let long_name = format!("{}/../../evil.xml", "d".repeat(80));
     let gnu_longname = {
         // GNU long name extension: an `L` entry whose data is the next entry's real name.
         let name = b"../../evil.xml\0";
@@ -323,8 +323,8 @@ pub fn targz(c: &mut Corpus) -> Result<()> {
         ),
         (
             "long-dotdot",
-            "a `../` hidden behind a 120-character directory",
-            gz(&tar_of(&[file("a.xml", &i5), file(&long_name[..99], &i6)])?)?,
+            "a `../` hidden behind an 80-character directory",
+            gz(&tar_of(&[file("a.xml", &i5), file(&long_name, &i6)])?)?,
             "UnsafePath",
             200,
         ),
