@@ -82,8 +82,12 @@ pub fn ids(c: &mut Corpus) {
             let mut expect = json!({"model": format!("IdError({kind})")});
             // Only values a URL path can carry (no NUL, no `/`, not empty) go to the emulator.
             let path_safe = !value.is_empty() && !value.contains(['\0', '/', '\n', '%', ' ', '\'']);
-            if path_safe && matches!(ty, "KsefNumber" | "ReferenceNumber") {
-                expect["emulator"] = http(400, 21405);
+            // A malformed KSeF number is a validation error; a reference number is looked up
+            // and not found (KSeF's `21173`).
+            match ty {
+                "KsefNumber" if path_safe => expect["emulator"] = http(400, 21405),
+                "ReferenceNumber" if path_safe => expect["emulator"] = http(400, 21173),
+                _ => {}
             }
             c.add(
                 "ids",
@@ -424,7 +428,7 @@ pub fn invoices(c: &mut Corpus) {
         },
         430,
     ));
-    cases.push(("empty", "an empty file", Vec::new(), 430));
+    cases.push(("empty", "an empty file (refused when sent: invoiceSize must be at least 1)", Vec::new(), 0));
     cases.push(("not-xml", "JSON instead of XML", b"{\"Faktura\": {}}".to_vec(), 430));
     cases.push((
         "nul",
@@ -434,8 +438,8 @@ pub fn invoices(c: &mut Corpus) {
     ));
     cases.push((
         "c1-control",
-        "a C1 control character (U+0085) KSeF refuses",
-        inv(num()).replacen("Korpus", "Korpus\u{85}", 1).into_bytes(),
+        "a C1 control character (U+0086) KSeF refuses",
+        inv(num()).replacen("Korpus", "Korpus\u{86}", 1).into_bytes(),
         430,
     ));
     cases.push((
@@ -488,7 +492,8 @@ pub fn invoices(c: &mut Corpus) {
         410,
     ));
     for (slug, attack, bytes, code) in cases {
-        c.add("invoice", slug, "xml", bytes, attack, Value::Null, json!({"emulator": invoice_status(code)}));
+        let emulator = if code == 0 { http(400, 21405) } else { invoice_status(code) };
+        c.add("invoice", slug, "xml", bytes, attack, Value::Null, json!({"emulator": emulator}));
     }
 }
 
