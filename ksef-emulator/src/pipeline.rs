@@ -138,6 +138,9 @@ fn verification(detail: impl Into<String>) -> StatusInfo {
     StatusInfo::with_detail(430, "Błąd weryfikacji pliku faktury", detail)
 }
 
+/// Deepest element nesting accepted in an invoice document (the FA and PEF schemas stay far below).
+const MAX_DEPTH: usize = 64;
+
 /// Checks the document rules of §6.2 and reads the facts the later checks need.
 pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, StatusInfo> {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -169,6 +172,19 @@ pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, Sta
         .map_err(|e| verification(format!("Dokument nie jest poprawnym XML: {e}")))?;
     if doc.descendants().any(|n| n.is_pi()) {
         return Err(verification("Dokument zawiera instrukcje przetwarzania, które nie są dozwolone."));
+    }
+    // No invoice schema nests this deep; without XSD validation, this keeps hostile nesting out.
+    // Document order visits a parent before its children: depth by node id, no recursion.
+    let mut depth = vec![0usize; doc.descendants().count()];
+    for n in doc.descendants() {
+        if let Some(p) = n.parent() {
+            depth[n.id().get_usize()] = depth[p.id().get_usize()] + 1;
+            if depth[n.id().get_usize()] > MAX_DEPTH {
+                return Err(verification(format!(
+                    "Dokument przekracza dozwolone zagnieżdżenie elementów ({MAX_DEPTH})."
+                )));
+            }
+        }
     }
     let root = doc.root_element();
     if root.tag_name().name() != form.root || root.tag_name().namespace() != Some(form.namespace) {

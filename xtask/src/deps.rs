@@ -12,7 +12,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("ksef-client", &["ksef-model", "ksef-crypto", "ksef-transport", "ksef-permissions"]),
     ("ksef-emulator", &["ksef-model", "ksef-crypto"]),
     ("ksef-cli", &["ksef-model", "ksef-crypto", "ksef-transport", "ksef-permissions", "ksef-client", "ksef-emulator"]),
-    ("xtask", &[]),
+    ("xtask", &["ksef-crypto"]),
 ];
 
 /// Crates any workspace crate may name as a dev-dependency.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod codegen;
+mod corpus;
 #[cfg(test)]
 mod deps;
 
@@ -27,6 +28,12 @@ enum Command {
         #[arg(long, env = "KSEF_OPENAPI")]
         spec: Option<PathBuf>,
     },
+    /// Generate the hostile-input corpus `hostile-corpus/` (files + `manifest.json`).
+    HostileCorpus {
+        /// Regenerate in memory and fail if any committed corpus file differs or is stale.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +43,6 @@ fn main() -> anyhow::Result<()> {
             let mode = if check { codegen::Mode::Check } else { codegen::Mode::Write };
             codegen::run(mode, spec)
         }
+        Command::HostileCorpus { check } => corpus::run(if check { corpus::Mode::Check } else { corpus::Mode::Write }),
     }
 }

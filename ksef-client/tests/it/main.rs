@@ -4,6 +4,7 @@
 mod asynchronous;
 mod blocking;
 mod common;
+mod corpus;
 mod flows;
 mod hostile;
 mod presigned;

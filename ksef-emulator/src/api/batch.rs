@@ -238,6 +238,8 @@ fn unpack(archive: &[u8], compression: &str, limit: usize) -> Result<Vec<(String
                 break;
             }
         }
+        // Read the gzip stream to its end so that its CRC-32 and length trailer are checked.
+        std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| e.to_string())?;
     } else {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| e.to_string())?;
         for i in 0..zip.len() {

@@ -7,6 +7,7 @@ mod certificates;
 mod collective;
 mod common;
 mod conformance;
+mod corpus;
 mod errors;
 mod exports;
 mod faults;

@@ -2693,7 +2693,7 @@ pub struct EffectiveSubjectLimits {
     pub enrollment: ::std::option::Option<EnrollmentEffectiveSubjectLimits>,
 }
 ///`EncryptionInfo`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
 pub struct EncryptionInfo {
     /// Klucz symetryczny o długości 32 bajtów, zaszyfrowany algorytmem RSA (Padding: OAEP z SHA-256), zakodowany w formacie Base64.
     ///
@@ -5802,7 +5802,7 @@ impl<'de> ::serde::Deserialize<'de> for GenerateTokenRequestDescription {
     }
 }
 ///`GenerateTokenResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
 pub struct GenerateTokenResponse {
     ///Numer referencyjny tokena KSeF.
     #[serde(rename = "referenceNumber")]
@@ -5811,7 +5811,7 @@ pub struct GenerateTokenResponse {
     pub token: GenerateTokenResponseToken,
 }
 ///Token KSeF.
-#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[derive(::serde::Serialize, Clone, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[serde(transparent)]
 pub struct GenerateTokenResponseToken(::std::string::String);
 impl ::std::ops::Deref for GenerateTokenResponseToken {
@@ -6339,7 +6339,7 @@ impl<'de> ::serde::Deserialize<'de> for IndirectPermissionsTargetIdentifierValue
     }
 }
 ///`InitTokenAuthenticationRequest`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
 pub struct InitTokenAuthenticationRequest {
     ///Polityka autoryzacji żądań przy każdym użyciu tokena dostępu.
     #[serde(rename = "authorizationPolicy", skip_serializing_if = "::std::option::Option::is_none")]
@@ -14298,7 +14298,7 @@ pub struct TokenContextIdentifierTypeIdentifier {
     pub value: ::std::string::String,
 }
 ///`TokenInfo`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
 pub struct TokenInfo {
     ///Token w formacie JWT.
     pub token: ::std::string::String,
@@ -14552,5 +14552,48 @@ pub mod error {
         fn from(value: String) -> Self {
             Self(value.into())
         }
+    }
+}
+/// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+impl ::std::fmt::Debug for TokenInfo {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TokenInfo").field("token", &"***").field("valid_until", &self.valid_until).finish()
+    }
+}
+/// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+impl ::std::fmt::Debug for GenerateTokenResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateTokenResponse")
+            .field("reference_number", &self.reference_number)
+            .field("token", &"***")
+            .finish()
+    }
+}
+/// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+impl ::std::fmt::Debug for GenerateTokenResponseToken {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_tuple("GenerateTokenResponseToken").field(&"***").finish()
+    }
+}
+/// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+impl ::std::fmt::Debug for InitTokenAuthenticationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InitTokenAuthenticationRequest")
+            .field("authorization_policy", &self.authorization_policy)
+            .field("challenge", &self.challenge)
+            .field("context_identifier", &self.context_identifier)
+            .field("encrypted_token", &"***")
+            .field("public_key_id", &self.public_key_id)
+            .finish()
+    }
+}
+/// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+impl ::std::fmt::Debug for EncryptionInfo {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EncryptionInfo")
+            .field("encrypted_symmetric_key", &"***")
+            .field("initialization_vector", &self.initialization_vector)
+            .field("public_key_id", &self.public_key_id)
+            .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! `cargo test -p ksef-transport --all-features`.
 
 mod build;
+mod corpus;
 mod hostile;
 mod limiter;
 #[cfg(all(feature = "ureq", feature = "reqwest"))]

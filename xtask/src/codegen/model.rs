@@ -53,6 +53,7 @@ pub fn generate(spec: &Spec) -> Result<Model> {
     let open = response_reachable_enums(&spec.json);
     let opened = open_enums(&mut file, &open);
     anyhow::ensure!(opened > 0, "no response enum was opened: did typify change its output?");
+    redact_secrets(&mut file, SECRETS)?;
 
     let type_count = file.items.iter().filter(|i| matches!(i, syn::Item::Struct(_) | syn::Item::Enum(_))).count();
     let dispatch = dispatch(spec)?;
@@ -79,6 +80,90 @@ fn progenitor_view(spec: &Value) -> Value {
         }
     });
     view
+}
+
+/// Fields that carry a secret, by generated type: their `Debug` prints `"***"` instead.
+///
+/// `(type, fields)`; a tuple struct (a newtype) names its field `"0"`. Every entry must match a
+/// generated struct and each of its fields, or generation fails (like a fixup that matches nothing).
+pub const SECRETS: &[(&str, &[&str])] = &[
+    // JWTs: `authenticationToken`, `accessToken`, `refreshToken` are all `TokenInfo`.
+    ("TokenInfo", &["token"]),
+    // The KSeF token, shown once when generated.
+    ("GenerateTokenResponse", &["token"]),
+    ("GenerateTokenResponseToken", &["0"]),
+    // The encrypted KSeF token with its challenge timestamp: replayable while the challenge lives.
+    ("InitTokenAuthenticationRequest", &["encrypted_token"]),
+    // The session's wrapped AES key.
+    ("EncryptionInfo", &["encrypted_symmetric_key"]),
+];
+
+/// Replaces the derived `Debug` of each struct in `secrets` by a manual impl that prints `"***"`
+/// for the secret fields and the derived output for the others.
+fn redact_secrets(file: &mut syn::File, secrets: &[(&str, &[&str])]) -> Result<()> {
+    let mut impls: Vec<syn::Item> = Vec::new();
+    for (ty, fields) in secrets {
+        let s = file
+            .items
+            .iter_mut()
+            .find_map(|i| match i {
+                syn::Item::Struct(s) if s.ident == ty => Some(s),
+                _ => None,
+            })
+            .with_context(|| format!("SECRETS names {ty}, which is not a generated struct"))?;
+        let mut had_debug = false;
+        for attr in &mut s.attrs {
+            if attr.path().is_ident("derive") {
+                let list: syn::punctuated::Punctuated<syn::Path, syn::Token![,]> =
+                    attr.parse_args_with(syn::punctuated::Punctuated::parse_terminated)?;
+                had_debug |= list.iter().any(|p| p.is_ident("Debug"));
+                let kept: Vec<&syn::Path> = list.iter().filter(|p| !p.is_ident("Debug")).collect();
+                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            }
+        }
+        anyhow::ensure!(had_debug, "{ty} does not derive Debug any more: review SECRETS");
+        let ident = s.ident.clone();
+        let name = ident.to_string();
+        let redacted = |f: &str| fields.contains(&f);
+        let body = match &s.fields {
+            syn::Fields::Named(named) => {
+                let all: Vec<String> =
+                    named.named.iter().filter_map(|f| f.ident.as_ref()).map(ToString::to_string).collect();
+                for f in *fields {
+                    anyhow::ensure!(all.iter().any(|a| a == f), "SECRETS names {ty}.{f}, which does not exist");
+                }
+                let calls = named.named.iter().filter_map(|f| f.ident.as_ref()).map(|f| {
+                    let label = f.to_string();
+                    if redacted(&label) { quote!(.field(#label, &"***")) } else { quote!(.field(#label, &self.#f)) }
+                });
+                quote!(f.debug_struct(#name) #(#calls)* .finish())
+            }
+            syn::Fields::Unnamed(unnamed) => {
+                for f in *fields {
+                    anyhow::ensure!(
+                        f.parse::<usize>().is_ok_and(|i| i < unnamed.unnamed.len()),
+                        "SECRETS names {ty}.{f}, which does not exist"
+                    );
+                }
+                let calls = (0..unnamed.unnamed.len()).map(|i| {
+                    let idx = syn::Index::from(i);
+                    if redacted(&i.to_string()) { quote!(.field(&"***")) } else { quote!(.field(&self.#idx)) }
+                });
+                quote!(f.debug_tuple(#name) #(#calls)* .finish())
+            }
+            syn::Fields::Unit => anyhow::bail!("SECRETS names {ty}, a unit struct"),
+        };
+        impls.push(syn::parse_quote! {
+            /// Redacted: secret fields print as `"***"` (see `SECRETS` in `xtask/src/codegen/model.rs`).
+            impl ::std::fmt::Debug for #ident {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    #body
+                }
+            }
+        });
+    }
+    file.items.extend(impls);
+    Ok(())
 }
 
 /// Names of the component string enums reachable (through `$ref`s) from any response schema,
