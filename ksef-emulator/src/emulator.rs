@@ -92,6 +92,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Holds every queued job (online invoice, session close) this long after it was queued
+    /// before finishing it (default zero: as fast as possible); invoices report 150 meanwhile.
+    pub fn processing_delay(mut self, delay: std::time::Duration) -> Self {
+        self.config.processing_delay = delay;
+        self
+    }
+
     /// Enforces (default) or ignores rate limits.
     pub fn rate_limits(mut self, enforce: bool) -> Self {
         self.config.rate_limits = enforce;
@@ -151,11 +158,14 @@ impl EmulatorBuilder {
                 }
             };
             let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
+            state.jobs.recover(state.store.as_ref())?;
             return Ok((Arc::new(state), bind));
         }
         let keys = KeyRing::shared(self.config.seed, now)?;
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        Ok((Arc::new(AppState::new(self.config, store, keys, rng)), bind))
+        let state = AppState::new(self.config, store, keys, rng);
+        state.jobs.recover(state.store.as_ref())?;
+        Ok((Arc::new(state), bind))
     }
 
     /// Starts the server on its own tokio runtime (usable from blocking tests) and returns once
@@ -172,6 +182,10 @@ impl EmulatorBuilder {
         let addr = listener.local_addr().map_err(StartError::Bind)?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = api::router(state.clone());
+        {
+            let _guard = runtime.enter();
+            crate::worker::spawn(state.clone());
+        }
         runtime.spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
@@ -195,6 +209,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let (state, _) = builder.state()?;
+    crate::worker::spawn(state.clone());
     let app = api::router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod pipeline;
 pub mod store;
 pub mod upo;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorConfig, Environment, FaultConfig, TokenLifetimes};

@@ -57,6 +57,8 @@ pub struct AppState {
     pub overrides: crate::limits::LimitOverrides,
     /// HTTP-level fault injection.
     pub http_faults: crate::faults::FaultEngine,
+    /// The asynchronous work queue.
+    pub jobs: crate::worker::Jobs,
     rng: Mutex<StdRng>,
     faults: Mutex<StdRng>,
     trace: AtomicU64,
@@ -83,7 +85,9 @@ impl AppState {
         });
         let fault_seed = config.faults.seed;
         let http_faults = crate::faults::FaultEngine::new(config.http_faults.clone());
+        let jobs = crate::worker::Jobs::new(config.queue_capacity);
         Self {
+            jobs,
             config,
             store,
             keys: crate::keys::KeyStore::new((*keys).clone()),

@@ -108,13 +108,13 @@ fn system_warning_and_statuses_held_at_150_and_100() {
         assert_eq!(st["status"]["code"], 150, "{st}");
         assert!(st.get("ksefNumber").is_none());
     }
-    let st = poll();
+    let st = wait_invoice(&http, &token, &s, &inv);
     assert_eq!(st["status"]["code"], 200, "{st}");
     assert!(st["ksefNumber"].is_string());
 
     assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
     assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 100);
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 200);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
     let stats = emu.fault_stats();
     assert_eq!((stats["invoice_stuck"], stats["session_stuck"]), (2, 1));
     assert!(stats["system_warning"] >= 4);

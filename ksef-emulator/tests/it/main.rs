@@ -14,6 +14,7 @@ mod limits;
 mod negative;
 mod permissions;
 mod persistence;
+mod processing;
 mod security;
 mod sessions;
 mod testdata;

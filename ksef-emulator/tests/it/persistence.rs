@@ -51,6 +51,69 @@ fn data_dir_state_survives_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Work queued when the emulator stops (invoices waiting, a closed session) is re-queued from the
+/// data directory and completes exactly once.
+#[test]
+fn pending_work_completes_once_after_a_restart() {
+    let dir = temp_dir("pending");
+    let (access, session, refs) = {
+        // A long processing delay: nothing is finished before the stop.
+        let emu =
+            Emulator::builder().data_dir(&dir).processing_delay(std::time::Duration::from_secs(3600)).start().unwrap();
+        let http = Http::new(&emu);
+        let nip = fresh_nip(510);
+        let (access, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+        let c = session_crypto(&http);
+        let s = open(&http, &access, &c, fa3());
+        let refs: Vec<String> = (0..3)
+            .map(|i| crate::processing::submit(&http, &access, &s, &c, &invoice_xml(&nip, &format!("R/{i}"))))
+            .collect();
+        // The same invoice number again: a duplicate once processed.
+        let dup = crate::processing::submit(&http, &access, &s, &c, &invoice_xml(&nip, "R/0"));
+        assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&access), None).status, 204);
+        assert_eq!(http.get(&format!("/sessions/{s}"), Some(&access)).json()["status"]["code"], 170);
+        for r in &refs {
+            let code =
+                http.get(&format!("/sessions/{s}/invoices/{r}"), Some(&access)).json()["status"]["code"].as_u64();
+            assert!(matches!(code, Some(100 | 150)), "{code:?}");
+        }
+        assert_eq!(emu.store().docs(ksef_emulator::worker::JOB_KIND).unwrap().len(), 5);
+        let mut all = refs;
+        all.push(dup);
+        (access, s, all)
+    };
+    let emu = Emulator::builder().data_dir(&dir).start().unwrap();
+    let http = Http::new(&emu);
+    let st = wait_session(&http, &access, &session);
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!(
+        (st["invoiceCount"].as_u64(), st["successfulInvoiceCount"].as_u64(), st["failedInvoiceCount"].as_u64()),
+        (Some(4), Some(3), Some(1))
+    );
+    let codes: Vec<u64> =
+        refs.iter().map(|r| wait_invoice(&http, &access, &session, r)["status"]["code"].as_u64().unwrap()).collect();
+    assert_eq!(codes, [200, 200, 200, 440]);
+    let numbers: std::collections::BTreeSet<String> =
+        emu.store().session_invoices(&session).unwrap().iter().filter_map(|i| i.ksef_number.clone()).collect();
+    assert_eq!(numbers.len(), 3);
+    assert!(emu.store().docs(ksef_emulator::worker::JOB_KIND).unwrap().is_empty());
+    drop(emu);
+    // A third start finds nothing to redo.
+    let emu = Emulator::builder().data_dir(&dir).start().unwrap();
+    let after: Vec<(String, u16, Option<String>)> = emu
+        .store()
+        .session_invoices(&session)
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.reference, i.status.code, i.ksef_number))
+        .collect();
+    assert_eq!(after.len(), 4);
+    assert_eq!(after.iter().filter_map(|a| a.2.clone()).collect::<std::collections::BTreeSet<_>>(), numbers);
+    assert!(emu.store().docs(ksef_emulator::worker::JOB_KIND).unwrap().is_empty());
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Both stores keep the same contract.
 fn contract(store: &dyn Store) {
     let now = chrono::Utc::now();
