@@ -30,9 +30,9 @@ pub enum StartError {
     /// Key generation failed.
     #[error("could not create the server keys")]
     Keys(#[from] KeyError),
-    /// The HTTP fault configuration names an unknown operation or a rate outside `0..=1`.
-    #[error("invalid fault configuration: {0}")]
-    Faults(String),
+    /// The HTTP fault configuration (or its file) is invalid.
+    #[error("invalid fault configuration")]
+    Faults(#[from] crate::faults::FaultConfigError),
     /// The data directory could not be opened.
     #[error("could not open the data directory")]
     Store(#[from] crate::store::StoreError),
@@ -44,6 +44,7 @@ pub struct EmulatorBuilder {
     config: EmulatorConfig,
     store: Option<Arc<dyn Store>>,
     data_dir: Option<std::path::PathBuf>,
+    faults_file: Option<std::path::PathBuf>,
     bind: Option<SocketAddr>,
 }
 
@@ -99,6 +100,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Reads the HTTP fault configuration from a file (TOML, or JSON when the name ends in
+    /// `.json`; see [`crate::faults::HttpFaults::load`]) when starting; it replaces
+    /// [`EmulatorBuilder::http_faults`]. A bad file makes [`EmulatorBuilder::start`] fail with
+    /// [`StartError::Faults`].
+    pub fn http_faults_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.faults_file = Some(path.into());
+        self
+    }
+
     /// Enforces (default) or ignores rate limits.
     pub fn rate_limits(mut self, enforce: bool) -> Self {
         self.config.rate_limits = enforce;
@@ -130,23 +140,32 @@ impl EmulatorBuilder {
         self
     }
 
-    fn state(self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
-        crate::faults::validate(&self.config.http_faults).map_err(StartError::Faults)?;
+    fn state(mut self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
+        if let Some(path) = &self.faults_file {
+            self.config.http_faults = crate::faults::HttpFaults::load(path)?;
+        }
+        self.config.http_faults.validate()?;
         let now = self.config.clock.now();
         let mut rng = match self.config.seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => rand::make_rng::<StdRng>(),
         };
         let bind = self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        if let Some(dir) = &self.data_dir {
+        let stored_keys = |store: &dyn Store| -> Result<Option<KeyRing>, StartError> {
+            Ok(match store.doc(api::SETTINGS, api::SERVER_KEYS)? {
+                Some(text) => Some(KeyRing::import(text.as_bytes())?),
+                None => None,
+            })
+        };
+        let state = if let Some(dir) = &self.data_dir {
             let sqlite = Arc::new(SqliteStore::open(dir)?);
-            let keys = match sqlite.setting("server-keys")? {
-                Some(b) => Arc::new(KeyRing::import(&b)?),
-                None => {
-                    let k = KeyRing::generate(&mut rng, now)?;
-                    sqlite.set_setting("server-keys", &k.export()?)?;
-                    Arc::new(k)
-                }
+            // Data directories written before the ring moved to the store keep it in `settings`.
+            let keys = match stored_keys(sqlite.as_ref())? {
+                Some(k) => Arc::new(k),
+                None => match sqlite.setting("server-keys")? {
+                    Some(b) => Arc::new(KeyRing::import(&b)?),
+                    None => Arc::new(KeyRing::generate(&mut rng, now)?),
+                },
             };
             let secret = match sqlite.setting("token-secret")? {
                 Some(s) => s,
@@ -158,12 +177,17 @@ impl EmulatorBuilder {
                 }
             };
             let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
-            state.jobs.recover(state.store.as_ref())?;
-            return Ok((Arc::new(state), bind));
-        }
-        let keys = KeyRing::shared(self.config.seed, now)?;
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        let state = AppState::new(self.config, store, keys, rng);
+            state.persist_keys()?;
+            state
+        } else {
+            let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+            let keys = match stored_keys(store.as_ref())? {
+                Some(k) => Arc::new(k),
+                None => KeyRing::shared(self.config.seed, now)?,
+            };
+            AppState::new(self.config, store, keys, rng)
+        };
+        state.load_settings()?;
         state.jobs.recover(state.store.as_ref())?;
         Ok((Arc::new(state), bind))
     }
@@ -248,8 +272,8 @@ impl Emulator {
     }
 
     /// Replaces the HTTP fault configuration at run time (as `POST /_emulator/faults` does).
-    pub fn set_http_faults(&self, faults: crate::faults::HttpFaults) -> Result<(), String> {
-        crate::faults::validate(&faults)?;
+    pub fn set_http_faults(&self, faults: crate::faults::HttpFaults) -> Result<(), crate::faults::FaultConfigError> {
+        faults.validate()?;
         self.state.http_faults.set(faults);
         Ok(())
     }
@@ -259,6 +283,14 @@ impl Emulator {
         self.state.http_faults.stats()
     }
 
+    /// Injected HTTP faults per operation and kind (as `GET /_emulator/stats` reports under
+    /// `faultsByOperation`).
+    pub fn fault_stats_by_operation(
+        &self,
+    ) -> std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, u64>> {
+        self.state.http_faults.stats_by_operation()
+    }
+
     /// A snapshot of the server keys.
     pub fn keys(&self) -> KeyRing {
         self.state.keys.snapshot()
@@ -266,9 +298,16 @@ impl Emulator {
 
     /// Rotates the key of `usage`: a new key is published at once and the old one is accepted for
     /// `grace` more (zero: emergency rotation, the old `publicKeyId` gets `21470` at once).
-    /// Returns the new `publicKeyId`. (With a data directory the rotation is not yet persisted.)
+    /// Returns the new `publicKeyId`. The ring is kept in the store (with a data directory it
+    /// survives a restart).
     pub fn rotate_key(&self, usage: crate::keys::KeyUsage, grace: chrono::Duration) -> Result<String, KeyError> {
         self.state.rotate_key(usage, grace)
+    }
+
+    /// The DER certificate of the emulator's CA (issuer of KSeF certificates from
+    /// `POST /certificates/enrollments`), made and stored on first use.
+    pub fn ca_certificate_der(&self) -> Result<Vec<u8>, ApiError> {
+        Ok(self.state.ca()?.1.der().to_vec())
     }
 
     /// Test hook: starts an authentication of `subject` in `context` without a signature, as if a
