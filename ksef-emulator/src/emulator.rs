@@ -45,6 +45,7 @@ pub struct EmulatorBuilder {
     store: Option<Arc<dyn Store>>,
     data_dir: Option<std::path::PathBuf>,
     faults_file: Option<std::path::PathBuf>,
+    storage_host_needs_port: Option<String>,
     bind: Option<SocketAddr>,
 }
 
@@ -63,7 +64,15 @@ impl EmulatorBuilder {
 
     /// Host name used in pre-signed storage URLs.
     pub fn storage_host(mut self, host: impl Into<String>) -> Self {
+        self.storage_host_needs_port = None;
         self.config.storage_host = Some(host.into());
+        self
+    }
+
+    /// Host name used in pre-signed storage URLs, with the port the emulator listens on appended
+    /// (`host:port`) once it is bound (for an ephemeral port).
+    pub fn storage_host_on_listening_port(mut self, host: impl Into<String>) -> Self {
+        self.storage_host_needs_port = Some(host.into());
         self
     }
 
@@ -140,7 +149,15 @@ impl EmulatorBuilder {
         self
     }
 
-    fn state(mut self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
+    fn bind_addr(&self) -> SocketAddr {
+        self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The shared state, for a server listening on `port`.
+    fn state(mut self, port: u16) -> Result<Arc<AppState>, StartError> {
+        if let Some(host) = self.storage_host_needs_port.take() {
+            self.config.storage_host = Some(format!("{host}:{port}"));
+        }
         if let Some(path) = &self.faults_file {
             self.config.http_faults = crate::faults::HttpFaults::load(path)?;
         }
@@ -150,7 +167,6 @@ impl EmulatorBuilder {
             Some(s) => StdRng::seed_from_u64(s),
             None => rand::make_rng::<StdRng>(),
         };
-        let bind = self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let stored_keys = |store: &dyn Store| -> Result<Option<KeyRing>, StartError> {
             Ok(match store.doc(api::SETTINGS, api::SERVER_KEYS)? {
                 Some(text) => Some(KeyRing::import(text.as_bytes())?),
@@ -167,15 +183,8 @@ impl EmulatorBuilder {
                     None => Arc::new(KeyRing::generate(&mut rng, now)?),
                 },
             };
-            let secret = match sqlite.setting("token-secret")? {
-                Some(s) => s,
-                None => {
-                    let mut s = vec![0u8; 32];
-                    rand::Rng::fill_bytes(&mut rng, &mut s);
-                    sqlite.set_setting("token-secret", &s)?;
-                    s
-                }
-            };
+            let legacy_secret = sqlite.setting("token-secret")?;
+            let secret = token_secret(sqlite.as_ref(), legacy_secret, &mut rng)?;
             let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
             state.persist_keys()?;
             state
@@ -185,25 +194,26 @@ impl EmulatorBuilder {
                 Some(k) => Arc::new(k),
                 None => KeyRing::shared(self.config.seed, now)?,
             };
-            AppState::new(self.config, store, keys, rng)
+            let secret = token_secret(store.as_ref(), None, &mut rng)?;
+            AppState::with_secret(self.config, store, keys, rng, Some(secret))
         };
         state.load_settings()?;
         state.jobs.recover(state.store.as_ref())?;
-        Ok((Arc::new(state), bind))
+        Ok(Arc::new(state))
     }
 
     /// Starts the server on its own tokio runtime (usable from blocking tests) and returns once
     /// it accepts connections. Dropping the [`Emulator`] shuts it down.
     pub fn start(self) -> Result<Emulator, StartError> {
-        let (state, bind) = self.state()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ksef-emulator")
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
-        let listener = runtime.block_on(TcpListener::bind(bind)).map_err(StartError::Bind)?;
+        let listener = runtime.block_on(TcpListener::bind(self.bind_addr())).map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let state = self.state(addr.port())?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = api::router(state.clone());
         {
@@ -225,6 +235,30 @@ impl EmulatorBuilder {
     }
 }
 
+/// The JWT/link-signing secret: from the store, else from a legacy data directory, else new; kept
+/// in the store so a restart (or a second emulator on the same store) accepts issued tokens.
+fn token_secret(store: &dyn Store, legacy: Option<Vec<u8>>, rng: &mut StdRng) -> Result<Vec<u8>, StartError> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    if let Some(doc) = store.doc(api::SETTINGS, "token-secret")?
+        && let Ok(s) = B64.decode(doc.trim_matches('"'))
+    {
+        return Ok(s);
+    }
+    let secret = legacy.unwrap_or_else(|| {
+        let mut s = vec![0u8; 32];
+        rand::Rng::fill_bytes(rng, &mut s);
+        s
+    });
+    store.put_doc(
+        api::SETTINGS,
+        "token-secret",
+        "",
+        &serde_json::to_string(&B64.encode(&secret)).unwrap_or_default(),
+    )?;
+    Ok(secret)
+}
+
 /// Serves the emulator on an existing listener until `shutdown` completes (for the CLI and for
 /// async callers that own a runtime).
 pub async fn serve(
@@ -232,7 +266,8 @@ pub async fn serve(
     builder: EmulatorBuilder,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let (state, _) = builder.state()?;
+    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let state = builder.state(port)?;
     crate::worker::spawn(state.clone());
     let app = api::router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

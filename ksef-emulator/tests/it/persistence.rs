@@ -173,15 +173,20 @@ fn settings_keys_and_ca_survive_a_restart() {
 #[test]
 fn settings_and_keys_live_in_the_store_interface() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let id = {
+    let (id, ca, access) = {
         let emu = Emulator::builder().store(store.clone()).start().unwrap();
+        let http = Http::new(&emu);
+        let nip = fresh_nip(530);
+        let (access, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
         let id = emu.rotate_key(ksef_emulator::keys::KeyUsage::KsefTokenEncryption, chrono::Duration::zero()).unwrap();
-        assert_eq!(emu.ca_certificate_der().unwrap(), emu.ca_certificate_der().unwrap());
-        id
+        (id, emu.ca_certificate_der().unwrap(), access)
     };
     let emu = Emulator::builder().store(store.clone()).start().unwrap();
     assert!(emu.keys().keys().iter().any(|k| k.public_key_id == id));
     assert_eq!(emu.keys().keys().len(), 3);
+    assert_eq!(emu.ca_certificate_der().unwrap(), ca);
+    // The token secret is in the store too: the first emulator's access token is accepted.
+    assert_eq!(Http::new(&emu).get("/limits/context", Some(&access)).status, 200);
 }
 
 /// Both stores keep the same contract.
