@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod emulator_cmd;
 mod invoice;
 mod journal;
 mod send;
@@ -291,17 +292,7 @@ struct LoginArgs {
 #[derive(Debug, Subcommand)]
 enum EmulatorCmd {
     /// Runs the emulator in the foreground until Ctrl-C.
-    Serve {
-        /// Port on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Data directory (SQLite); default <state dir>/emulator.
-        #[arg(long, conflicts_with = "in_memory")]
-        data_dir: Option<PathBuf>,
-        /// Keep everything in memory (lost on exit).
-        #[arg(long)]
-        in_memory: bool,
-    },
+    Serve(emulator_cmd::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -552,27 +543,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(exit::OK)
         }
-        Command::Emulator(EmulatorCmd::Serve { port, data_dir, in_memory }) => {
-            let mut b = ksef_emulator::Emulator::builder().bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-            let dir = (!in_memory).then(|| data_dir.unwrap_or_else(|| state.join("emulator")));
-            if let Some(d) = &dir {
-                std::fs::create_dir_all(d)?;
-                b = b.data_dir(d);
-            }
-            let emu = b.start().map_err(|e| Failure::new(exit::ERROR, error_chain(&e)))?;
-            eprintln!("NOTE: this is an emulator - nothing is sent to KSeF. Ctrl-C stops it.");
-            if g.output == Output::Json {
-                let v = serde_json::json!({ "base_url": emu.base_url(), "data_dir": dir });
-                println!("{v}");
-            } else {
-                println!("{}", emu.base_url());
-                match &dir {
-                    Some(d) => eprintln!("data: {}", d.display()),
-                    None => eprintln!("data: in memory"),
-                }
-            }
-            loop {
-                std::thread::park();
+        Command::Emulator(EmulatorCmd::Serve(args)) => {
+            match emulator_cmd::serve(args, &state, g.output == Output::Json) {
+                Err(e) => Err(Failure::new(exit::ERROR, error_chain(&e))),
             }
         }
         Command::Identity(IdentityCmd::New { nip, pesel, seal, ec, name }) => {

@@ -3,9 +3,11 @@
 //!
 //! Each measured iteration opens an online session and submits `PER_ITERATION` distinct FA(3)
 //! invoices (real AES-256-CBC encryption, hashes and sizes; `POST
-//! /sessions/online/{ref}/invoices`) from `CLIENTS` threads with keep-alive connections. The
-//! emulator fully processes each invoice (RSA-unwrapped session key, decryption, hash checks,
-//! XML checks, duplicate check, numbering) before it answers. The request bodies are built
+//! /sessions/online/{ref}/invoices`) from `CLIENTS` threads with keep-alive connections, then
+//! closes the session and polls it until its final status: the clock stops only when the
+//! emulator's worker has fully processed every invoice (decryption, hash checks, XML checks,
+//! duplicate check, numbering) and the session is 200 with all of them successful (processing
+//! is asynchronous, as on KSeF: the 202 comes first). The request bodies are built
 //! before the clock starts, so the figure is the server's, not the client's encryption. Rate
 //! limits are off (a load test measures capacity, not KSeF's windows).
 //!
@@ -146,6 +148,19 @@ fn submit(s: &Setup, session: &str, bodies: &[Vec<u8>]) -> Duration {
             });
         }
     });
+    json_call(&agent(), "POST", &format!("{}/sessions/online/{session}/close", s.base), Some(&s.token), None);
+    let agent = agent();
+    loop {
+        let st = json_call(&agent, "GET", &format!("{}/sessions/{session}", s.base), Some(&s.token), None);
+        match st["status"]["code"].as_u64() {
+            Some(100 | 170) => std::thread::sleep(Duration::from_millis(1)),
+            Some(200) => {
+                assert_eq!(st["successfulInvoiceCount"].as_u64(), Some(bodies.len() as u64), "{st}");
+                break;
+            }
+            _ => panic!("session did not succeed: {st}"),
+        }
+    }
     started.elapsed()
 }
 

@@ -89,6 +89,12 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// HTTP-level fault injection (none by default; also settable at run time).
     pub http_faults: crate::faults::HttpFaults,
+    /// How long each queued job (an online invoice, closing a session) waits before the worker
+    /// finishes it, wall time from when it was queued (zero: as fast as possible). Invoices show
+    /// status 150 while they wait.
+    pub processing_delay: std::time::Duration,
+    /// Jobs held in memory before submitters wait (the queue itself is in the store).
+    pub queue_capacity: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -105,6 +111,8 @@ impl Default for EmulatorConfig {
             rate_limits: true,
             faults: FaultConfig::default(),
             http_faults: crate::faults::HttpFaults::default(),
+            processing_delay: std::time::Duration::ZERO,
+            queue_capacity: 8192,
         }
     }
 }

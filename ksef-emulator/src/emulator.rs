@@ -30,9 +30,9 @@ pub enum StartError {
     /// Key generation failed.
     #[error("could not create the server keys")]
     Keys(#[from] KeyError),
-    /// The HTTP fault configuration names an unknown operation or a rate outside `0..=1`.
-    #[error("invalid fault configuration: {0}")]
-    Faults(String),
+    /// The HTTP fault configuration (or its file) is invalid.
+    #[error("invalid fault configuration")]
+    Faults(#[from] crate::faults::FaultConfigError),
     /// The data directory could not be opened.
     #[error("could not open the data directory")]
     Store(#[from] crate::store::StoreError),
@@ -44,6 +44,8 @@ pub struct EmulatorBuilder {
     config: EmulatorConfig,
     store: Option<Arc<dyn Store>>,
     data_dir: Option<std::path::PathBuf>,
+    faults_file: Option<std::path::PathBuf>,
+    storage_host_needs_port: Option<String>,
     bind: Option<SocketAddr>,
 }
 
@@ -62,7 +64,15 @@ impl EmulatorBuilder {
 
     /// Host name used in pre-signed storage URLs.
     pub fn storage_host(mut self, host: impl Into<String>) -> Self {
+        self.storage_host_needs_port = None;
         self.config.storage_host = Some(host.into());
+        self
+    }
+
+    /// Host name used in pre-signed storage URLs, with the port the emulator listens on appended
+    /// (`host:port`) once it is bound (for an ephemeral port).
+    pub fn storage_host_on_listening_port(mut self, host: impl Into<String>) -> Self {
+        self.storage_host_needs_port = Some(host.into());
         self
     }
 
@@ -89,6 +99,22 @@ impl EmulatorBuilder {
     /// `0..=1` make [`EmulatorBuilder::start`] fail with [`StartError::Faults`].
     pub fn http_faults(mut self, faults: crate::faults::HttpFaults) -> Self {
         self.config.http_faults = faults;
+        self
+    }
+
+    /// Holds every queued job (online invoice, session close) this long after it was queued
+    /// before finishing it (default zero: as fast as possible); invoices report 150 meanwhile.
+    pub fn processing_delay(mut self, delay: std::time::Duration) -> Self {
+        self.config.processing_delay = delay;
+        self
+    }
+
+    /// Reads the HTTP fault configuration from a file (TOML, or JSON when the name ends in
+    /// `.json`; see [`crate::faults::HttpFaults::load`]) when starting; it replaces
+    /// [`EmulatorBuilder::http_faults`]. A bad file makes [`EmulatorBuilder::start`] fail with
+    /// [`StartError::Faults`].
+    pub fn http_faults_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.faults_file = Some(path.into());
         self
     }
 
@@ -123,55 +149,77 @@ impl EmulatorBuilder {
         self
     }
 
-    fn state(self) -> Result<(Arc<AppState>, SocketAddr), StartError> {
-        crate::faults::validate(&self.config.http_faults).map_err(StartError::Faults)?;
+    fn bind_addr(&self) -> SocketAddr {
+        self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The shared state, for a server listening on `port`.
+    fn state(mut self, port: u16) -> Result<Arc<AppState>, StartError> {
+        if let Some(host) = self.storage_host_needs_port.take() {
+            self.config.storage_host = Some(format!("{host}:{port}"));
+        }
+        if let Some(path) = &self.faults_file {
+            self.config.http_faults = crate::faults::HttpFaults::load(path)?;
+        }
+        self.config.http_faults.validate()?;
         let now = self.config.clock.now();
         let mut rng = match self.config.seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => rand::make_rng::<StdRng>(),
         };
-        let bind = self.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        if let Some(dir) = &self.data_dir {
+        let stored_keys = |store: &dyn Store| -> Result<Option<KeyRing>, StartError> {
+            Ok(match store.doc(api::SETTINGS, api::SERVER_KEYS)? {
+                Some(text) => Some(KeyRing::import(text.as_bytes())?),
+                None => None,
+            })
+        };
+        let state = if let Some(dir) = &self.data_dir {
             let sqlite = Arc::new(SqliteStore::open(dir)?);
-            let keys = match sqlite.setting("server-keys")? {
-                Some(b) => Arc::new(KeyRing::import(&b)?),
-                None => {
-                    let k = KeyRing::generate(&mut rng, now)?;
-                    sqlite.set_setting("server-keys", &k.export()?)?;
-                    Arc::new(k)
-                }
+            // Data directories written before the ring moved to the store keep it in `settings`.
+            let keys = match stored_keys(sqlite.as_ref())? {
+                Some(k) => Arc::new(k),
+                None => match sqlite.setting("server-keys")? {
+                    Some(b) => Arc::new(KeyRing::import(&b)?),
+                    None => Arc::new(KeyRing::generate(&mut rng, now)?),
+                },
             };
-            let secret = match sqlite.setting("token-secret")? {
-                Some(s) => s,
-                None => {
-                    let mut s = vec![0u8; 32];
-                    rand::Rng::fill_bytes(&mut rng, &mut s);
-                    sqlite.set_setting("token-secret", &s)?;
-                    s
-                }
-            };
+            let legacy_secret = sqlite.setting("token-secret")?;
+            let secret = token_secret(sqlite.as_ref(), legacy_secret, &mut rng)?;
             let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
-            return Ok((Arc::new(state), bind));
-        }
-        let keys = KeyRing::shared(self.config.seed, now)?;
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        Ok((Arc::new(AppState::new(self.config, store, keys, rng)), bind))
+            state.persist_keys()?;
+            state
+        } else {
+            let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+            let keys = match stored_keys(store.as_ref())? {
+                Some(k) => Arc::new(k),
+                None => KeyRing::shared(self.config.seed, now)?,
+            };
+            let secret = token_secret(store.as_ref(), None, &mut rng)?;
+            AppState::with_secret(self.config, store, keys, rng, Some(secret))
+        };
+        state.load_settings()?;
+        state.jobs.recover(state.store.as_ref())?;
+        Ok(Arc::new(state))
     }
 
     /// Starts the server on its own tokio runtime (usable from blocking tests) and returns once
     /// it accepts connections. Dropping the [`Emulator`] shuts it down.
     pub fn start(self) -> Result<Emulator, StartError> {
-        let (state, bind) = self.state()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ksef-emulator")
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
-        let listener = runtime.block_on(TcpListener::bind(bind)).map_err(StartError::Bind)?;
+        let listener = runtime.block_on(TcpListener::bind(self.bind_addr())).map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let state = self.state(addr.port())?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = api::router(state.clone());
+        {
+            let _guard = runtime.enter();
+            crate::worker::spawn(state.clone());
+        }
         runtime.spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
@@ -187,6 +235,30 @@ impl EmulatorBuilder {
     }
 }
 
+/// The JWT/link-signing secret: from the store, else from a legacy data directory, else new; kept
+/// in the store so a restart (or a second emulator on the same store) accepts issued tokens.
+fn token_secret(store: &dyn Store, legacy: Option<Vec<u8>>, rng: &mut StdRng) -> Result<Vec<u8>, StartError> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    if let Some(doc) = store.doc(api::SETTINGS, "token-secret")?
+        && let Ok(s) = B64.decode(doc.trim_matches('"'))
+    {
+        return Ok(s);
+    }
+    let secret = legacy.unwrap_or_else(|| {
+        let mut s = vec![0u8; 32];
+        rand::Rng::fill_bytes(rng, &mut s);
+        s
+    });
+    store.put_doc(
+        api::SETTINGS,
+        "token-secret",
+        "",
+        &serde_json::to_string(&B64.encode(&secret)).unwrap_or_default(),
+    )?;
+    Ok(secret)
+}
+
 /// Serves the emulator on an existing listener until `shutdown` completes (for the CLI and for
 /// async callers that own a runtime).
 pub async fn serve(
@@ -194,7 +266,9 @@ pub async fn serve(
     builder: EmulatorBuilder,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let (state, _) = builder.state()?;
+    let port = listener.local_addr().map_err(StartError::Bind)?.port();
+    let state = builder.state(port)?;
+    crate::worker::spawn(state.clone());
     let app = api::router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -233,8 +307,8 @@ impl Emulator {
     }
 
     /// Replaces the HTTP fault configuration at run time (as `POST /_emulator/faults` does).
-    pub fn set_http_faults(&self, faults: crate::faults::HttpFaults) -> Result<(), String> {
-        crate::faults::validate(&faults)?;
+    pub fn set_http_faults(&self, faults: crate::faults::HttpFaults) -> Result<(), crate::faults::FaultConfigError> {
+        faults.validate()?;
         self.state.http_faults.set(faults);
         Ok(())
     }
@@ -244,6 +318,14 @@ impl Emulator {
         self.state.http_faults.stats()
     }
 
+    /// Injected HTTP faults per operation and kind (as `GET /_emulator/stats` reports under
+    /// `faultsByOperation`).
+    pub fn fault_stats_by_operation(
+        &self,
+    ) -> std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, u64>> {
+        self.state.http_faults.stats_by_operation()
+    }
+
     /// A snapshot of the server keys.
     pub fn keys(&self) -> KeyRing {
         self.state.keys.snapshot()
@@ -251,9 +333,16 @@ impl Emulator {
 
     /// Rotates the key of `usage`: a new key is published at once and the old one is accepted for
     /// `grace` more (zero: emergency rotation, the old `publicKeyId` gets `21470` at once).
-    /// Returns the new `publicKeyId`. (With a data directory the rotation is not yet persisted.)
+    /// Returns the new `publicKeyId`. The ring is kept in the store (with a data directory it
+    /// survives a restart).
     pub fn rotate_key(&self, usage: crate::keys::KeyUsage, grace: chrono::Duration) -> Result<String, KeyError> {
         self.state.rotate_key(usage, grace)
+    }
+
+    /// The DER certificate of the emulator's CA (issuer of KSeF certificates from
+    /// `POST /certificates/enrollments`), made and stored on first use.
+    pub fn ca_certificate_der(&self) -> Result<Vec<u8>, ApiError> {
+        Ok(self.state.ca()?.1.der().to_vec())
     }
 
     /// Test hook: starts an authentication of `subject` in `context` without a signature, as if a

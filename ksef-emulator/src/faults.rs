@@ -1,12 +1,16 @@
-//! HTTP-level fault injection: per operation (by its name in `ksef_model::OPERATIONS`, or `*` for
-//! all), from one seeded random stream so a failing run can be replayed.
+//! HTTP-level fault injection: per operation (by its name in `ksef_model::OPERATIONS`), per
+//! rate-limit group (`x-rate-limits`: `invoiceSend`, `sessionMisc`, ...) or `*` for all. Every
+//! operation draws from its own random stream derived from the seed and its name, so the faults
+//! one operation sees do not change when another is called more or less often.
 //!
 //! Kinds: added latency, 5xx answers, dropped connections (closed without a response), responses
 //! lost *after* the request was processed (the state changed, the client sees a broken
 //! connection), forced 429 with `Retry-After`, forced `X-System-Warning`, invoices held at status
 //! 150 and sessions at status 100 for a number of polls or until a time. Configured with
-//! [`crate::EmulatorBuilder::http_faults`] or at run time with `POST /_emulator/faults` (JSON
-//! [`HttpFaults`]); `GET /_emulator/stats` returns the counters per kind.
+//! [`crate::EmulatorBuilder::http_faults`] (or a TOML/JSON file:
+//! [`crate::EmulatorBuilder::http_faults_file`], [`HttpFaults::load`]) or at run time with
+//! `POST /_emulator/faults` (the same format, JSON or TOML); `GET /_emulator/stats` returns the
+//! counters per kind and per operation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
@@ -32,24 +36,37 @@ use crate::api::AppState;
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpFaultRule {
     /// Added before the request is handled, milliseconds.
+    #[serde(alias = "latency_ms")]
     pub latency_ms: u64,
+    /// Up to this much more latency, drawn from the operation's stream, milliseconds.
+    #[serde(alias = "latency_jitter_ms")]
+    pub latency_jitter_ms: u64,
     /// Answer `503 Service Unavailable` without handling the request.
+    #[serde(alias = "error_5xx_rate")]
     pub error_5xx_rate: f64,
     /// Close the connection without a response, without handling the request.
+    #[serde(alias = "drop_rate")]
     pub drop_rate: f64,
     /// Handle the request (state changes), then close the connection without the response.
+    #[serde(alias = "lost_response_rate")]
     pub lost_response_rate: f64,
     /// Answer 429 with `Retry-After: retry_after_seconds` without handling the request.
+    #[serde(alias = "too_many_requests_rate")]
     pub too_many_requests_rate: f64,
     /// `Retry-After` of forced 429s (default 1).
+    #[serde(alias = "retry_after_seconds")]
     pub retry_after_seconds: Option<u64>,
     /// `X-System-Warning` added to every successful answer.
+    #[serde(alias = "system_warning")]
     pub system_warning: Option<String>,
     /// `GET /sessions/{ref}/invoices/{invoiceRef}` reports 150 for this many polls of each invoice.
+    #[serde(alias = "invoice_stuck_polls")]
     pub invoice_stuck_polls: u32,
     /// `GET /sessions/{ref}` reports 100 for this many polls of each session.
+    #[serde(alias = "session_stuck_polls")]
     pub session_stuck_polls: u32,
     /// Invoice and session status polls report 150/100 until this time (emulator clock).
+    #[serde(alias = "stuck_until")]
     pub stuck_until: Option<DateTime<Utc>>,
 }
 
@@ -58,10 +75,38 @@ pub struct HttpFaultRule {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpFaults {
-    /// Seed of the fault stream.
+    /// Seed of the fault streams (one per operation, derived from this and the operation name).
     pub seed: u64,
-    /// Rules by operation name (`send_invoice`, `open_online_session`, ...) or `*`.
+    /// Rules by operation name (`send_invoice`, `open_online_session`, ...), rate-limit group
+    /// (`invoiceSend`, ...) or `*`; the most specific one applies.
     pub rules: BTreeMap<String, HttpFaultRule>,
+}
+
+/// Why a fault configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultConfigError {
+    /// A rule names neither an operation, a rate-limit group nor `*`.
+    #[error("unknown operation or rate-limit group `{0}`")]
+    UnknownTarget(String),
+    /// A rate is outside `0..=1` (or not a number).
+    #[error("rule `{target}`: {field} must be within 0..=1, got {value}")]
+    RateOutOfRange {
+        /// The rule's key.
+        target: String,
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// The file could not be read.
+    #[error("could not read the fault configuration file {0}")]
+    Read(std::path::PathBuf, #[source] std::io::Error),
+    /// Not valid TOML of this shape.
+    #[error("the fault configuration is not valid TOML")]
+    Toml(#[source] toml::de::Error),
+    /// Not valid JSON of this shape.
+    #[error("the fault configuration is not valid JSON")]
+    Json(#[source] serde_json::Error),
 }
 
 impl HttpFaults {
@@ -71,19 +116,82 @@ impl HttpFaults {
         self
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks that every rule names an operation, a rate-limit group or `*`, and that every
+    /// rate is within `0..=1`.
+    pub fn validate(&self) -> Result<(), FaultConfigError> {
         for (name, r) in &self.rules {
-            if name != "*" && ksef_model::OperationSpec::by_name(name).is_none() {
-                return Err(format!("unknown operation {name}"));
+            let known = name == "*"
+                || ksef_model::OperationSpec::by_name(name).is_some()
+                || ksef_model::OPERATIONS.iter().any(|o| o.rate_limit_group == name);
+            if !known {
+                return Err(FaultConfigError::UnknownTarget(name.clone()));
             }
-            for rate in [r.error_5xx_rate, r.drop_rate, r.lost_response_rate, r.too_many_requests_rate] {
-                if !(0.0..=1.0).contains(&rate) {
-                    return Err(format!("{name}: rates must be within 0..=1"));
+            for (field, value) in [
+                ("error5xxRate", r.error_5xx_rate),
+                ("dropRate", r.drop_rate),
+                ("lostResponseRate", r.lost_response_rate),
+                ("tooManyRequestsRate", r.too_many_requests_rate),
+            ] {
+                if !(0.0..=1.0).contains(&value) {
+                    return Err(FaultConfigError::RateOutOfRange { target: name.clone(), field, value });
                 }
             }
         }
         Ok(())
     }
+
+    /// Parses and validates TOML:
+    ///
+    /// ```toml
+    /// seed = 42
+    /// [rules.send_invoice]
+    /// lost_response_rate = 0.1
+    /// [rules.invoiceStatus]        # a rate-limit group
+    /// invoice_stuck_polls = 2
+    /// [rules."*"]
+    /// error_5xx_rate = 0.02
+    /// latency_ms = 20
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, FaultConfigError> {
+        let c: Self = toml::from_str(text).map_err(FaultConfigError::Toml)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Parses and validates JSON (`{"seed": 42, "rules": {"send_invoice": {"lostResponseRate": 0.1}}}`;
+    /// snake_case field names are accepted too).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, FaultConfigError> {
+        let c: Self = serde_json::from_slice(bytes).map_err(FaultConfigError::Json)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads a configuration file: JSON when the name ends in `.json`, TOML otherwise.
+    pub fn load(path: &std::path::Path) -> Result<Self, FaultConfigError> {
+        let bytes = std::fs::read(path).map_err(|e| FaultConfigError::Read(path.to_owned(), e))?;
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            Self::from_json(&bytes)
+        } else {
+            Self::from_toml(&String::from_utf8_lossy(&bytes))
+        }
+    }
+
+    /// The rule applying to an operation: its own, its rate-limit group's, or `*`.
+    pub fn rule_for(&self, op: &ksef_model::OperationSpec) -> Option<&HttpFaultRule> {
+        self.rules.get(op.name).or_else(|| self.rules.get(op.rate_limit_group)).or_else(|| self.rules.get("*"))
+    }
+}
+
+/// The random stream of one operation: seeded from the configuration's seed and the name.
+fn stream(seed: u64, operation: &str) -> StdRng {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(seed.to_le_bytes());
+    h.update(operation.as_bytes());
+    let d = h.finalize();
+    let mut s = [0u8; 8];
+    s.copy_from_slice(&d[..8]);
+    StdRng::seed_from_u64(u64::from_le_bytes(s))
 }
 
 /// Fault kinds as counted by `GET /_emulator/stats`.
@@ -107,26 +215,47 @@ pub struct FaultEngine {
 #[derive(Debug)]
 struct Inner {
     config: HttpFaults,
-    rng: StdRng,
+    streams: HashMap<&'static str, StdRng>,
     stats: BTreeMap<&'static str, u64>,
+    by_operation: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     polls: HashMap<String, u32>,
+}
+
+impl Inner {
+    fn fresh(config: HttpFaults) -> Self {
+        Self {
+            config,
+            streams: HashMap::new(),
+            stats: BTreeMap::new(),
+            by_operation: BTreeMap::new(),
+            polls: HashMap::new(),
+        }
+    }
 }
 
 impl FaultEngine {
     /// An engine with this configuration.
     pub fn new(config: HttpFaults) -> Self {
-        let rng = StdRng::seed_from_u64(config.seed);
-        Self { inner: Mutex::new(Inner { config, rng, stats: BTreeMap::new(), polls: HashMap::new() }) }
+        Self { inner: Mutex::new(Inner::fresh(config)) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the configuration, reseeds the stream and clears counters and poll counts.
+    /// Replaces the configuration, reseeds the streams and clears counters and poll counts.
     pub fn set(&self, config: HttpFaults) {
-        *self.lock() =
-            Inner { rng: StdRng::seed_from_u64(config.seed), config, stats: BTreeMap::new(), polls: HashMap::new() };
+        *self.lock() = Inner::fresh(config);
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> HttpFaults {
+        self.lock().config.clone()
+    }
+
+    /// Injected faults per operation and kind (only operations and kinds that had one).
+    pub fn stats_by_operation(&self) -> BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
+        self.lock().by_operation.clone()
     }
 
     /// Injected faults per kind (every kind listed, zero when none).
@@ -137,33 +266,40 @@ impl FaultEngine {
 }
 
 impl Inner {
-    fn count(&mut self, kind: &'static str) {
+    fn count(&mut self, op: &'static str, kind: &'static str) {
         *self.stats.entry(kind).or_insert(0) += 1;
+        *self.by_operation.entry(op).or_default().entry(kind).or_insert(0) += 1;
     }
 
-    fn plan(&mut self, rule: &HttpFaultRule) -> Plan {
-        if rule.latency_ms > 0 {
-            self.count("latency");
+    /// Draws this request's faults from the operation's own stream. The number of draws per
+    /// request is fixed (whatever the outcome), so a stream's sequence depends only on how many
+    /// requests that operation received.
+    fn plan(&mut self, op: &'static str, rule: &HttpFaultRule) -> (Plan, u64) {
+        let seed = self.config.seed;
+        let rng = self.streams.entry(op).or_insert_with(|| stream(seed, op));
+        let mut draw = || (rand::Rng::next_u64(rng) >> 11) as f64 / (1u64 << 53) as f64;
+        let (jitter, drop, e5xx, tmr, lost) = (draw(), draw(), draw(), draw(), draw());
+        let extra = ((jitter * (rule.latency_jitter_ms as f64 + 1.0)) as u64).min(rule.latency_jitter_ms);
+        let latency = rule.latency_ms.saturating_add(extra);
+        if latency > 0 {
+            self.count(op, "latency");
         }
-        if self.roll(rule.drop_rate) {
-            self.count("drop");
+        let plan = if drop < rule.drop_rate {
+            self.count(op, "drop");
             Plan::Drop
-        } else if self.roll(rule.error_5xx_rate) {
-            self.count("error_5xx");
+        } else if e5xx < rule.error_5xx_rate {
+            self.count(op, "error_5xx");
             Plan::Error5xx
-        } else if self.roll(rule.too_many_requests_rate) {
-            self.count("too_many_requests");
+        } else if tmr < rule.too_many_requests_rate {
+            self.count(op, "too_many_requests");
             Plan::TooMany(rule.retry_after_seconds.unwrap_or(1))
-        } else if self.roll(rule.lost_response_rate) {
-            self.count("lost_response");
+        } else if lost < rule.lost_response_rate {
+            self.count(op, "lost_response");
             Plan::Lost
         } else {
             Plan::Pass
-        }
-    }
-
-    fn roll(&mut self, rate: f64) -> bool {
-        rate > 0.0 && ((rand::Rng::next_u64(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64) < rate
+        };
+        (plan, latency)
     }
 }
 
@@ -208,14 +344,14 @@ pub(crate) async fn inject(State(app): State<Arc<AppState>>, req: Request, next:
     let Some(op) = ksef_model::OperationSpec::by_route(method, api_path) else { return next.run(req).await };
     let planned = {
         let mut g = app.http_faults.lock();
-        g.config.rules.get(op.name).or_else(|| g.config.rules.get("*")).cloned().map(|rule| {
-            let plan = g.plan(&rule);
-            (rule, plan)
+        g.config.rule_for(op).cloned().map(|rule| {
+            let (plan, latency) = g.plan(op.name, &rule);
+            (rule, plan, latency)
         })
     };
-    let Some((rule, plan)) = planned else { return next.run(req).await };
-    if rule.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(rule.latency_ms)).await;
+    let Some((rule, plan, latency)) = planned else { return next.run(req).await };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     match plan {
         Plan::Drop => return dropped(),
@@ -245,21 +381,26 @@ pub(crate) async fn inject(State(app): State<Arc<AppState>>, req: Request, next:
         "get_session_status" => rule.session_stuck_polls > 0 || rule.stuck_until.is_some(),
         _ => false,
     };
-    let mut resp =
-        if resp.status().is_success() && holds { hold(&app, op.name, &path, &rule, resp).await } else { resp };
+    let mut resp = if resp.status().is_success() && holds { hold(&app, op, &path, &rule, resp).await } else { resp };
     if resp.status().is_success()
         && let Some(w) = rule.system_warning.as_deref()
         && let Ok(v) = HeaderValue::from_str(w)
     {
         resp.headers_mut().insert("x-system-warning", v);
-        app.http_faults.lock().count("system_warning");
+        app.http_faults.lock().count(op.name, "system_warning");
     }
     resp
 }
 
 /// Rewrites an invoice (150) or session (100) status answer while the rule holds it.
-async fn hold(app: &AppState, name: &str, path: &str, rule: &HttpFaultRule, resp: Response) -> Response {
-    let invoice = name == "get_session_invoice_status";
+async fn hold(
+    app: &AppState,
+    op: &'static ksef_model::OperationSpec,
+    path: &str,
+    rule: &HttpFaultRule,
+    resp: Response,
+) -> Response {
+    let invoice = op.name == "get_session_invoice_status";
     let held = {
         let mut g = app.http_faults.lock();
         let n = g.polls.entry(path.to_owned()).or_insert(0);
@@ -267,7 +408,7 @@ async fn hold(app: &AppState, name: &str, path: &str, rule: &HttpFaultRule, resp
         let limit = if invoice { rule.invoice_stuck_polls } else { rule.session_stuck_polls };
         let held = *n <= limit || rule.stuck_until.is_some_and(|t| app.now() < t);
         if held {
-            g.count(if invoice { "invoice_stuck" } else { "session_stuck" });
+            g.count(op.name, if invoice { "invoice_stuck" } else { "session_stuck" });
         }
         held
     };
@@ -301,28 +442,50 @@ async fn hold(app: &AppState, name: &str, path: &str, rule: &HttpFaultRule, resp
     Response::from_parts(parts, Body::from(serde_json::to_vec(&v).unwrap_or_default()))
 }
 
-/// `POST /_emulator/faults`: replaces the HTTP fault configuration (JSON [`HttpFaults`]).
-pub(crate) async fn set_faults(State(app): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    match serde_json::from_slice::<HttpFaults>(&body).map_err(|e| e.to_string()).and_then(|c| c.check().map(|()| c)) {
+/// `POST /_emulator/faults`: replaces the HTTP fault configuration ([`HttpFaults`] as JSON, or
+/// TOML when the `Content-Type` names TOML or the body does not start with `{`).
+pub(crate) async fn set_faults(
+    State(app): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let toml = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("toml"))
+        || body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{');
+    let parsed =
+        if toml { HttpFaults::from_toml(&String::from_utf8_lossy(&body)) } else { HttpFaults::from_json(&body) };
+    match parsed {
         Ok(c) => {
             app.http_faults.set(c);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": error_chain(&e)}))).into_response(),
     }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
 }
 
 /// `GET /_emulator/faults`: the current configuration.
 pub(crate) async fn get_faults(State(app): State<Arc<AppState>>) -> Json<HttpFaults> {
-    Json(app.http_faults.lock().config.clone())
+    Json(app.http_faults.config())
 }
 
-/// `GET /_emulator/stats`: injected faults per kind.
+/// `GET /_emulator/stats`: injected faults per kind and per operation, and the worker's queue.
 pub(crate) async fn stats(State(app): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({"faults": app.http_faults.stats()}))
-}
-
-/// Validates a configuration given to the builder.
-pub(crate) fn validate(c: &HttpFaults) -> Result<(), String> {
-    c.check()
+    Json(json!({
+        "faults": app.http_faults.stats(),
+        "faultsByOperation": app.http_faults.stats_by_operation(),
+        "jobsDone": app.jobs.done(),
+    }))
 }

@@ -15,9 +15,10 @@ pub mod limits;
 pub mod pipeline;
 pub mod store;
 pub mod upo;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorConfig, Environment, FaultConfig, TokenLifetimes};
 pub use emulator::{AuthInit, Emulator, EmulatorBuilder, StartError, serve};
 pub use error::ApiError;
-pub use faults::{HttpFaultRule, HttpFaults};
+pub use faults::{FaultConfigError, HttpFaultRule, HttpFaults};

@@ -475,3 +475,5 @@ fn rate_limit_shows_the_wait_and_exits_5() {
     let msg = stderr_of(&a);
     assert!(msg.contains("rate limit exceeded") && msg.contains("wait 3600 s"), "{msg}");
 }
+
+mod emulator_serve;

@@ -232,9 +232,11 @@ fn part_uploads_have_no_token_and_are_retried() {
         }
         inner.send(req)
     };
+    // Short sleeps keep the retries quick; status polls keep a pace within the rate limits (the
+    // emulator processes the batch asynchronously, as KSeF does).
     let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
         .allow_loopback_urls(true)
-        .blocking_sleep(|_| ())
+        .blocking_sleep(|d| std::thread::sleep(d.min(std::time::Duration::from_millis(250))))
         .build(transport)
         .unwrap();
     let nip = fresh_nip();

@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::keys::KeyUsage;
 use crate::pipeline::{self, Payload, Submission};
 use crate::store::{BatchInfo, BatchPart, FormCode, SecretKey, SessionKind, SessionRecord};
+use crate::worker::Job;
 
 pub(super) fn register(r: &mut Routes) {
     r.add("open_batch_session", open_batch);
@@ -288,19 +289,50 @@ async fn close_batch(
         }
         encrypted.push((p, data));
     }
-    // Processing (KSeF does it asynchronously; the emulator finishes before answering).
+    let mut moved = false;
     app.store.update_session(&reference, &mut |s| {
-        s.status = StatusInfo::new(150, "Trwa przetwarzanie");
-        s.updated = now;
+        moved = s.status.code == 100;
+        if moved {
+            s.status = StatusInfo::new(150, "Trwa przetwarzanie");
+            s.updated = now;
+        }
     })?;
+    if moved {
+        app.jobs.submit(&app, Job::CloseBatch { session: reference.clone() }).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The worker's half of closing a batch session (status 150): part hashes, key, decryption,
+/// archive hash and size, unpacking, every invoice through the pipeline, final status. A rerun
+/// after a restart continues after the invoices already stored; a session no longer at 150 is
+/// left alone.
+pub(crate) fn process_batch(app: &AppState, reference: &str) -> Result<(), ApiError> {
+    let Some(s) = app.store.session(reference)? else { return Ok(()) };
+    let Some(batch) = s.batch.clone().filter(|_| s.kind == SessionKind::Batch && s.status.code == 150) else {
+        return Ok(());
+    };
+    let mut encrypted = Vec::new();
+    for p in &batch.parts {
+        let Some(data) = app.store.part(reference, p.ordinal)? else {
+            fail_session(
+                app,
+                reference,
+                StatusInfo::new(405, "Błąd weryfikacji poprawności dostarczonych elementów paczki"),
+            )?;
+            return Ok(());
+        };
+        encrypted.push((p, data));
+    }
+    let reference = reference.to_owned();
     let bad_parts = || StatusInfo::new(405, "Błąd weryfikacji poprawności dostarczonych elementów paczki");
     if encrypted.iter().any(|(p, d)| B64.encode(Sha256::digest(d)) != p.hash) {
-        fail_session(&app, &reference, bad_parts())?;
-        return Ok(StatusCode::NO_CONTENT);
+        fail_session(app, &reference, bad_parts())?;
+        return Ok(());
     }
     let Some(key) = &s.key else {
-        fail_session(&app, &reference, StatusInfo::new(415, "Błąd odszyfrowania dostarczonego klucza"))?;
-        return Ok(StatusCode::NO_CONTENT);
+        fail_session(app, &reference, StatusInfo::new(415, "Błąd odszyfrowania dostarczonego klucza"))?;
+        return Ok(());
     };
     let mut archive = Vec::new();
     for (_, d) in &encrypted {
@@ -308,34 +340,35 @@ async fn close_batch(
             Ok(plain) => archive.extend_from_slice(&plain),
             Err(_) => {
                 fail_session(
-                    &app,
+                    app,
                     &reference,
                     StatusInfo::new(435, "Błąd odszyfrowania zaszyfrowanych części archiwum"),
                 )?;
-                return Ok(StatusCode::NO_CONTENT);
+                return Ok(());
             }
         }
     }
     if archive.len() as u64 != batch.file_size || B64.encode(Sha256::digest(&archive)) != batch.file_hash {
-        fail_session(&app, &reference, bad_parts())?;
-        return Ok(StatusCode::NO_CONTENT);
+        fail_session(app, &reference, bad_parts())?;
+        return Ok(());
     }
     let limit = app.session_limits(&s.context, false).max_invoices as usize;
     let files = match unpack(&archive, &batch.compression, limit) {
         Ok(f) => f,
         Err(e) => {
-            fail_session(&app, &reference, StatusInfo::with_detail(430, "Błąd dekompresji pierwotnego archiwum", e))?;
-            return Ok(StatusCode::NO_CONTENT);
+            fail_session(app, &reference, StatusInfo::with_detail(430, "Błąd dekompresji pierwotnego archiwum", e))?;
+            return Ok(());
         }
     };
     if files.len() > limit {
-        fail_session(&app, &reference, StatusInfo::new(420, "Przekroczony limit faktur w sesji"))?;
-        return Ok(StatusCode::NO_CONTENT);
+        fail_session(app, &reference, StatusInfo::new(420, "Przekroczony limit faktur w sesji"))?;
+        return Ok(());
     }
-    let (mut ok, mut failed) = (0u64, 0u64);
-    for (i, (name, plain)) in files.into_iter().enumerate() {
+    // Invoices stored by an interrupted run stay; processing continues after them.
+    let done = app.store.session_invoices(&reference)?.len();
+    for (i, (name, plain)) in files.into_iter().enumerate().skip(done) {
         let rec = pipeline::process(
-            &app,
+            app,
             &s,
             Submission {
                 reference: app.reference("EE"),
@@ -349,25 +382,9 @@ async fn close_batch(
                 invoicing_date: s.created,
             },
         )?;
-        if rec.status.code == 200 {
-            ok += 1;
-        } else {
-            failed += 1;
-        }
         app.store.insert_invoice(rec)?;
     }
-    app.store.update_session(&reference, &mut |s| {
-        s.invoice_count = ok + failed;
-        s.successful_count = ok;
-        s.failed_count = failed;
-        s.status = StatusInfo::new(100, "Sesja wsadowa rozpoczęta");
-    })?;
-    // Final state and UPO pages as for online sessions.
-    finish(&app, &reference)?;
-    app.store.update_session(&reference, &mut |s| {
-        if s.status.code == 200 {
-            s.status = StatusInfo::new(200, "Sesja wsadowa przetworzona pomyślnie");
-        }
-    })?;
-    Ok(StatusCode::NO_CONTENT)
+    // Final state, counters and UPO pages as for online sessions.
+    finish(app, &reference)?;
+    Ok(())
 }

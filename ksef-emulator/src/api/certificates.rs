@@ -3,7 +3,7 @@
 //! override. Certificates belong to the authenticated subject, not to the context.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -11,8 +11,8 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Duration, Utc};
-use ksef_crypto::x509::{CsrError, KsefCertificateType, SubjectFields, issue_from_csr, parse_csr, self_signed_ca};
-use ksef_crypto::{Certificate, PrivateKey, UnixTime};
+use ksef_crypto::x509::{CsrError, KsefCertificateType, SubjectFields, issue_from_csr, parse_csr};
+use ksef_crypto::{Certificate, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -96,26 +96,6 @@ fn certificates_of(app: &AppState, who: &Identifier) -> Result<Vec<CertificateRe
 /// `Active`, `Revoked` or `Expired` now.
 fn effective_status(c: &CertificateRecord, now: DateTime<Utc>) -> &str {
     if c.status == "Active" && now > c.valid_to { "Expired" } else { &c.status }
-}
-
-/// The CA of the emulator (P-256), made on first use.
-fn ca(app: &AppState) -> Result<&'static (PrivateKey, Certificate), ApiError> {
-    static CA: OnceLock<(PrivateKey, Certificate)> = OnceLock::new();
-    if let Some(c) = CA.get() {
-        return Ok(c);
-    }
-    let mut rng = rand::make_rng::<rand::rngs::StdRng>();
-    let key = PrivateKey::generate_p256(&mut rng);
-    let now = app.now().timestamp().max(0) as u64;
-    let cert = self_signed_ca(
-        &key,
-        "ksef-emulator CA",
-        &ksef_crypto::x509::random_serial(&mut rng),
-        UnixTime::from_secs(now - 86_400),
-        UnixTime::from_secs(now + 20 * 365 * 86_400),
-    )
-    .map_err(|e| ApiError::code(500, [e.to_string()]))?;
-    Ok(CA.get_or_init(|| (key, cert)))
 }
 
 /// The enrollment data (subject attributes) of a certificate, as JSON text.
@@ -312,7 +292,8 @@ async fn enroll(
             "Klucz publiczny został już certyfikowany przez inny podmiot.",
         );
     } else {
-        let (ca_key, ca_cert) = ca(&app)?;
+        let ca = app.ca()?;
+        let (ca_key, ca_cert) = (&ca.0, &ca.1);
         let mut serial = [0u8; 8];
         serial.copy_from_slice(&app.random_bytes(8));
         serial[0] = (serial[0] & 0x7f) | 0x10;

@@ -104,14 +104,14 @@ async fn set_session_limits(
     if !(2..=5000).contains(&req.collective_identifier.max_invoices) {
         return Err(ApiError::validation("collectiveIdentifier.maxInvoices: dozwolone 2..5000."));
     }
-    app.overrides.set_context(
+    app.set_context_limits(
         &caller.context()?.value,
         Some(ContextLimits {
             online: req.online_session,
             batch: req.batch_session,
             collective_max_invoices: req.collective_identifier.max_invoices,
         }),
-    );
+    )?;
     Ok(StatusCode::OK)
 }
 
@@ -119,7 +119,7 @@ async fn reset_session_limits(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
-    app.overrides.set_context(&caller.context()?.value, None);
+    app.set_context_limits(&caller.context()?.value, None)?;
     Ok(StatusCode::OK)
 }
 
@@ -149,10 +149,10 @@ async fn set_certificate_limits(
     Extension(caller): Extension<Caller>,
     JsonBody(req): JsonBody<SetSubjectLimits>,
 ) -> Result<StatusCode, ApiError> {
-    app.overrides.set_subject(
+    app.set_subject_limits(
         &caller.subject()?.value,
         Some((req.enrollment.map(|e| e.max_enrollments), req.certificate.map(|c| c.max_certificates))),
-    );
+    )?;
     Ok(StatusCode::OK)
 }
 
@@ -160,7 +160,7 @@ async fn reset_certificate_limits(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
-    app.overrides.set_subject(&caller.subject()?.value, None);
+    app.set_subject_limits(&caller.subject()?.value, None)?;
     Ok(StatusCode::OK)
 }
 
@@ -188,7 +188,7 @@ async fn set_rate_limits(
         }
         profile.insert((*group).to_owned(), *l);
     }
-    app.rate_limiter.set_profile(&caller.context()?.value, Some(profile));
+    app.set_rate_profile(&caller.context()?.value, Some(profile))?;
     Ok(StatusCode::OK)
 }
 
@@ -196,7 +196,7 @@ async fn reset_rate_limits(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
-    app.rate_limiter.set_profile(&caller.context()?.value, None);
+    app.set_rate_profile(&caller.context()?.value, None)?;
     Ok(StatusCode::OK)
 }
 
@@ -205,6 +205,6 @@ async fn production_rate_limits(
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
     // TE and PRD share one profile since API 2.5.0.
-    app.rate_limiter.set_profile(&caller.context()?.value, Some(default_profile()));
+    app.set_rate_profile(&caller.context()?.value, Some(default_profile()))?;
     Ok(StatusCode::OK)
 }

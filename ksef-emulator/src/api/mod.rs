@@ -57,9 +57,12 @@ pub struct AppState {
     pub overrides: crate::limits::LimitOverrides,
     /// HTTP-level fault injection.
     pub http_faults: crate::faults::FaultEngine,
+    /// The asynchronous work queue.
+    pub jobs: crate::worker::Jobs,
     rng: Mutex<StdRng>,
     faults: Mutex<StdRng>,
     trace: AtomicU64,
+    ca: Mutex<Option<Arc<(ksef_crypto::PrivateKey, ksef_crypto::Certificate)>>>,
 }
 
 impl AppState {
@@ -83,7 +86,9 @@ impl AppState {
         });
         let fault_seed = config.faults.seed;
         let http_faults = crate::faults::FaultEngine::new(config.http_faults.clone());
+        let jobs = crate::worker::Jobs::new(config.queue_capacity);
         Self {
+            jobs,
             config,
             store,
             keys: crate::keys::KeyStore::new((*keys).clone()),
@@ -94,6 +99,7 @@ impl AppState {
             faults: Mutex::new(<StdRng as rand::SeedableRng>::seed_from_u64(fault_seed)),
             rng: Mutex::new(rng),
             trace: AtomicU64::new(1),
+            ca: Mutex::new(None),
         }
     }
 
@@ -115,14 +121,115 @@ impl AppState {
         }
     }
 
-    /// Rotates a server key (see [`crate::keys::KeyStore::rotate`]).
+    /// Rotates a server key (see [`crate::keys::KeyStore::rotate`]) and stores the whole ring
+    /// (both keys and the old one's end of grace) so a restart keeps the rotation.
     pub fn rotate_key(
         &self,
         usage: crate::keys::KeyUsage,
         grace: chrono::Duration,
     ) -> Result<String, crate::keys::KeyError> {
-        let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        self.keys.rotate(usage, grace, &mut g, self.now())
+        let id = {
+            let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            self.keys.rotate(usage, grace, &mut g, self.now())?
+        };
+        self.persist_keys()?;
+        Ok(id)
+    }
+
+    /// Stores the key ring (private keys included) in the store.
+    pub(crate) fn persist_keys(&self) -> Result<(), crate::keys::KeyError> {
+        let exported = self.keys.snapshot().export()?;
+        let text = std::str::from_utf8(&exported).map_err(|e| crate::keys::KeyError::Certificate(e.to_string()))?;
+        self.store
+            .put_doc(SETTINGS, SERVER_KEYS, "", text)
+            .map_err(|e| crate::keys::KeyError::Certificate(e.to_string()))
+    }
+
+    /// Sets (or with `None` resets) a context's rate-limit profile, kept in the store.
+    pub fn set_rate_profile(
+        &self,
+        context: &str,
+        profile: Option<BTreeMap<String, crate::limits::GroupLimits>>,
+    ) -> Result<(), StoreError> {
+        persist(self.store.as_ref(), RATE_PROFILE, context, profile.as_ref())?;
+        self.rate_limiter.set_profile(context, profile);
+        Ok(())
+    }
+
+    /// Sets (or clears) a context's session limits, kept in the store.
+    pub fn set_context_limits(
+        &self,
+        context: &str,
+        limits: Option<crate::limits::ContextLimits>,
+    ) -> Result<(), StoreError> {
+        persist(self.store.as_ref(), CONTEXT_LIMITS, context, limits.as_ref())?;
+        self.overrides.set_context(context, limits);
+        Ok(())
+    }
+
+    /// Sets (or clears) a subject's `(maxEnrollments, maxCertificates)`, kept in the store.
+    pub fn set_subject_limits(
+        &self,
+        subject: &str,
+        limits: Option<(Option<u64>, Option<u64>)>,
+    ) -> Result<(), StoreError> {
+        persist(self.store.as_ref(), SUBJECT_LIMITS, subject, limits.as_ref())?;
+        self.overrides.set_subject(subject, limits);
+        Ok(())
+    }
+
+    /// Loads what `/testdata/*` set before a restart: rate-limit profiles and limit overrides.
+    pub(crate) fn load_settings(&self) -> Result<(), StoreError> {
+        for (k, v) in load::<BTreeMap<String, crate::limits::GroupLimits>>(self.store.as_ref(), RATE_PROFILE)? {
+            self.rate_limiter.set_profile(&k, Some(v));
+        }
+        for (k, v) in load::<crate::limits::ContextLimits>(self.store.as_ref(), CONTEXT_LIMITS)? {
+            self.overrides.set_context(&k, Some(v));
+        }
+        for (k, v) in load::<(Option<u64>, Option<u64>)>(self.store.as_ref(), SUBJECT_LIMITS)? {
+            self.overrides.set_subject(&k, Some(v));
+        }
+        Ok(())
+    }
+
+    /// The emulator's certificate authority (P-256): from the store, or made (with the
+    /// emulator's random stream) and stored on first use.
+    pub fn ca(&self) -> Result<Arc<(ksef_crypto::PrivateKey, ksef_crypto::Certificate)>, ApiError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD as B64;
+        let mut g = self.ca.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let internal = |e: &dyn std::fmt::Display| ApiError::code(500, [e.to_string()]);
+        let ca = if let Some(doc) = self.store.doc(SETTINGS, CA)? {
+            let v: serde_json::Value = serde_json::from_str(&doc).map_err(|e| internal(&e))?;
+            let field = |k: &str| B64.decode(v[k].as_str().unwrap_or_default()).map_err(|e| internal(&e));
+            let key = zeroize::Zeroizing::new(field("pkcs8")?);
+            (
+                ksef_crypto::PrivateKey::from_pkcs8_der(&key).map_err(|e| internal(&e))?,
+                ksef_crypto::Certificate::from_der(&field("certificate")?).map_err(|e| internal(&e))?,
+            )
+        } else {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            let key = ksef_crypto::PrivateKey::generate_p256(&mut *rng);
+            let now = self.now().timestamp().max(86_400) as u64;
+            let cert = ksef_crypto::x509::self_signed_ca(
+                &key,
+                "ksef-emulator CA",
+                &ksef_crypto::x509::random_serial(&mut *rng),
+                ksef_crypto::UnixTime::from_secs(now - 86_400),
+                ksef_crypto::UnixTime::from_secs(now + 20 * 365 * 86_400),
+            )
+            .map_err(|e| internal(&e))?;
+            let pkcs8 = key.to_pkcs8_der().map_err(|e| internal(&e))?;
+            let doc = serde_json::json!({"pkcs8": B64.encode(&*pkcs8), "certificate": B64.encode(cert.der())});
+            self.store.put_doc(SETTINGS, CA, "", &doc.to_string())?;
+            (key, cert)
+        };
+        let ca = Arc::new(ca);
+        *g = Some(ca.clone());
+        Ok(ca)
     }
 
     /// Draws from the fault stream: whether a fault with probability `rate` happens now.
@@ -169,6 +276,46 @@ impl AppState {
         let n = self.trace.fetch_add(1, Ordering::Relaxed);
         format!("{n:032x}")
     }
+}
+
+/// Store document kind of the emulator's own settings (server keys, CA).
+pub(crate) const SETTINGS: &str = "emulator";
+/// The server key ring (JSON from [`KeyRing::export`]).
+pub(crate) const SERVER_KEYS: &str = "server-keys";
+/// The CA key and certificate.
+const CA: &str = "ca";
+/// Document kinds of `/testdata` settings, keyed by context or subject.
+const RATE_PROFILE: &str = "rate-profile";
+const CONTEXT_LIMITS: &str = "context-limits";
+const SUBJECT_LIMITS: &str = "subject-limits";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Keyed<T> {
+    key: String,
+    value: T,
+}
+
+fn persist<T: serde::Serialize>(store: &dyn Store, kind: &str, key: &str, value: Option<&T>) -> Result<(), StoreError> {
+    match value {
+        Some(v) => {
+            let json = serde_json::to_string(&Keyed { key: key.to_owned(), value: v })
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            store.put_doc(kind, key, "", &json)
+        }
+        None => store.remove_doc(kind, key).map(drop),
+    }
+}
+
+fn load<T: DeserializeOwned>(store: &dyn Store, kind: &str) -> Result<Vec<(String, T)>, StoreError> {
+    store
+        .docs(kind)?
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<Keyed<T>>(d)
+                .map(|k| (k.key, k.value))
+                .map_err(|e| StoreError::Backend(format!("{kind}: {e}")))
+        })
+        .collect()
 }
 
 /// Store failures are internal errors of the emulator; KSeF would answer 500.

@@ -21,6 +21,7 @@ use crate::keys::KeyUsage;
 use crate::pipeline::{self, Submission};
 use crate::store::{FormCode, InvoiceRecord, SecretKey, SessionKind, SessionRecord, UpoPage};
 use crate::upo;
+use crate::worker::Job;
 
 pub(super) fn register(r: &mut Routes) {
     r.add("open_online_session", open_online);
@@ -127,49 +128,81 @@ pub(crate) fn no_session(reference: &str) -> ApiError {
 }
 
 /// The session if it exists in the caller's context; an online session past `validUntil` is
-/// closed on the way (KSeF closes it automatically).
+/// closed on the way (KSeF closes it automatically: 170, then its final status from the worker).
 pub(crate) fn load_session(app: &AppState, caller: &Caller, reference: &str) -> Result<SessionRecord, ApiError> {
     let s = app.store.session(reference)?.ok_or_else(|| no_session(reference))?;
     if &s.context != caller.context()? {
         return Err(no_session(reference));
     }
-    if s.status.code == 100 && app.now() > s.valid_until {
-        return finish(app, reference)?.ok_or_else(|| no_session(reference));
+    if s.kind == SessionKind::Online && s.status.code == 100 && app.now() > s.valid_until {
+        if let Some(closed) = close(app, reference)? {
+            app.jobs.submit_now(app, Job::CloseOnline { session: reference.to_owned() })?;
+            return Ok(closed);
+        }
+        return app.store.session(reference)?.ok_or_else(|| no_session(reference));
     }
     Ok(s)
 }
 
-/// Moves a session from 100 to its final state (200/440/445) and lays out its UPO pages.
+/// Moves an open online session to 170 "closed"; the closed record, or `None` when it was not
+/// open (someone else closed it).
+fn close(app: &AppState, reference: &str) -> Result<Option<SessionRecord>, ApiError> {
+    let now = app.now();
+    let mut changed = false;
+    let s = app.store.update_session(reference, &mut |s| {
+        changed = s.status.code == 100;
+        if changed {
+            s.status = StatusInfo::new(170, "Sesja interaktywna zamknięta");
+            s.closed = Some(now);
+            s.updated = now;
+        }
+    })?;
+    Ok(s.filter(|_| changed))
+}
+
+/// Moves a closed session (online 170, batch after processing) to its final state
+/// (200/440/445) and lays out its UPO pages. The counters are recounted from the stored
+/// invoices. Does nothing for a session already final.
 pub(crate) fn finish(app: &AppState, reference: &str) -> Result<Option<SessionRecord>, ApiError> {
     let now = app.now();
-    let pages = Vec::new();
-    let mut pages_opt = Some(pages);
-    let mut upo_refs: Vec<String> = Vec::new();
-    // Reference numbers are drawn outside the store's critical section.
-    if let Some(s) = app.store.session(reference)? {
-        let n = (s.successful_count as usize).div_ceil(UPO_PAGE_SIZE);
-        upo_refs = (0..n).map(|_| app.reference("EU")).collect();
+    let Some(s) = app.store.session(reference)? else { return Ok(None) };
+    if !matches!(s.status.code, 100 | 150 | 170) {
+        return Ok(Some(s));
     }
+    let invoices = app.store.session_invoices(reference)?;
+    let ok = invoices.iter().filter(|i| i.status.code == 200).count() as u64;
+    let failed = invoices.iter().filter(|i| i.status.code >= 300).count() as u64;
+    // Reference numbers are drawn outside the store's critical section.
+    let n = (ok as usize).div_ceil(UPO_PAGE_SIZE);
+    let upo_refs: Vec<String> = (0..n).map(|_| app.reference("EU")).collect();
+    let batch = s.kind == SessionKind::Batch;
     let updated = app.store.update_session(reference, &mut |s| {
-        if s.status.code != 100 {
+        if !matches!(s.status.code, 100 | 150 | 170) {
             return;
         }
-        s.closed = Some(now);
+        s.closed.get_or_insert(now);
         s.updated = now;
+        s.invoice_count = s.invoice_count.max(ok + failed);
+        s.successful_count = ok;
+        s.failed_count = failed;
         s.status = if s.invoice_count == 0 {
             StatusInfo::with_detail(440, "Sesja anulowana", "Nie przesłano faktur")
-        } else if s.successful_count == 0 {
+        } else if ok == 0 {
             StatusInfo::new(445, "Błąd weryfikacji, brak poprawnych faktur")
+        } else if batch {
+            StatusInfo::new(200, "Sesja wsadowa przetworzona pomyślnie")
         } else {
             StatusInfo::new(200, "Sesja interaktywna przetworzona pomyślnie")
         };
-        let total = s.successful_count as usize;
-        let mut pages = pages_opt.take().unwrap_or_default();
-        for (i, r) in upo_refs.iter().enumerate() {
-            let from = i * UPO_PAGE_SIZE + 1;
-            pages.push(UpoPage { reference: r.clone(), from, to: ((i + 1) * UPO_PAGE_SIZE).min(total) });
-        }
-        s.upo_pages = pages;
+        s.upo_pages = upo_refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| UpoPage {
+                reference: r.clone(),
+                from: i * UPO_PAGE_SIZE + 1,
+                to: ((i + 1) * UPO_PAGE_SIZE).min(ok as usize),
+            })
+            .collect();
     })?;
     Ok(updated)
 }
@@ -238,32 +271,90 @@ async fn send_invoice(
     })?;
     let ordinal = outcome?;
     let invoice_ref = app.reference("EE");
-    let rec = pipeline::process(
-        &app,
+    app.store.insert_invoice(pending_invoice(&session, &invoice_ref, ordinal, &req, now))?;
+    app.jobs
+        .submit(
+            &app,
+            Job::Invoice {
+                session: reference.clone(),
+                invoice: invoice_ref.clone(),
+                ciphertext: req.encrypted_invoice_content,
+            },
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"referenceNumber": invoice_ref}))))
+}
+
+/// The record of an accepted online invoice before processing (status 100).
+fn pending_invoice(
+    session: &SessionRecord,
+    reference: &str,
+    ordinal: u64,
+    req: &SendInvoice,
+    now: DateTime<Utc>,
+) -> InvoiceRecord {
+    InvoiceRecord {
+        reference: reference.to_owned(),
+        session: session.reference.clone(),
+        ordinal,
+        context: session.context.clone(),
+        invoice_number: None,
+        ksef_number: None,
+        invoice_hash: req.invoice_hash.clone(),
+        invoice_size: req.invoice_size,
+        invoicing_date: now,
+        acquisition_date: None,
+        permanent_storage_date: None,
+        status: StatusInfo::new(100, "Faktura przyjęta do dalszego przetwarzania"),
+        invoicing_mode: None,
+        offline_mode: req.offline_mode.unwrap_or(false),
+        seller_nip: None,
+        issue_date: None,
+        invoice_type: None,
+        form_code: session.form_code.clone(),
+        has_attachment: false,
+        content: None,
+        meta: None,
+        hash_of_corrected_invoice: req.hash_of_corrected_invoice.clone(),
+        file_name: None,
+    }
+}
+
+/// The worker's half of `send_invoice`: processes a pending (100/150) invoice into its final
+/// record. Does nothing for an invoice that already has its final status.
+pub(crate) fn process_invoice(app: &AppState, session: &str, invoice: &str, ciphertext: &str) -> Result<(), ApiError> {
+    let Some(pending) = app.store.invoice(invoice)? else { return Ok(()) };
+    if !matches!(pending.status.code, 100 | 150) {
+        return Ok(());
+    }
+    let session = app.store.session(session)?.ok_or_else(|| no_session(session))?;
+    // The ciphertext was checked (Base64, size, hash) before it was queued.
+    let content = B64.decode(ciphertext).unwrap_or_default();
+    let mut rec = pipeline::process(
+        app,
         &session,
         Submission {
-            reference: invoice_ref.clone(),
-            ordinal,
+            reference: pending.reference.clone(),
+            ordinal: pending.ordinal,
             payload: pipeline::Payload::Encrypted(content),
             file_name: None,
-            invoice_hash: req.invoice_hash,
-            invoice_size: req.invoice_size,
-            offline_mode: req.offline_mode.unwrap_or(false),
-            invoicing_date: now,
+            invoice_hash: pending.invoice_hash.clone(),
+            invoice_size: pending.invoice_size,
+            offline_mode: pending.offline_mode,
+            invoicing_date: pending.invoicing_date,
         },
     )?;
-    let mut rec = rec;
-    rec.hash_of_corrected_invoice = req.hash_of_corrected_invoice;
+    rec.hash_of_corrected_invoice = pending.hash_of_corrected_invoice;
     let ok = rec.status.code == 200;
-    app.store.insert_invoice(rec)?;
-    app.store.update_session(&reference, &mut |s| {
+    app.store.update_invoice(invoice, &mut |i| *i = rec.clone())?;
+    app.store.update_session(&session.reference, &mut |s| {
         if ok {
             s.successful_count += 1;
         } else {
             s.failed_count += 1;
         }
     })?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"referenceNumber": invoice_ref}))))
+    Ok(())
 }
 
 /// §13.4: a technical correction replaces an invoice of this context's NIP that was rejected
@@ -303,7 +394,9 @@ async fn close_online(
     if s.kind != SessionKind::Online || s.status.code != 100 {
         return Err(ApiError::code(21180, [format!("Status sesji {} uniemożliwia jej zamknięcie.", s.status.code)]));
     }
-    finish(&app, &reference)?;
+    if close(&app, &reference)?.is_some() {
+        app.jobs.submit(&app, Job::CloseOnline { session: reference.clone() }).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -390,6 +390,31 @@ impl Store for MemoryStore {
         Ok(self.r().docs.iter().filter(|((k, _), _)| k == kind).map(|(_, (_, d))| d.clone()).collect())
     }
 
+    fn remove_doc(&self, kind: &str, key: &str) -> StoreResult<bool> {
+        Ok(self.w().docs.remove(&(kind.to_owned(), key.to_owned())).is_some())
+    }
+
+    fn update_invoice(
+        &self,
+        reference: &str,
+        f: &mut dyn FnMut(&mut InvoiceRecord),
+    ) -> StoreResult<Option<InvoiceRecord>> {
+        let mut g = self.w();
+        let Some(i) = g.invoices.get_mut(reference) else { return Ok(None) };
+        let before = i.ksef_number.clone();
+        f(i);
+        let after = i.clone();
+        if before != after.ksef_number {
+            if let Some(k) = before {
+                g.by_ksef.remove(&k);
+            }
+            if let Some(k) = &after.ksef_number {
+                g.by_ksef.insert(k.clone(), after.reference.clone());
+            }
+        }
+        Ok(Some(after))
+    }
+
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()> {
         let mut g = self.w();
         if g.invoices.contains_key(&invoice.reference) {

@@ -153,8 +153,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn docs_of(&self, kind: &str, owner: &str) -> StoreResult<Vec<String>>;
     /// Every document of `kind`.
     fn docs(&self, kind: &str) -> StoreResult<Vec<String>>;
+    /// Removes the document of `kind` under `key`; whether it existed.
+    fn remove_doc(&self, kind: &str, key: &str) -> StoreResult<bool>;
     /// Records an invoice (with its session's counters updated by the caller).
     fn insert_invoice(&self, invoice: InvoiceRecord) -> StoreResult<()>;
+    /// Changes an invoice (its KSeF number may be set); the changed record, `None` if unknown.
+    fn update_invoice(
+        &self,
+        reference: &str,
+        f: &mut dyn FnMut(&mut InvoiceRecord),
+    ) -> StoreResult<Option<InvoiceRecord>>;
     /// The invoice with this reference number.
     fn invoice(&self, reference: &str) -> StoreResult<Option<InvoiceRecord>>;
     /// The invoice with this KSeF number.

@@ -466,6 +466,35 @@ impl Store for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(sql)
     }
 
+    fn remove_doc(&self, kind: &str, key: &str) -> StoreResult<bool> {
+        let n = self.c().execute("DELETE FROM docs WHERE kind = ?1 AND key = ?2", params![kind, key]).map_err(sql)?;
+        Ok(n > 0)
+    }
+
+    fn update_invoice(
+        &self,
+        reference: &str,
+        f: &mut dyn FnMut(&mut InvoiceRecord),
+    ) -> StoreResult<Option<InvoiceRecord>> {
+        let mut c = self.c();
+        let tx = c.transaction().map_err(sql)?;
+        let cur: Option<String> = tx
+            .query_row("SELECT doc FROM invoices WHERE reference = ?1", [reference], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        let Some(cur) = cur else { return Ok(None) };
+        let mut i: InvoiceRecord = parse(&cur)?;
+        f(&mut i);
+        let buyer = i.meta.as_ref().filter(|m| m.buyer.kind == "Nip").and_then(|m| m.buyer.value.clone());
+        tx.execute(
+            "UPDATE invoices SET ksef = ?1, seller = ?2, buyer = ?3, doc = ?4 WHERE reference = ?5",
+            params![i.ksef_number, i.seller_nip, buyer, doc(&i)?, reference],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Some(i))
+    }
+
     fn insert_invoice(&self, i: InvoiceRecord) -> StoreResult<()> {
         let buyer = i.meta.as_ref().filter(|m| m.buyer.kind == "Nip").and_then(|m| m.buyer.value.clone());
         self.c()

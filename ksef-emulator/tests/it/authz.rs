@@ -162,7 +162,7 @@ fn every_protected_operation_refuses_missing_expired_foreign_and_underprivileged
     let ksef_number = st["ksefNumber"].as_str().unwrap().to_owned();
     let r = http.post(&format!("/sessions/online/{closed_session}/close"), Some(&owner_a), None);
     assert_eq!(r.status, 204, "{}", r.text());
-    let status = http.get(&format!("/sessions/{closed_session}"), Some(&owner_a)).json();
+    let status = wait_session(&http, &owner_a, &closed_session);
     let upo_ref = status["upo"]["pages"][0]["referenceNumber"].as_str().expect("UPO page").to_owned();
     let open_session = open(&http, &owner_a, &c, fa3());
     let part = json!({"ordinalNumber": 1, "fileSize": 16, "fileHash": B64.encode([0u8; 32])});

@@ -95,7 +95,7 @@ fn run(compression: &str, seed: u32) {
     }
     assert_eq!(put(&urls[0], &parts[0]), 400);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
-    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    let st = wait_session(&http, &token, &s);
     assert_eq!(st["status"]["code"], 200, "{st}");
     assert_eq!(st["successfulInvoiceCount"], 2);
     assert_eq!(st["failedInvoiceCount"], 1);
@@ -138,12 +138,12 @@ fn batch_errors() {
     wrong[0] ^= 1;
     assert_eq!(put(&urls[0], &wrong), 201);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 405);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 405);
     // Not an archive → 430.
     let (s, parts, urls) = open_batch(&http, &token, &c, b"definitely not a zip file", 1, "Zip");
     assert_eq!(put(&urls[0], &parts[0]), 201);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 430);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 430);
     // Open errors.
     let part = json!({"ordinalNumber": 1, "fileSize": 100_000_017u64, "fileHash": B64.encode([0u8; 32])});
     let mut body = json!({"formCode": fa3(), "batchFile": {"fileSize": 10, "fileHash": B64.encode([0u8; 32]), "fileParts": [part]},
@@ -193,11 +193,11 @@ fn batch_over_the_invoice_limit_fails_with_420() {
     let (s, parts, urls) = open_batch(&http, &token, &c, &zip_of(&named), 1, "Zip");
     assert_eq!(put(&urls[0], &parts[0]), 201);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
-    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    let st = wait_session(&http, &token, &s);
     assert_eq!(st["status"]["code"], 420, "{st}");
     // Within the limit the same context's batch succeeds.
     let (s, parts, urls) = open_batch(&http, &token, &c, &zip_of(&named[..2]), 1, "Zip");
     assert_eq!(put(&urls[0], &parts[0]), 201);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 200);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
 }

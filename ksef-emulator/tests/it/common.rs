@@ -160,3 +160,32 @@ pub fn shared_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
+
+/// Polls `path` (an invoice or session status) until its status code is not one of `transitional`
+/// (the emulator processes asynchronously), backing off to stay within the rate limits.
+pub fn wait_status(http: &Http, token: &str, path: &str, transitional: &[u64]) -> Value {
+    let mut pause = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = http.get(path, Some(token));
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let v = r.json();
+        let code = v["status"]["code"].as_u64().expect("status code");
+        if !transitional.contains(&code) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} still at {code}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The final status of an invoice (after 100 "accepted" and 150 "processing").
+pub fn wait_invoice(http: &Http, token: &str, session: &str, invoice: &str) -> Value {
+    wait_status(http, token, &format!("/sessions/{session}/invoices/{invoice}"), &[100, 150])
+}
+
+/// The status of a session once its asynchronous processing after close (150, 170) is over.
+pub fn wait_session(http: &Http, token: &str, session: &str) -> Value {
+    wait_status(http, token, &format!("/sessions/{session}"), &[150, 170])
+}

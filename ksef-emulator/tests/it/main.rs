@@ -15,6 +15,7 @@ mod limits;
 mod negative;
 mod permissions;
 mod persistence;
+mod processing;
 mod security;
 mod sessions;
 mod testdata;

@@ -73,9 +73,7 @@ pub(crate) fn send(http: &Http, token: &str, session: &str, c: &Crypto, plain: &
     let r = http.post(&format!("/sessions/online/{session}/invoices"), Some(token), Some(&send_body(c, plain)));
     assert_eq!(r.status, 202, "{}", r.text());
     let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
-    let st = http.get(&format!("/sessions/{session}/invoices/{inv}"), Some(token));
-    assert_eq!(st.status, 200, "{}", st.text());
-    st.json()
+    wait_invoice(http, token, session, &inv)
 }
 
 pub(crate) fn owner_login(emu: &ksef_emulator::Emulator, http: &Http, seed: u32) -> (String, String) {
@@ -139,10 +137,10 @@ fn online_session_end_to_end() {
     assert_eq!(got.header("x-ms-meta-hash").unwrap(), B64.encode(Sha256::digest(&xml)));
 
     // Close: 200 with a session UPO listing the invoice.
-    let st = http.get(&format!("/sessions/{session}"), Some(&token)).json();
+    let st = wait_session(&http, &token, &session);
     assert_eq!(st["status"]["code"], 100);
     assert_eq!(http.post(&format!("/sessions/online/{session}/close"), Some(&token), None).status, 204);
-    let st = http.get(&format!("/sessions/{session}"), Some(&token)).json();
+    let st = wait_session(&http, &token, &session);
     assert_eq!(st["status"]["code"], 200, "{st}");
     assert_eq!(st["successfulInvoiceCount"], 1);
     let page = &st["upo"]["pages"][0];
@@ -238,7 +236,7 @@ fn asynchronous_invoice_outcomes() {
     body["invoiceHash"] = json!(B64.encode(Sha256::digest(b"x")));
     let r = http.post(&format!("/sessions/online/{session}/invoices"), Some(&token), Some(&body));
     let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
-    let st = http.get(&format!("/sessions/{session}/invoices/{inv}"), Some(&token)).json();
+    let st = wait_invoice(&http, &token, &session, &inv);
     assert_eq!(st["status"]["code"], 430);
     // Encrypted with another key → 435.
     let other = session_crypto(&http);
@@ -270,7 +268,7 @@ fn session_state_machine_and_permissions() {
     // Closing without invoices → 440.
     let s = open(&http, &token, &c, fa3());
     assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
-    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    let st = wait_session(&http, &token, &s);
     assert_eq!(st["status"]["code"], 440);
     assert!(st.get("upo").is_none());
 
@@ -278,7 +276,7 @@ fn session_state_machine_and_permissions() {
     let mut bad = session_crypto(&http);
     bad.wrapped = B64.encode([1u8; 256]);
     let s = open(&http, &token, &bad, fa3());
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 415);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 415);
     let r = http.post(&format!("/sessions/online/{s}/invoices"), Some(&token), Some(&send_body(&c, b"<a/>")));
     assert_eq!(r.exception_codes(), [21180]);
 
@@ -308,7 +306,7 @@ fn session_state_machine_and_permissions() {
     assert_eq!(send(&http2, &token2, &s, &c2, &invoice_xml(&nip, "1/X"))["status"]["code"], 200);
     clock.advance(chrono::Duration::hours(12) + chrono::Duration::seconds(1));
     let (token3, _, _) = login(&emu2, &http2, Identifier::nip(&nip), Identifier::nip(&nip));
-    let st = http2.get(&format!("/sessions/{s}"), Some(&token3)).json();
+    let st = wait_session(&http2, &token3, &s);
     assert_eq!(st["status"]["code"], 200, "{st}");
 }
 
@@ -334,7 +332,7 @@ fn context_session_limits_apply() {
     assert_eq!(r.exception_codes(), [21155]);
     // All invoices failed → 445 on close.
     assert_eq!(http.post(&format!("/sessions/online/{s}/close"), Some(&token), None).status, 204);
-    assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 445);
+    assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 445);
 }
 
 #[test]
@@ -348,6 +346,7 @@ fn session_list_filters_and_scope() {
     let a = open(&http, &owner, &c, fa3());
     let b = open(&http, &owner, &c, fa3());
     assert_eq!(http.post(&format!("/sessions/online/{b}/close"), Some(&owner), None).status, 204);
+    assert_eq!(wait_session(&http, &owner, &b)["status"]["code"], 440);
     let list = http.get("/sessions?sessionType=online", Some(&owner)).json();
     let refs: Vec<&str> =
         list["sessions"].as_array().unwrap().iter().map(|s| s["referenceNumber"].as_str().unwrap()).collect();
@@ -618,7 +617,7 @@ fn technical_corrections_of_rejected_offline_invoices() {
     let status_of = |r: &Resp| {
         assert_eq!(r.status, 202, "{}", r.text());
         let inv = r.json()["referenceNumber"].as_str().unwrap().to_owned();
-        http.get(&format!("/sessions/{s}/invoices/{inv}"), Some(&token)).json()
+        wait_invoice(&http, &token, &s, &inv)
     };
     // An offline invoice rejected for a technical reason (not well-formed).
     let good = invoice_xml(&nip, "TC/1");
