@@ -10,4 +10,5 @@ mod presigned;
 mod recovery;
 mod scripted;
 mod secrets;
+mod services;
 mod soak;
