@@ -54,6 +54,9 @@ pub enum Error {
     /// An export ended with a failure status (210, 415, 420, 500, 550).
     #[error("export failed: {0}")]
     ExportFailed(crate::flows::StatusFailure),
+    /// A certificate enrollment ended with a failure status (400, 500, 550).
+    #[error("certificate enrollment failed: {0}")]
+    EnrollmentFailed(crate::flows::StatusFailure),
     /// A sync checkpoint could not be advanced.
     #[error("sync checkpoint")]
     Sync(#[from] crate::sync::SyncError),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,11 +259,11 @@ fn build_package(
     Ok(b.finish()?)
 }
 
-fn open_request(
+fn open_request<P>(
     key: &SessionKey,
     public: &ksef_crypto::KsefPublicKey,
     form_code: FormCode,
-    pkg: &BatchPackage<SpooledPart>,
+    pkg: &BatchPackage<P>,
     offline_mode: bool,
 ) -> Result<OpenBatchSessionRequest, Error> {
     Ok(OpenBatchSessionRequest {
@@ -275,10 +275,10 @@ fn open_request(
 }
 
 /// Pairs each part with its upload instruction (by ordinal).
-fn plan<'p>(
-    pkg: &'p BatchPackage<SpooledPart>,
+fn plan<'p, P>(
+    pkg: &'p BatchPackage<P>,
     resp: &'p OpenBatchSessionResponse,
-) -> Result<Vec<(&'p SpooledPart, &'p PartUploadRequest)>, Error> {
+) -> Result<Vec<(&'p P, &'p PartUploadRequest)>, Error> {
     pkg.parts
         .iter()
         .map(|p| {
@@ -302,6 +302,48 @@ fn upload_request(
     let headers: Vec<(&str, &str)> =
         up.headers.iter().filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))).collect();
     Ok(presigned_request(method, &up.url, &headers, body, policy)?)
+}
+
+/// An encrypted part kept in a file, which the streaming uploads read chunk by chunk:
+/// [`SpooledPart`] (from [`TempFileSink`]) or a `PathBuf` (from [`crate::batch::DirSink`]).
+pub trait PartFile {
+    /// The file holding the encrypted part.
+    fn part_path(&self) -> &Path;
+}
+
+impl PartFile for SpooledPart {
+    fn part_path(&self) -> &Path {
+        self.path()
+    }
+}
+
+impl PartFile for PathBuf {
+    fn part_path(&self) -> &Path {
+        self
+    }
+}
+
+/// The head of a streamed part upload: method, URL (checked against the policy; no
+/// `Authorization`), the listed headers and `Content-Length: len`.
+#[cfg(any(feature = "ureq", feature = "reqwest"))]
+fn streaming_head(
+    up: &PartUploadRequest,
+    len: u64,
+    policy: &ksef_transport::UrlPolicy,
+) -> Result<http::Request<()>, Error> {
+    let method = http::Method::from_bytes(up.method.as_bytes())
+        .map_err(|_| Error::Protocol(format!("bad upload method `{}`", up.method)))?;
+    let headers: Vec<(&str, &str)> =
+        up.headers.iter().filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))).collect();
+    let checked = presigned_request(method, &up.url, &headers, Vec::new(), policy)?;
+    let (mut parts, _) = checked.into_parts();
+    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    Ok(http::Request::from_parts(parts, ()))
+}
+
+#[cfg(any(feature = "ureq", feature = "reqwest"))]
+fn part_io(path: &Path, e: &std::io::Error) -> Error {
+    Error::Config(format!("reading part file {}: {e}", path.display()))
 }
 
 fn is_transient(e: &Error) -> bool {
@@ -343,10 +385,10 @@ fn export_final(reference: &str, st: &InvoiceExportStatusResponse) -> Result<Opt
     }
 }
 
-fn report(
+fn report<P>(
     reference: &str,
     status: SessionStatusResponse,
-    pkg: &BatchPackage<SpooledPart>,
+    pkg: &BatchPackage<P>,
     listed: Vec<SessionInvoiceStatusResponse>,
 ) -> BatchReport {
     let invoices = pkg
@@ -650,7 +692,9 @@ impl<T: SyncTransport + Send + Sync> KsefClient<T> {
 }
 
 impl<T: AsyncTransport + Sync> KsefClient<T> {
-    /// Async [`Self::send_batch_blocking`] (parts uploaded as buffered futures).
+    /// Async [`Self::send_batch_blocking`] (parts uploaded as buffered futures). Each upload
+    /// reads its part into memory; with `KsefClient<ReqwestTransport>`,
+    /// [`KsefClient::send_batch_streaming`] streams the parts from their files instead.
     pub async fn send_batch(
         &self,
         form_code: FormCode,
@@ -660,19 +704,7 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
         use futures_util::StreamExt;
         let key = Arc::new(SessionKey::generate(&mut rand::rng())?);
         let pkg = build_package(&key, opts, invoices)?;
-        let mut retried = false;
-        let resp = loop {
-            let public = self.public_key(KeyUsage::SymmetricKeyEncryption).await?;
-            let body = open_request(&key, &public, form_code, &pkg, opts.offline_mode)?;
-            match self.call::<OpenBatchSession>(&(), body).await {
-                Err(e) if !retried && e.exception_codes().contains(&crate::keys::UNKNOWN_PUBLIC_KEY) => {
-                    retried = true;
-                    self.invalidate_public_keys();
-                }
-                r => break r?.value,
-            }
-        };
-        let reference = resp.reference_number.to_string();
+        let resp = self.open_batch(&key, form_code, &pkg, opts).await?;
         let plan = plan(&pkg, &resp)?;
         let results: Vec<Result<(), Error>> = futures_util::stream::iter(plan.iter())
             .map(|(part, up)| self.upload_part(part, up, opts.upload_attempts))
@@ -680,10 +712,37 @@ impl<T: AsyncTransport + Sync> KsefClient<T> {
             .collect()
             .await;
         results.into_iter().collect::<Result<Vec<()>, Error>>()?;
-        self.call::<CloseBatchSession>(&CloseBatchSessionParams { reference_number: reference.clone() }, ()).await?;
-        let status = self.wait_for_batch(&reference).await?;
-        let listed = self.session_invoice_statuses(&reference).await?;
-        Ok(report(&reference, status, &pkg, listed))
+        self.finish_batch(&resp.reference_number.to_string(), &pkg).await
+    }
+
+    /// Opens the batch session of `pkg` (refetching the key and retrying once on 21470).
+    async fn open_batch<P>(
+        &self,
+        key: &SessionKey,
+        form_code: FormCode,
+        pkg: &BatchPackage<P>,
+        opts: &BatchOptions,
+    ) -> Result<OpenBatchSessionResponse, Error> {
+        let mut retried = false;
+        loop {
+            let public = self.public_key(KeyUsage::SymmetricKeyEncryption).await?;
+            let body = open_request(key, &public, form_code, pkg, opts.offline_mode)?;
+            match self.call::<OpenBatchSession>(&(), body).await {
+                Err(e) if !retried && e.exception_codes().contains(&crate::keys::UNKNOWN_PUBLIC_KEY) => {
+                    retried = true;
+                    self.invalidate_public_keys();
+                }
+                r => return Ok(r?.value),
+            }
+        }
+    }
+
+    /// Closes the session, waits for its final status and reports each invoice.
+    async fn finish_batch<P>(&self, reference: &str, pkg: &BatchPackage<P>) -> Result<BatchReport, Error> {
+        self.call::<CloseBatchSession>(&CloseBatchSessionParams { reference_number: reference.to_owned() }, ()).await?;
+        let status = self.wait_for_batch(reference).await?;
+        let listed = self.session_invoice_statuses(reference).await?;
+        Ok(report(reference, status, pkg, listed))
     }
 
     async fn upload_part(&self, part: &SpooledPart, up: &PartUploadRequest, attempts: u32) -> Result<(), Error> {
@@ -814,37 +873,126 @@ impl KsefClient<ksef_transport::UreqTransport> {
         opts: &BatchOptions,
     ) -> Result<BatchReport, Error> {
         self.send_batch_with_blocking(form_code, invoices, opts, |part, up| {
-            let mut attempt = 0;
-            loop {
-                match self.stream_part(part, up) {
-                    Ok(()) => return Ok(()),
-                    Err(e) if attempt + 1 < opts.upload_attempts.max(1) && is_transient(&e) => {
-                        self.sleep_blocking(backoff(attempt));
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            self.upload_part_file_blocking(part.path(), up, opts.upload_attempts)
         })
     }
 
-    fn stream_part(&self, part: &SpooledPart, up: &PartUploadRequest) -> Result<(), Error> {
-        let io = |e: std::io::Error| Error::Config(format!("reading spooled part: {e}"));
-        let method = http::Method::from_bytes(up.method.as_bytes())
-            .map_err(|_| Error::Protocol(format!("bad upload method `{}`", up.method)))?;
-        let headers: Vec<(&str, &str)> =
-            up.headers.iter().filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))).collect();
-        // Validated (URL policy, no Authorization) like every pre-signed request; the body streams.
-        let checked = presigned_request(method, &up.url, &headers, Vec::new(), self.url_policy())?;
-        let (mut parts, _) = checked.into_parts();
-        let mut file = part.open().map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-        let req = http::Request::from_parts(parts, ());
+    /// Streams one part file to its pre-signed URL (no bearer token, URL policy checked),
+    /// retried `attempts` times (at least 1) on retryable failures with backoff; the file is
+    /// reopened for every attempt.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the file cannot be read, [`Error::Api`] for a refused URL or the
+    /// storage's last error answer.
+    pub fn upload_part_file_blocking(&self, path: &Path, up: &PartUploadRequest, attempts: u32) -> Result<(), Error> {
+        let mut attempt = 0;
+        loop {
+            match self.stream_part(path, up) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt + 1 < attempts.max(1) && is_transient(&e) => {
+                    self.sleep_blocking(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn stream_part(&self, path: &Path, up: &PartUploadRequest) -> Result<(), Error> {
+        let mut file = std::fs::File::open(path).map_err(|e| part_io(path, &e))?;
+        let len = file.metadata().map_err(|e| part_io(path, &e))?.len();
+        let req = streaming_head(up, len, self.url_policy())?;
         let resp = self
             .inner
             .transport
             .send_reader(req, &mut file)
+            .map_err(|e| Error::Api(ksef_transport::Error::from_transport(e)))?;
+        ksef_transport::parse_presigned(resp)?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl KsefClient<ksef_transport::ReqwestTransport> {
+    /// Async [`Self::send_batch_streaming_blocking`]: the package is built on a blocking
+    /// thread (`spawn_blocking`) into temp files, and each part is streamed from its file in
+    /// chunks ([`ksef_transport::reqwest_transport::STREAM_CHUNK`]) instead of being read into
+    /// memory; up to `parallelism` parts upload at once, each retried `upload_attempts` times.
+    /// Peak memory does not grow with the batch.
+    ///
+    /// Needs a tokio runtime.
+    ///
+    /// # Errors
+    /// As [`Self::send_batch_blocking`].
+    pub async fn send_batch_streaming(
+        &self,
+        form_code: FormCode,
+        invoices: Vec<BatchInvoice>,
+        opts: &BatchOptions,
+    ) -> Result<BatchReport, Error> {
+        let key = Arc::new(SessionKey::generate(&mut rand::rng())?);
+        let pkg = {
+            let (key, opts) = (Arc::clone(&key), opts.clone());
+            tokio::task::spawn_blocking(move || build_package(&key, &opts, invoices))
+                .await
+                .map_err(|e| Error::Config(format!("packaging task failed: {e}")))??
+        };
+        let resp = self.open_batch(&key, form_code, &pkg, opts).await?;
+        self.upload_package_streaming(&pkg, &resp, opts.parallelism, opts.upload_attempts).await?;
+        self.finish_batch(&resp.reference_number.to_string(), &pkg).await
+    }
+
+    /// Uploads every part of a package kept in files ([`TempFileSink`] or
+    /// [`crate::batch::DirSink`]) to the URLs of an opened batch session, streaming each file,
+    /// at most `parallelism` (at least 1) at once, each retried `attempts` times.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the session lists no URL for a part; the first failed upload.
+    pub async fn upload_package_streaming<P: PartFile + Sync>(
+        &self,
+        pkg: &BatchPackage<P>,
+        session: &OpenBatchSessionResponse,
+        parallelism: usize,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        use futures_util::StreamExt;
+        let plan = plan(pkg, session)?;
+        let results: Vec<Result<(), Error>> = futures_util::stream::iter(plan.iter())
+            .map(|(part, up)| self.upload_part_file(part.part_path(), up, attempts))
+            .buffer_unordered(parallelism.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, Error>>().map(drop)
+    }
+
+    /// Async [`Self::upload_part_file_blocking`]: the file is read with `tokio::fs` and sent as
+    /// a streaming body with `Content-Length`.
+    ///
+    /// # Errors
+    /// As [`Self::upload_part_file_blocking`].
+    pub async fn upload_part_file(&self, path: &Path, up: &PartUploadRequest, attempts: u32) -> Result<(), Error> {
+        let mut attempt = 0;
+        loop {
+            match self.stream_part_async(path, up).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt + 1 < attempts.max(1) && is_transient(&e) => {
+                    self.sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn stream_part_async(&self, path: &Path, up: &PartUploadRequest) -> Result<(), Error> {
+        let file = tokio::fs::File::open(path).await.map_err(|e| part_io(path, &e))?;
+        let len = file.metadata().await.map_err(|e| part_io(path, &e))?.len();
+        let req = streaming_head(up, len, self.url_policy())?;
+        let resp = self
+            .inner
+            .transport
+            .send_reader(req, file)
+            .await
             .map_err(|e| Error::Api(ksef_transport::Error::from_transport(e)))?;
         ksef_transport::parse_presigned(resp)?;
         Ok(())

@@ -343,6 +343,70 @@ impl<T: SyncTransport> KsefClient<T> {
     }
 }
 
+impl<T: SyncTransport + Send + Sync> KsefClient<T> {
+    /// [`Self::send_and_wait_blocking`] with up to `concurrency` invoices (at least 1) in flight
+    /// at once on scoped threads: each thread sends an invoice and waits for its status, then
+    /// takes the next. Every request goes through the client's shared limiter, so the rate
+    /// limits hold however many threads run. One result per invoice, in input order.
+    ///
+    /// # Panics
+    /// Only if a worker thread panicked (its panic is resumed).
+    pub fn send_and_wait_concurrent_blocking(
+        &self,
+        session: &OnlineSession,
+        invoices: &[Vec<u8>],
+        concurrency: usize,
+    ) -> Vec<Result<AcceptedInvoice, Error>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let opts = SendOptions::default();
+        let threads = concurrency.clamp(1, invoices.len().max(1));
+        let mut slots: Vec<Option<Result<AcceptedInvoice, Error>>> = (0..invoices.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(xml) = invoices.get(i) else { return done };
+                            let r = self.send_invoice_blocking(session, xml, &opts).and_then(|reference| {
+                                self.wait_for_invoice_blocking(&session.reference_number, &reference)
+                            });
+                            done.push((i, r));
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                match w.join() {
+                    Ok(done) => {
+                        for (i, r) in done {
+                            slots[i] = Some(r);
+                        }
+                    }
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+        slots.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::Protocol("invoice not processed".into())))).collect()
+    }
+
+    /// [`Self::send_invoices_blocking`] with [`Self::send_and_wait_concurrent_blocking`]: opens
+    /// a session, sends and waits for up to `concurrency` invoices at once, closes the session.
+    pub fn send_invoices_concurrent_blocking(
+        &self,
+        form_code: FormCode,
+        invoices: &[Vec<u8>],
+        concurrency: usize,
+    ) -> Result<(OnlineSession, Vec<Result<AcceptedInvoice, Error>>), Error> {
+        let session = self.open_online_session_blocking(form_code)?;
+        let results = self.send_and_wait_concurrent_blocking(&session, invoices, concurrency);
+        self.close_online_session_blocking(&session)?;
+        Ok((session, results))
+    }
+}
+
 impl<T: AsyncTransport + Sync> KsefClient<T> {
     /// Async [`Self::open_online_session_blocking`].
     pub async fn open_online_session(&self, form_code: FormCode) -> Result<OnlineSession, Error> {

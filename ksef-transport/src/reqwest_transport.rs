@@ -7,6 +7,11 @@ use crate::{AsyncTransport, DownloadBody, HttpRequest, HttpResponse, TransportCo
 
 pub use reqwest;
 
+/// Chunk size of streamed request bodies ([`ReqwestTransport::send_reader`]): large enough that
+/// a file reader (`tokio::fs::File` hops to a blocking thread per read) keeps up, small enough
+/// that a few parallel uploads stay within a few MB.
+pub const STREAM_CHUNK: usize = 256 * 1024;
+
 /// An async transport on a [`reqwest::Client`]: rustls with the ring provider, webpki roots,
 /// redirects off.
 #[derive(Clone, Debug)]
@@ -97,15 +102,15 @@ impl ReqwestTransport {
         Self { client, max_response_bytes }
     }
 
-    /// Sends a request whose body streams from `body` (e.g. an encrypted batch part on disk), so
-    /// a large payload is never held in memory. Set `Content-Length` on the request if the
-    /// server needs it (pre-signed blob uploads do).
+    /// Sends a request whose body streams from `body` (e.g. an encrypted batch part on disk) in
+    /// chunks of [`STREAM_CHUNK`] bytes, so a large payload is never held in memory. Set
+    /// `Content-Length` on the request if the server needs it (pre-signed blob uploads do).
     pub async fn send_reader<R>(&self, req: http::Request<()>, body: R) -> Result<HttpResponse, ReqwestError>
     where
         R: tokio::io::AsyncRead + Send + Sync + 'static,
     {
         let (parts, ()) = req.into_parts();
-        let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(body));
+        let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(body, STREAM_CHUNK));
         let req = reqwest::Request::try_from(http::Request::from_parts(parts, stream))?;
         let resp = self.client.execute(req).await?;
         Self::read(resp, self.max_response_bytes).await

@@ -202,3 +202,55 @@ fn offset_pagination_over_invoice_metadata() {
         .collect();
     assert_eq!(pages, [10, 1]);
 }
+
+/// Concurrent blocking sends: up to 4 invoices in flight on scoped threads (observed at the
+/// transport), every valid one numbered, the bad one rejected in its own slot, input order kept.
+#[test]
+fn concurrent_blocking_sends_keep_order_and_overlap() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ksef_transport::SyncTransport as _;
+    let emu = emulator();
+    let inner = ksef_transport::UreqTransport::new(&ksef_transport::TransportConfig::default());
+    let (in_flight, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (f, p) = (in_flight.clone(), peak.clone());
+    let transport = move |req: ksef_transport::HttpRequest| {
+        let sending = req.method() == http::Method::POST && req.uri().path().ends_with("/invoices");
+        if sending {
+            let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            // Hold the request a moment so overlapping threads are observable.
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let r = inner.send(req);
+        if sending {
+            f.fetch_sub(1, Ordering::SeqCst);
+        }
+        r
+    };
+    let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
+        .allow_loopback_urls(true)
+        .build(transport)
+        .unwrap();
+    let nip = fresh_nip();
+    client.call_blocking::<TestdataCreateSubject>(&(), subject_request(&nip)).unwrap();
+    client.login_blocking(xades(&nip)).unwrap();
+    let mut invoices: Vec<Vec<u8>> = (0..12).map(|_| invoice(&nip, &unique_number("CC"))).collect();
+    invoices[5] = invoice(&fresh_nip(), &unique_number("OTHER")); // another seller: not ours to send
+    let (_, results) = client.send_invoices_concurrent_blocking(FormCode::Fa3, &invoices, 4).unwrap();
+    assert_eq!(results.len(), 12);
+    for (i, r) in results.iter().enumerate() {
+        match (i, r) {
+            (5, Err(Error::InvoiceRejected(_))) => {}
+            (5, other) => panic!("invoice 5: {other:?}"),
+            (_, Ok(a)) => {
+                let xml = client.get_invoice_blocking(a.ksef_number.as_str()).unwrap();
+                assert_eq!(xml.as_bytes(), &invoices[i][..], "invoice {i} out of order");
+            }
+            (_, Err(e)) => panic!("invoice {i}: {e:?}"),
+        }
+    }
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&peak), "peak in flight {peak}");
+}

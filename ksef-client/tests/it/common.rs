@@ -128,3 +128,63 @@ pub async fn logged_in_async(emu: &Emulator) -> (KsefClient<ReqwestTransport>, S
     client.login(xades(&nip)).await.unwrap();
     (client, nip)
 }
+
+/// One request a [`StubServer`] received.
+#[derive(Debug, Clone)]
+pub struct StubRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP/1.1 stub: answers each request (one per connection, `Connection: close`)
+/// with the next scripted `(status, content type, body)`, the last one repeating, and records
+/// what it received.
+pub struct StubServer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<StubRequest>>>,
+}
+
+pub fn stub_server(script: Vec<(u16, &'static str, Vec<u8>)>) -> StubServer {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut it = line.split_whitespace();
+            let (method, target) = (it.next().unwrap_or("").to_owned(), it.next().unwrap_or("").to_owned());
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap();
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+            let len = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock().unwrap().push(StubRequest { method, target, headers, body });
+            let (status, ctype, payload) = &script[i.min(script.len() - 1)];
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(payload);
+        }
+    });
+    StubServer { url, requests }
+}

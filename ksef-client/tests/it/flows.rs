@@ -335,3 +335,77 @@ fn async_batch_of_10000_invoices_in_several_parts() {
         assert_full_report(&report, 10_000);
     });
 }
+
+/// reqwest: parts streamed from their temp files in parallel, ZIP and TarGz.
+#[test]
+fn async_streaming_batch_in_several_parts_all_numbered() {
+    let emu = emulator();
+    run(async {
+        let (client, nip) = logged_in_async(&emu).await;
+        for (compression, tag, part) in [(Compression::Zip, "SZ", 16 * 1024), (Compression::TarGz, "SG", 2 * 1024)] {
+            let report = client
+                .send_batch_streaming(FormCode::Fa3, batch(&nip, 150, tag), &small_parts(compression, part))
+                .await
+                .unwrap();
+            assert!(report.parts > 1, "{compression:?}: {} parts", report.parts);
+            assert_eq!(report.status.status.code, 200);
+            let numbers: BTreeSet<_> = report.accepted().map(|(_, a)| a.ksef_number.as_str().to_owned()).collect();
+            assert_eq!(numbers.len(), 150, "{compression:?}");
+        }
+    });
+}
+
+/// reqwest: a part file streamed to a storage stub that fails twice (503) is retried, and the
+/// stub receives the file's exact bytes with `Content-Length`, the listed headers and no token;
+/// a 4xx is not retried; a missing file is a typed error.
+#[test]
+fn async_streamed_part_upload_is_retried_and_sends_the_file() {
+    use ksef_model::types::PartUploadRequest;
+    let stub = stub_server(vec![
+        (503, "text/plain", Vec::new()),
+        (503, "text/plain", Vec::new()),
+        (201, "text/plain", Vec::new()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("part-1.aes");
+    // 1 MB + 5 bytes: several stream chunks.
+    let data: Vec<u8> = (0..1_000_005u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let up: PartUploadRequest = serde_json::from_value(serde_json::json!({
+        "ordinalNumber": 1, "method": "PUT", "url": format!("{}/storage/p1?sig=x", stub.url),
+        "headers": {"x-ms-blob-type": "BlockBlob"}
+    }))
+    .unwrap();
+    let client = ksef_client::KsefClient::builder(stub.url.parse().unwrap())
+        .allow_loopback_urls(true)
+        .async_sleep(|_| async {})
+        .build(ksef_transport::ReqwestTransport::new(&Default::default()).unwrap())
+        .unwrap();
+    run(async {
+        client.upload_part_file(&path, &up, 3).await.unwrap();
+    });
+    let reqs = stub.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs {
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.target, "/storage/p1?sig=x");
+        assert_eq!(r.body, data);
+        let h = |n: &str| r.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(h("content-length"), Some("1000005"));
+        assert_eq!(h("x-ms-blob-type"), Some("BlockBlob"));
+        assert_eq!(h("authorization"), None);
+    }
+    // 403 is final: one attempt.
+    let stub = stub_server(vec![(403, "text/plain", Vec::new())]);
+    let up403: PartUploadRequest = serde_json::from_value(serde_json::json!({
+        "ordinalNumber": 1, "method": "PUT", "url": format!("{}/storage/p1", stub.url), "headers": {}
+    }))
+    .unwrap();
+    run(async {
+        let err = client.upload_part_file(&path, &up403, 3).await.unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN));
+        let err = client.upload_part_file(&dir.path().join("missing"), &up403, 3).await.unwrap_err();
+        assert!(matches!(err, ksef_client::Error::Config(_)), "{err:?}");
+    });
+    assert_eq!(stub.requests.lock().unwrap().len(), 1);
+}

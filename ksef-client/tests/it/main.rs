@@ -11,4 +11,5 @@ mod presigned;
 mod recovery;
 mod scripted;
 mod secrets;
+mod services;
 mod soak;
