@@ -1,5 +1,13 @@
 //! The durable journal of `ksef send`: SQLite (WAL, synchronous=FULL) in the state dir.
 //! Every state change is committed before the next remote call.
+//!
+//! Online runs journal each file (`pending` → `sending` → `sent` → `accepted`/`rejected`).
+//! Batch runs add a `batches` row per package (`building` → `built` → `opening` → `opened` →
+//! `closing` → `closed` → `done`, or `abandoned` when KSeF never got its invoices) and a
+//! `batch_parts` row per encrypted part (`built` → `uploading` → `uploaded`); a file of a batch
+//! is `batched` until its outcome is known. The open request stored with a batch holds the AES
+//! key only RSA-OAEP-wrapped with KSeF's public key (no secret in clear); the file is still
+//! created with mode 0600.
 
 use std::path::Path;
 
@@ -19,6 +27,67 @@ pub(crate) struct FileRow {
     pub error_code: Option<i64>,
     pub error_description: Option<String>,
     pub error_details: Option<String>,
+    /// The batch package the file went into (batch mode).
+    pub batch_id: Option<i64>,
+    /// Its archive entry name in that package.
+    pub entry: Option<String>,
+}
+
+/// How a run sends its files (kept so that `--resume` continues the same way).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct RunOptions {
+    /// `online` or `batch`.
+    pub mode: String,
+    /// The form code name (`FA3`, ...).
+    pub form: String,
+    /// `zip` or `targz`.
+    pub archive: String,
+    /// Offline-mode declaration.
+    pub offline: bool,
+}
+
+/// One batch package of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct BatchRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub state: String,
+    pub dir: String,
+    /// The `POST /sessions/batch` body (JSON; the key in it is RSA-wrapped).
+    #[serde(skip)]
+    pub open_request: Option<String>,
+    pub session_ref: Option<String>,
+    /// The open response (JSON: pre-signed upload URLs).
+    #[serde(skip)]
+    pub open_response: Option<String>,
+    pub status_code: Option<i64>,
+    pub status_description: Option<String>,
+    pub parts: Vec<PartRow>,
+}
+
+/// One encrypted part of a batch package.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PartRow {
+    pub ordinal: i64,
+    pub path: String,
+    pub sha256: String,
+    pub size: i64,
+    pub state: String,
+}
+
+/// A run (for `ksef status`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct RunRow {
+    pub id: i64,
+    pub env: String,
+    pub started: String,
+    pub finished: bool,
+    pub mode: String,
+    pub form: String,
+    pub archive: String,
+    pub offline: bool,
+    pub session_ref: Option<String>,
+    pub batches: Vec<BatchRow>,
 }
 
 /// The journal database.
@@ -29,6 +98,7 @@ pub(crate) struct Journal {
 
 impl Journal {
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Self> {
+        restrict(path);
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
@@ -53,9 +123,230 @@ impl Journal {
                 error_description TEXT,
                 error_details TEXT,
                 PRIMARY KEY (run_id, path)
+            );
+            CREATE TABLE IF NOT EXISTS batches (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id INTEGER NOT NULL REFERENCES runs(id),
+                state TEXT NOT NULL,
+                dir TEXT NOT NULL,
+                open_request TEXT,
+                session_ref TEXT,
+                open_response TEXT,
+                status_code INTEGER,
+                status_description TEXT
+            );
+            CREATE TABLE IF NOT EXISTS batch_parts (
+                batch_id INTEGER NOT NULL REFERENCES batches(id),
+                ordinal INTEGER NOT NULL,
+                path TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                PRIMARY KEY (batch_id, ordinal)
             );",
         )?;
+        // Columns added after the first release of the journal (additive migrations).
+        add_column(&db, "runs", "mode", "TEXT NOT NULL DEFAULT 'online'")?;
+        add_column(&db, "runs", "form", "TEXT NOT NULL DEFAULT 'FA3'")?;
+        add_column(&db, "runs", "archive", "TEXT NOT NULL DEFAULT 'zip'")?;
+        add_column(&db, "runs", "offline", "INTEGER NOT NULL DEFAULT 0")?;
+        add_column(&db, "files", "batch_id", "INTEGER")?;
+        add_column(&db, "files", "entry", "TEXT")?;
+        restrict(path);
         Ok(Self { db })
+    }
+
+    /// The options `run` was started with.
+    pub(crate) fn run_options(&self, run: i64) -> rusqlite::Result<RunOptions> {
+        self.db.query_row("SELECT mode, form, archive, offline FROM runs WHERE id = ?1", [run], |r| {
+            Ok(RunOptions { mode: r.get(0)?, form: r.get(1)?, archive: r.get(2)?, offline: r.get(3)? })
+        })
+    }
+
+    /// Starts a run of `files` (path, SHA-256, size), all `pending`.
+    pub(crate) fn new_run_with(
+        &mut self,
+        env: &str,
+        files: &[(String, String, i64)],
+        opts: &RunOptions,
+    ) -> rusqlite::Result<i64> {
+        let id = self.new_run(env, files)?;
+        self.db.execute(
+            "UPDATE runs SET mode = ?2, form = ?3, archive = ?4, offline = ?5 WHERE id = ?1",
+            params![id, opts.mode, opts.form, opts.archive, opts.offline],
+        )?;
+        Ok(id)
+    }
+
+    /// Runs (newest first), each with its batches, or only `run`.
+    pub(crate) fn runs(&self, run: Option<i64>) -> rusqlite::Result<Vec<RunRow>> {
+        let mut st = self.db.prepare(
+            "SELECT id, env, started, finished, mode, form, archive, offline, session_ref FROM runs
+             WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([run], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    env: r.get(1)?,
+                    started: r.get(2)?,
+                    finished: r.get(3)?,
+                    mode: r.get(4)?,
+                    form: r.get(5)?,
+                    archive: r.get(6)?,
+                    offline: r.get(7)?,
+                    session_ref: r.get(8)?,
+                    batches: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|mut r| {
+                r.batches = self.batches(r.id)?;
+                Ok(r)
+            })
+            .collect()
+    }
+
+    /// The batches of `run`, oldest first, with their parts.
+    pub(crate) fn batches(&self, run: i64) -> rusqlite::Result<Vec<BatchRow>> {
+        let mut st = self.db.prepare(
+            "SELECT id, run_id, state, dir, open_request, session_ref, open_response, status_code,
+                    status_description FROM batches WHERE run_id = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([run], |r| {
+                Ok(BatchRow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    state: r.get(2)?,
+                    dir: r.get(3)?,
+                    open_request: r.get(4)?,
+                    session_ref: r.get(5)?,
+                    open_response: r.get(6)?,
+                    status_code: r.get(7)?,
+                    status_description: r.get(8)?,
+                    parts: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|mut b| {
+                b.parts = self.parts(b.id)?;
+                Ok(b)
+            })
+            .collect()
+    }
+
+    fn parts(&self, batch: i64) -> rusqlite::Result<Vec<PartRow>> {
+        let mut st = self.db.prepare(
+            "SELECT ordinal, path, sha256, size, state FROM batch_parts WHERE batch_id = ?1 ORDER BY ordinal",
+        )?;
+        let rows = st.query_map([batch], |r| {
+            Ok(PartRow { ordinal: r.get(0)?, path: r.get(1)?, sha256: r.get(2)?, size: r.get(3)?, state: r.get(4)? })
+        })?;
+        rows.collect()
+    }
+
+    /// A new batch of `run`, `building` into `dir` (its parts and files are recorded by
+    /// [`Journal::batch_built`] only when the package is complete).
+    pub(crate) fn new_batch(&self, run: i64, dir: &str) -> rusqlite::Result<i64> {
+        self.db.execute("INSERT INTO batches (run_id, state, dir) VALUES (?1, 'building', ?2)", params![run, dir])?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// Drops a batch that never got past `building` (its part files are rewritten anyway).
+    pub(crate) fn drop_building_batch(&self, batch: i64) -> rusqlite::Result<()> {
+        self.db.execute("DELETE FROM batches WHERE id = ?1 AND state = 'building'", [batch]).map(drop)
+    }
+
+    /// The package is complete: its open request, its parts, and which file is which entry
+    /// (those files become `batched`), in one transaction.
+    pub(crate) fn batch_built(
+        &mut self,
+        batch: i64,
+        run: i64,
+        open_request: &str,
+        parts: &[PartRow],
+        entries: &[(String, String)],
+    ) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        for p in parts {
+            tx.execute(
+                "INSERT INTO batch_parts (batch_id, ordinal, path, sha256, size, state) VALUES (?1, ?2, ?3, ?4, ?5, 'built')",
+                params![batch, p.ordinal, p.path, p.sha256, p.size],
+            )?;
+        }
+        for (path, entry) in entries {
+            tx.execute(
+                "UPDATE files SET state = 'batched', batch_id = ?3, entry = ?4 WHERE run_id = ?1 AND path = ?2",
+                params![run, path, batch, entry],
+            )?;
+        }
+        tx.execute(
+            "UPDATE batches SET state = 'built', open_request = ?2 WHERE id = ?1",
+            params![batch, open_request],
+        )?;
+        tx.commit()
+    }
+
+    /// Moves a batch to `state`.
+    pub(crate) fn set_batch_state(&self, batch: i64, state: &str) -> rusqlite::Result<()> {
+        self.db.execute("UPDATE batches SET state = ?2 WHERE id = ?1", params![batch, state]).map(drop)
+    }
+
+    /// The session is open: its reference and the open response (upload URLs).
+    pub(crate) fn batch_opened(&self, batch: i64, session: &str, response: &str) -> rusqlite::Result<()> {
+        self.db
+            .execute(
+                "UPDATE batches SET state = 'opened', session_ref = ?2, open_response = ?3 WHERE id = ?1",
+                params![batch, session, response],
+            )
+            .map(drop)
+    }
+
+    /// A part's upload state (`built`, `uploading`, `uploaded`).
+    pub(crate) fn set_part_state(&self, batch: i64, ordinal: i64, state: &str) -> rusqlite::Result<()> {
+        self.db
+            .execute(
+                "UPDATE batch_parts SET state = ?3 WHERE batch_id = ?1 AND ordinal = ?2",
+                params![batch, ordinal, state],
+            )
+            .map(drop)
+    }
+
+    /// The batch session's final status.
+    pub(crate) fn batch_status(&self, batch: i64, code: i64, description: &str) -> rusqlite::Result<()> {
+        self.db
+            .execute(
+                "UPDATE batches SET status_code = ?2, status_description = ?3 WHERE id = ?1",
+                params![batch, code, description],
+            )
+            .map(drop)
+    }
+
+    /// A batched file KSeF did not report goes back to `pending` (out of its batch).
+    pub(crate) fn requeue(&self, run: i64, path: &str) -> rusqlite::Result<()> {
+        self.db
+            .execute(
+                "UPDATE files SET state = 'pending', batch_id = NULL, entry = NULL, session_ref = NULL,
+                 invoice_ref = NULL WHERE run_id = ?1 AND path = ?2",
+                params![run, path],
+            )
+            .map(drop)
+    }
+
+    /// KSeF never got this batch's invoices: the batch is `abandoned` and its files that have
+    /// no outcome go back to `pending` (a new package will carry them), in one transaction.
+    pub(crate) fn abandon_batch(&mut self, batch: i64) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "UPDATE files SET state = 'pending', batch_id = NULL, entry = NULL, session_ref = NULL
+             WHERE batch_id = ?1 AND state = 'batched'",
+            [batch],
+        )?;
+        tx.execute("UPDATE batches SET state = 'abandoned' WHERE id = ?1", [batch])?;
+        tx.commit()
     }
 
     /// The newest unfinished run for `env`, if any.
@@ -104,7 +395,7 @@ impl Journal {
     pub(crate) fn files(&self, run: Option<i64>) -> rusqlite::Result<Vec<FileRow>> {
         let mut st = self.db.prepare(
             "SELECT run_id, path, sha256, size, state, session_ref, invoice_ref, ksef_number, error_code,
-                    error_description, error_details
+                    error_description, error_details, batch_id, entry
              FROM files WHERE ?1 IS NULL OR run_id = ?1 ORDER BY run_id, path",
         )?;
         let rows = st.query_map([run], |r| {
@@ -120,6 +411,8 @@ impl Journal {
                 error_code: r.get(8)?,
                 error_description: r.get(9)?,
                 error_details: r.get(10)?,
+                batch_id: r.get(11)?,
+                entry: r.get(12)?,
             })
         })?;
         rows.collect()
@@ -174,4 +467,30 @@ impl Journal {
             )
             .map(drop)
     }
+}
+
+/// Adds `column` to `table` unless it is there already.
+fn add_column(db: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    let mut st = db.prepare(&format!("PRAGMA table_info({table})"))?;
+    let present = st.query_map([], |r| r.get::<_, String>(1))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    if !present.iter().any(|c| c == column) {
+        db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
+/// Mode 0600 for the journal (Unix): it names files and sessions, and batch open requests.
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if !path.exists() {
+            let _ = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        }
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!("journal permissions: {e}");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
