@@ -1,0 +1,147 @@
+//! Seeded crash-resume harness (issue #8 point 2): `ksef send` runs (online and batch, a few
+//! invoices each) against an emulator in its own process are killed with a real SIGKILL after a
+//! seeded random delay, resumed to completion, and then every invoice must have exactly one KSeF
+//! number in the emulator's store. The seed is printed; `KSEF_CRASH_SEED=<seed>` replays the
+//! same choices (the kill lands at the same delay; where that is in the run depends on timing).
+//!
+//! `crash_harness_3_kills` runs in the normal suite; `crash_harness_20_kills` with `--ignored`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{RngExt, SeedableRng};
+
+use super::crash_process::{
+    EmulatorProcess, NIP, PART_SIZE, base_identity, check_scenario, ksef_numbers_in_store, ksef_send, send_args,
+    state_with_identity, write_invoices,
+};
+
+/// The `ksef` binary as a plain process (so that it can be SIGKILLed), like `super::ksef`.
+fn ksef_process(state: &Path, args: &[String]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("ksef"));
+    c.env_remove("KSEF_ENV")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("KSEF_PROFILE")
+        .env_remove("KSEF_TOKEN")
+        .env_remove("KSEF_CONFIG")
+        .env_remove("KSEF_CLI_TEST_ABORT_AFTER")
+        .env("KSEF_CLI_TEST_PART_SIZE", PART_SIZE)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn seed() -> u64 {
+    match std::env::var("KSEF_CRASH_SEED") {
+        Ok(s) => s.parse().expect("KSEF_CRASH_SEED is a u64"),
+        Err(_) => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64),
+    }
+}
+
+/// What one harness run did.
+struct Run {
+    what: String,
+    state: std::path::PathBuf,
+    numbers: Vec<String>,
+    killed: bool,
+}
+
+fn harness(kills: usize) {
+    let seed = seed();
+    eprintln!("crash harness: seed {seed} (replay with KSEF_CRASH_SEED={seed}), {kills} kills");
+    let started = Instant::now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProcess::start(dir.path());
+    let url = emu.url.clone();
+    let base = dir.path().join("base");
+    base_identity(&base, &url);
+    // Calibration: one uninterrupted run per mode gives the range of kill delays.
+    let mut runs = Vec::new();
+    let mut full = [Duration::ZERO; 2];
+    for (m, mode) in ["online", "batch"].iter().enumerate() {
+        let tag = format!("H{seed}-cal-{mode}");
+        let invoices = dir.path().join(&tag).join("invoices");
+        let numbers = write_invoices(&invoices, &tag, 4);
+        let state = dir.path().join(&tag).join("state");
+        state_with_identity(&base, &state);
+        let t = Instant::now();
+        ksef_send(&state).args(send_args(&url, mode, &invoices)).assert().success();
+        full[m] = t.elapsed();
+        runs.push(Run { what: format!("calibration {mode}"), state, numbers, killed: false });
+    }
+    eprintln!("uninterrupted runs: online {:?}, batch {:?}", full[0], full[1]);
+    let mut killed = 0;
+    let mut attempt = 0;
+    while killed < kills {
+        attempt += 1;
+        assert!(attempt <= kills * 3, "seed {seed}: too many runs finished before their kill");
+        let m = rng.random_range(0..2usize);
+        let mode = ["online", "batch"][m];
+        let n = rng.random_range(2..=5usize);
+        // Up to 20 % past the calibrated duration, so that some kills land late.
+        let delay = full[m].mul_f64(rng.random_range(0.0..1.2));
+        let tag = format!("H{seed}-{attempt}");
+        let invoices = dir.path().join(&tag).join("invoices");
+        let numbers = write_invoices(&invoices, &tag, n);
+        let state = dir.path().join(&tag).join("state");
+        state_with_identity(&base, &state);
+        let args = send_args(&url, mode, &invoices);
+        let mut child = ksef_process(&state, &args).spawn().unwrap();
+        std::thread::sleep(delay);
+        let was_running = child.try_wait().unwrap().is_none();
+        child.kill().ok();
+        let status = child.wait().unwrap();
+        let sigkilled = {
+            use std::os::unix::process::ExitStatusExt;
+            was_running && status.signal() == Some(9)
+        };
+        if sigkilled {
+            killed += 1;
+        }
+        // Resume to completion: rerun the command (every second time with --resume).
+        if attempt % 2 == 0 && sigkilled {
+            ksef_send(&state).args(["--env", &url, "send", "--resume", "--nip", NIP]).assert().success();
+        } else {
+            ksef_send(&state).args(&args).assert().success();
+        }
+        let what = format!("run {attempt}: {mode}, {n} invoices, SIGKILL after {delay:?} (killed: {sigkilled})");
+        eprintln!("{what}");
+        runs.push(Run { what, state, numbers, killed: sigkilled });
+    }
+    let store = ksef_numbers_in_store(&emu.stop());
+    let mut failures = Vec::new();
+    for r in &runs {
+        if let Err(e) = check_scenario(&r.what, &r.state, &r.numbers, &store) {
+            failures.push(e);
+        }
+    }
+    let invoices: usize = runs.iter().map(|r| r.numbers.len()).sum();
+    let in_store: usize = store.values().map(Vec::len).sum();
+    let duplicates: usize = store.values().map(|v| v.len().saturating_sub(1)).sum();
+    eprintln!(
+        "crash harness seed {seed}: {} runs ({} SIGKILLed), {invoices} invoices, {in_store} KSeF numbers in the \
+         store, {duplicates} duplicates, {} failures, {:?}",
+        runs.len(),
+        runs.iter().filter(|r| r.killed).count(),
+        failures.len(),
+        started.elapsed()
+    );
+    assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+    assert_eq!(in_store, invoices, "seed {seed}: KSeF holds invoices no run sent");
+}
+
+#[test]
+fn crash_harness_3_kills() {
+    harness(3);
+}
+
+#[test]
+#[ignore = "20 SIGKILLed runs; run with --ignored"]
+fn crash_harness_20_kills() {
+    harness(20);
+}
