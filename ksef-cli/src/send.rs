@@ -247,6 +247,13 @@ pub(crate) fn send_run(
     }
     journal.finish_run(run).map_err(jerr)?;
     checkpoint("finished");
+    // The run is over: its batch parts are no longer needed.
+    let parts = job.state_dir.join("batches").join(format!("run-{run}"));
+    if parts.exists()
+        && let Err(e) = std::fs::remove_dir_all(&parts)
+    {
+        tracing::warn!("removing {}: {e}", parts.display());
+    }
     Ok(SendOutcome { rows, run })
 }
 

@@ -2,6 +2,8 @@
 
 use assert_cmd::Command;
 
+mod send_batch;
+
 mod crash_harness;
 mod crash_process;
 
