@@ -1295,10 +1295,7 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
                 None => println!("  invoice {}: REJECTED {}", r["invoice"], r["rejected"]),
             }
         }
-        println!(
-            "  batch:      {batch_session} ({batch_accepted} accepted, {batch_rejected} rejected; journal run {})",
-            sent.run
-        );
+        println!("  batch:      {batch_session} ({batch_accepted} accepted, {batch_rejected} rejected)");
         println!("  synced:     {synced} invoices into {}", sync_dir.display());
         println!("  invoices:   {}", out.join("invoices").display());
         println!("  UPOs:       {}", out.join("upo").display());
