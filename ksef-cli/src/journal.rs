@@ -494,3 +494,72 @@ fn restrict(path: &Path) {
     #[cfg(not(unix))]
     let _ = path;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal written before batch mode (no batch tables or columns) opens, gains them, and
+    /// its runs count as online FA(3) ZIP runs; the file becomes 0600.
+    #[test]
+    fn old_journal_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, env TEXT NOT NULL, started TEXT NOT NULL,
+                    session_ref TEXT, finished INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE files (run_id INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL, state TEXT NOT NULL, session_ref TEXT, invoice_ref TEXT, ksef_number TEXT,
+                    error_code INTEGER, error_description TEXT, error_details TEXT, PRIMARY KEY (run_id, path));
+                 INSERT INTO runs (env, started) VALUES ('local', '2026-01-01T00:00:00Z');
+                 INSERT INTO files (run_id, path, sha256, size, state) VALUES (1, '/a.xml', 'h', 1, 'pending');",
+            )
+            .unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        let o = j.run_options(1).unwrap();
+        assert_eq!((o.mode.as_str(), o.form.as_str(), o.archive.as_str(), o.offline), ("online", "FA3", "zip", false));
+        assert_eq!(j.files(Some(1)).unwrap()[0].batch_id, None);
+        assert!(j.batches(1).unwrap().is_empty());
+        drop(j);
+        // Opening again is a no-op.
+        Journal::open(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    /// A batch's life in the journal: built (files batched), opened, a part uploaded, abandoned
+    /// (unfinished files back to pending, an accepted one kept).
+    #[test]
+    fn batch_states_and_abandon() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let opts = RunOptions { mode: "batch".into(), form: "FA3".into(), archive: "zip".into(), offline: false };
+        let files = [("/a.xml".to_string(), "ha".to_string(), 1), ("/b.xml".to_string(), "hb".to_string(), 1)];
+        let run = j.new_run_with("local", &files, &opts).unwrap();
+        let b = j.new_batch(run, "/dir").unwrap();
+        let part =
+            PartRow { ordinal: 1, path: "/dir/b1-001.aes".into(), sha256: "p".into(), size: 16, state: "built".into() };
+        let entries =
+            [("/a.xml".to_string(), "00001-a.xml".to_string()), ("/b.xml".to_string(), "00002-b.xml".to_string())];
+        j.batch_built(b, run, "{}", &[part], &entries).unwrap();
+        assert!(j.files(Some(run)).unwrap().iter().all(|f| f.state == "batched" && f.batch_id == Some(b)));
+        j.batch_opened(b, "SB-1", "{}").unwrap();
+        j.set_part_state(b, 1, "uploaded").unwrap();
+        let row = &j.batches(run).unwrap()[0];
+        assert_eq!((row.state.as_str(), row.session_ref.as_deref()), ("opened", Some("SB-1")));
+        assert_eq!(row.parts[0].state, "uploaded");
+        j.mark_accepted(run, "/a.xml", "K-1").unwrap();
+        j.abandon_batch(b).unwrap();
+        let f = j.files(Some(run)).unwrap();
+        assert_eq!((f[0].state.as_str(), f[0].ksef_number.as_deref()), ("accepted", Some("K-1")));
+        assert_eq!((f[1].state.as_str(), f[1].batch_id, f[1].entry.as_deref()), ("pending", None, None));
+        assert_eq!(j.batches(run).unwrap()[0].state, "abandoned");
+        assert_eq!(j.runs(None).unwrap()[0].batches.len(), 1);
+    }
+}

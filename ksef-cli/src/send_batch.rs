@@ -12,7 +12,9 @@
 //!   KSeF refuses as already uploaded (400) counts as uploaded. A dead upload window (403) or a
 //!   session KSeF cancelled: the session status says what KSeF has; a session that was never
 //!   closed holds nothing, so the batch is `abandoned` and its files go into a new package.
-//! - `closing`: the session status tells whether the close arrived (status no longer 100).
+//! - `closing`: the session status tells whether the close arrived (status no longer 100). A
+//!   close refused for a missing part (21205) or a passed upload window (21208) means the
+//!   session can never be processed: it is abandoned as above.
 //! - `closed`: the status is polled to a final code, then every invoice's outcome is read
 //!   (session invoices and failed invoices); a duplicate (440) takes the original KSeF number;
 //!   an invoice KSeF does not report goes back to `pending` (sending it again is safe: KSeF
@@ -131,7 +133,8 @@ fn build(
             return Err(Failure::new(exit::ERROR, format!("{} changed since the run started", row.path)));
         }
         let base = Path::new(&row.path).file_name().and_then(|n| n.to_str()).unwrap_or("invoice.xml");
-        let entry = format!("{:05}-{base}", i + 1);
+        // Unique within the package and within the 255-byte entry-name limit.
+        let entry = format!("{:05}-{}", i + 1, tail(base, 240));
         builder.add_invoice(&entry, &bytes).map_err(|e| Failure::new(exit::ERROR, crate::error_chain(&e)))?;
         entries.push((row.path.clone(), entry));
         bar.inc(1);
@@ -156,6 +159,15 @@ fn build(
     tracing::info!(batch, parts = parts.len(), invoices = entries.len(), "batch package built");
     checkpoint("batch-built");
     Ok(())
+}
+
+/// The longest suffix of `s` of at most `max` bytes (on a character boundary).
+fn tail(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
 }
 
 fn load(journal: &Journal, run: i64, batch: i64) -> Result<BatchRow, Failure> {
@@ -276,17 +288,11 @@ fn close(conn: &Connection, journal: &mut Journal, b: &BatchRow) -> Result<Next,
             Ok(_) => {}
             Err(e) => {
                 let codes = e.exception_codes();
-                if codes.contains(&21205) {
-                    // KSeF misses a part we journaled as uploaded (an interrupted upload that did
-                    // not land): upload again; parts KSeF has answer 400 and count as uploaded.
-                    tracing::warn!(session, "KSeF misses a part: uploading again");
-                    for p in &b.parts {
-                        journal.set_part_state(b.id, p.ordinal, "uploading").map_err(jerr)?;
-                    }
-                    journal.set_batch_state(b.id, "opened").map_err(jerr)?;
-                    return Ok(Next::Continue);
-                }
-                if codes.contains(&21208) {
+                if codes.contains(&21205) || codes.contains(&21208) {
+                    // A part we journaled as uploaded is missing (an interrupted upload that did
+                    // not land), or the upload window is over: the session can never be closed,
+                    // it holds nothing; the status confirms it and the files are packed again.
+                    tracing::warn!(session, "batch session cannot be closed ({codes:?}): {e}");
                     return session_dead(conn, journal, b);
                 }
                 if !codes.contains(&21180) {
@@ -408,5 +414,18 @@ pub(crate) fn rejected(
         journal.mark_sent(run, &f.path, session, &rej.reference_number).map_err(jerr)?;
         let details = rej.details.join("; ");
         journal.mark_rejected(run, &f.path, i64::from(rej.code), &rej.description, &details).map_err(jerr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_keeps_the_end_within_the_byte_limit() {
+        assert_eq!(tail("faktura.xml", 240), "faktura.xml");
+        let long = format!("{}.xml", "ż".repeat(300));
+        let t = tail(&long, 240);
+        assert!(t.len() <= 240 && t.ends_with(".xml") && t.starts_with('ż'));
     }
 }
