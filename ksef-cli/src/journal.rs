@@ -90,6 +90,17 @@ pub(crate) struct RunRow {
     pub batches: Vec<BatchRow>,
 }
 
+/// The outcome of one invoice of a batch.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// Accepted (or a duplicate: the original session, reference and number).
+    Accepted { path: String, session: String, invoice_ref: String, ksef_number: String },
+    /// Rejected with KSeF's code, description and details.
+    Rejected { path: String, session: String, invoice_ref: String, code: i64, description: String, details: String },
+    /// KSeF does not report it: to be sent again.
+    Requeue { path: String },
+}
+
 /// The journal database.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -135,6 +146,7 @@ impl Journal {
                 status_code INTEGER,
                 status_description TEXT
             );
+            CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
             CREATE TABLE IF NOT EXISTS batch_parts (
                 batch_id INTEGER NOT NULL REFERENCES batches(id),
                 ordinal INTEGER NOT NULL,
@@ -325,15 +337,30 @@ impl Journal {
             .map(drop)
     }
 
-    /// A batched file KSeF did not report goes back to `pending` (out of its batch).
-    pub(crate) fn requeue(&self, run: i64, path: &str) -> rusqlite::Result<()> {
-        self.db
-            .execute(
-                "UPDATE files SET state = 'pending', batch_id = NULL, entry = NULL, session_ref = NULL,
-                 invoice_ref = NULL WHERE run_id = ?1 AND path = ?2",
-                params![run, path],
-            )
-            .map(drop)
+    /// A batch's per-invoice outcomes and its `done` state, in one transaction.
+    pub(crate) fn batch_outcomes(&mut self, run: i64, batch: i64, outcomes: &[Outcome]) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        for o in outcomes {
+            match o {
+                Outcome::Accepted { path, session, invoice_ref, ksef_number } => tx.execute(
+                    "UPDATE files SET state = 'accepted', session_ref = ?3, invoice_ref = ?4, ksef_number = ?5
+                     WHERE run_id = ?1 AND path = ?2",
+                    params![run, path, session, invoice_ref, ksef_number],
+                )?,
+                Outcome::Rejected { path, session, invoice_ref, code, description, details } => tx.execute(
+                    "UPDATE files SET state = 'rejected', session_ref = ?3, invoice_ref = ?4, error_code = ?5,
+                     error_description = ?6, error_details = ?7 WHERE run_id = ?1 AND path = ?2",
+                    params![run, path, session, invoice_ref, code, description, details],
+                )?,
+                Outcome::Requeue { path } => tx.execute(
+                    "UPDATE files SET state = 'pending', batch_id = NULL, entry = NULL, session_ref = NULL,
+                     invoice_ref = NULL WHERE run_id = ?1 AND path = ?2",
+                    params![run, path],
+                )?,
+            };
+        }
+        tx.execute("UPDATE batches SET state = 'done' WHERE id = ?1", [batch])?;
+        tx.commit()
     }
 
     /// KSeF never got this batch's invoices: the batch is `abandoned` and its files that have

@@ -20,6 +20,7 @@
 //!   an invoice KSeF does not report goes back to `pending` (sending it again is safe: KSeF
 //!   answers a duplicate with the original number).
 
+use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use ksef_client::{FormCode, InvoiceRejection};
 use ksef_model::operations::{CloseBatchSession, CloseBatchSessionParams, OpenBatchSession};
 use ksef_model::types::{OpenBatchSessionRequest, OpenBatchSessionResponse, SessionInvoiceStatusResponse};
 
-use crate::journal::{BatchRow, FileRow, Journal, PartRow};
+use crate::journal::{BatchRow, FileRow, Journal, Outcome, PartRow};
 use crate::send::{checkpoint, jerr, progress, sha256_b64};
 use crate::{Connection, Failure, Output, exit};
 
@@ -363,39 +364,83 @@ fn results(conn: &Connection, journal: &mut Journal, run: i64, b: &BatchRow, out
     journal.batch_status(b.id, i64::from(st.status.code), &st.status.description).map_err(jerr)?;
     let listed = conn.client.session_invoice_statuses_blocking(session)?;
     checkpoint("batch-results");
+    let index = StatusIndex::new(&listed);
+    let mut outcomes = Vec::new();
     for f in journal.files(Some(run)).map_err(jerr)? {
         if f.batch_id != Some(b.id) || f.state != "batched" {
             continue;
         }
-        match find(&listed, &f).map(ksef_client::online::invoice_outcome) {
-            Some(Some(Ok(acc))) => {
-                journal.mark_sent(run, &f.path, session, &acc.reference_number).map_err(jerr)?;
-                journal.mark_accepted(run, &f.path, acc.ksef_number.as_str()).map_err(jerr)?;
-            }
-            Some(Some(Err(ksef_client::Error::InvoiceRejected(rej)))) => rejected(journal, run, &f, session, &rej)?,
+        let path = f.path.clone();
+        let o = match index.find(&f).map(ksef_client::online::invoice_outcome) {
+            Some(Some(Ok(acc))) => Outcome::Accepted {
+                path,
+                session: session.to_string(),
+                invoice_ref: acc.reference_number,
+                ksef_number: acc.ksef_number.as_str().to_string(),
+            },
+            Some(Some(Err(ksef_client::Error::InvoiceRejected(rej)))) => outcome_of_rejection(path, session, &rej),
             other => {
                 let what = if matches!(other, Some(Some(Err(_)))) { "an unreadable outcome" } else { "no outcome" };
                 tracing::warn!(file = f.path, session, "KSeF reports {what}: the invoice is sent again");
-                journal.requeue(run, &f.path).map_err(jerr)?;
+                Outcome::Requeue { path }
             }
-        }
+        };
+        outcomes.push(o);
     }
-    journal.set_batch_state(b.id, "done").map_err(jerr)?;
+    journal.batch_outcomes(run, b.id, &outcomes).map_err(jerr)?;
     checkpoint("batch-done");
     Ok(Next::Stop)
 }
 
-/// The status of `f` among `listed`: by archive entry name, else by hash; a final one first.
-fn find<'a>(listed: &'a [SessionInvoiceStatusResponse], f: &FileRow) -> Option<&'a SessionInvoiceStatusResponse> {
-    let mut found: Option<&SessionInvoiceStatusResponse> = None;
-    for st in listed {
-        let by_name = st.invoice_file_name.as_deref().map(|n| n.as_str()) == f.entry.as_deref();
-        let by_hash = st.invoice_file_name.is_none() && *st.invoice_hash == f.sha256;
-        if (by_name || by_hash) && (found.is_none() || st.status.code >= 200) {
-            found = Some(st);
+/// Invoice statuses of a session by archive entry name and by hash (a final status first).
+struct StatusIndex<'a> {
+    by_name: HashMap<&'a str, &'a SessionInvoiceStatusResponse>,
+    by_hash: HashMap<&'a str, &'a SessionInvoiceStatusResponse>,
+}
+
+impl<'a> StatusIndex<'a> {
+    fn new(listed: &'a [SessionInvoiceStatusResponse]) -> Self {
+        let mut by_name = HashMap::new();
+        let mut by_hash = HashMap::new();
+        let keep = |m: &mut HashMap<&'a str, &'a SessionInvoiceStatusResponse>, k: &'a str, st| {
+            let e = m.entry(k).or_insert(st);
+            if e.status.code < 200 {
+                *e = st;
+            }
+        };
+        for st in listed {
+            match st.invoice_file_name.as_deref() {
+                Some(n) => keep(&mut by_name, n.as_str(), st),
+                None => keep(&mut by_hash, &st.invoice_hash, st),
+            }
         }
+        Self { by_name, by_hash }
     }
-    found
+
+    /// The status of `f`: by archive entry name, else by hash.
+    fn find(&self, f: &FileRow) -> Option<&'a SessionInvoiceStatusResponse> {
+        f.entry.as_deref().and_then(|e| self.by_name.get(e)).or_else(|| self.by_hash.get(f.sha256.as_str())).copied()
+    }
+}
+
+/// A rejection as an outcome; a duplicate (440) takes the original session and KSeF number.
+fn outcome_of_rejection(path: String, session: &str, rej: &InvoiceRejection) -> Outcome {
+    match (rej.is_duplicate(), rej.extension("originalKsefNumber")) {
+        (true, Some(orig)) => Outcome::Accepted {
+            path,
+            session: rej.extension("originalSessionReferenceNumber").unwrap_or(session).to_string(),
+            invoice_ref: rej.reference_number.clone(),
+            ksef_number: orig.to_string(),
+        },
+        _ => Outcome::Rejected {
+            path,
+            session: session.to_string(),
+            invoice_ref: rej.reference_number.clone(),
+            code: i64::from(rej.code),
+            description: rej.description.clone(),
+            details: rej.details.join("; "),
+        },
+    }
 }
 
 /// Journals a rejection; a duplicate (440) takes the original KSeF number instead.
