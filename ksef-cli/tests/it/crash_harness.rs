@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 
-use super::crash_process::{
-    EmulatorProcess, NIP, PART_SIZE, base_identity, check_scenario, ksef_numbers_in_store, ksef_send, send_args,
-    state_with_identity, write_invoices,
-};
+use super::crash_process::{EmulatorProcess, PART_SIZE, Scenario, check_scenario, ksef_numbers_in_store, ksef_send};
 
 /// The `ksef` binary as a plain process (so that it can be SIGKILLed), like `super::ksef`.
 fn ksef_process(state: &Path, args: &[String]) -> Command {
@@ -45,8 +42,7 @@ fn seed() -> u64 {
 /// What one harness run did.
 struct Run {
     what: String,
-    state: std::path::PathBuf,
-    numbers: Vec<String>,
+    scenario: Scenario,
     killed: bool,
 }
 
@@ -58,21 +54,15 @@ fn harness(kills: usize) {
     let dir = tempfile::tempdir().unwrap();
     let emu = EmulatorProcess::start(dir.path());
     let url = emu.url.clone();
-    let base = dir.path().join("base");
-    base_identity(&base, &url);
     // Calibration: one uninterrupted run per mode gives the range of kill delays.
     let mut runs = Vec::new();
     let mut full = [Duration::ZERO; 2];
     for (m, mode) in ["online", "batch"].iter().enumerate() {
-        let tag = format!("H{seed}-cal-{mode}");
-        let invoices = dir.path().join(&tag).join("invoices");
-        let numbers = write_invoices(&invoices, &tag, 4);
-        let state = dir.path().join(&tag).join("state");
-        state_with_identity(&base, &state);
+        let sc = Scenario::new(dir.path(), &url, m as u64, &format!("H{seed}-cal-{mode}"), 4);
         let t = Instant::now();
-        ksef_send(&state).args(send_args(&url, mode, &invoices)).assert().success();
+        ksef_send(&sc.state).args(sc.send_args(&url, mode)).assert().success();
         full[m] = t.elapsed();
-        runs.push(Run { what: format!("calibration {mode}"), state, numbers, killed: false });
+        runs.push(Run { what: format!("calibration {mode}"), scenario: sc, killed: false });
     }
     eprintln!("uninterrupted runs: online {:?}, batch {:?}", full[0], full[1]);
     let mut killed = 0;
@@ -85,13 +75,9 @@ fn harness(kills: usize) {
         let n = rng.random_range(2..=5usize);
         // Up to 20 % past the calibrated duration, so that some kills land late.
         let delay = full[m].mul_f64(rng.random_range(0.0..1.2));
-        let tag = format!("H{seed}-{attempt}");
-        let invoices = dir.path().join(&tag).join("invoices");
-        let numbers = write_invoices(&invoices, &tag, n);
-        let state = dir.path().join(&tag).join("state");
-        state_with_identity(&base, &state);
-        let args = send_args(&url, mode, &invoices);
-        let mut child = ksef_process(&state, &args).spawn().unwrap();
+        let sc = Scenario::new(dir.path(), &url, 1 + attempt as u64, &format!("H{seed}-{attempt}"), n);
+        let args = sc.send_args(&url, mode);
+        let mut child = ksef_process(&sc.state, &args).spawn().unwrap();
         std::thread::sleep(delay);
         let was_running = child.try_wait().unwrap().is_none();
         child.kill().ok();
@@ -103,24 +89,33 @@ fn harness(kills: usize) {
         if sigkilled {
             killed += 1;
         }
-        // Resume to completion: rerun the command (every second time with --resume).
-        if attempt % 2 == 0 && sigkilled {
-            ksef_send(&state).args(["--env", &url, "send", "--resume", "--nip", NIP]).assert().success();
-        } else {
-            ksef_send(&state).args(&args).assert().success();
+        // Resume to completion: every second time with --resume, which has nothing to resume
+        // (exit 2) when the kill came before the run was journaled or after it finished; then,
+        // and otherwise, the same command again.
+        let resumed = attempt % 2 == 0 && {
+            let out = ksef_send(&sc.state).args(sc.resume_args(&url)).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() || (out.status.code() == Some(2) && stderr.contains("nothing to resume")),
+                "seed {seed}: --resume failed: {stderr}"
+            );
+            out.status.success()
+        };
+        if !resumed {
+            ksef_send(&sc.state).args(&args).assert().success();
         }
         let what = format!("run {attempt}: {mode}, {n} invoices, SIGKILL after {delay:?} (killed: {sigkilled})");
         eprintln!("{what}");
-        runs.push(Run { what, state, numbers, killed: sigkilled });
+        runs.push(Run { what, scenario: sc, killed: sigkilled });
     }
     let store = ksef_numbers_in_store(&emu.stop());
     let mut failures = Vec::new();
     for r in &runs {
-        if let Err(e) = check_scenario(&r.what, &r.state, &r.numbers, &store) {
+        if let Err(e) = check_scenario(&r.what, &r.scenario.state, &r.scenario.numbers, &store) {
             failures.push(e);
         }
     }
-    let invoices: usize = runs.iter().map(|r| r.numbers.len()).sum();
+    let invoices: usize = runs.iter().map(|r| r.scenario.numbers.len()).sum();
     let in_store: usize = store.values().map(Vec::len).sum();
     let duplicates: usize = store.values().map(|v| v.len().saturating_sub(1)).sum();
     eprintln!(

@@ -12,7 +12,7 @@ use super::ksef;
 
 #[allow(dead_code)]
 #[path = "../../src/invoice.rs"]
-mod invoice;
+pub(crate) mod invoice;
 
 /// The seller NIP of every test invoice (and the identity's context).
 pub(crate) const NIP: &str = "5265877635";
@@ -65,41 +65,64 @@ impl Drop for EmulatorProcess {
     }
 }
 
-/// Writes `n` FA(3) invoices numbered `<tag>/<i>` into `dir`; returns the invoice numbers.
-pub(crate) fn write_invoices(dir: &Path, tag: &str, n: usize) -> Vec<String> {
+/// A valid NIP (checksum) numbered `k`: each scenario gets its own KSeF context, so that the
+/// per-context rate limits of one scenario do not slow down the next.
+pub(crate) fn nip(k: u64) -> String {
+    const W: [u32; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
+    (0..)
+        .map(|j| format!("{}", 526_000_000 + k * 1000 + j))
+        .find_map(|base| {
+            let sum: u32 = base.chars().zip(W).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
+            (sum % 11 != 10).then(|| format!("{base}{}", sum % 11))
+        })
+        .unwrap_or_else(|| NIP.to_string())
+}
+
+/// Writes `n` FA(3) invoices of seller `nip` numbered `<tag>/<i>` into `dir`; returns the
+/// invoice numbers.
+pub(crate) fn write_invoices(dir: &Path, nip: &str, tag: &str, n: usize) -> Vec<String> {
     std::fs::create_dir_all(dir).unwrap();
     let today = chrono::Utc::now().date_naive();
     (1..=n)
         .map(|i| {
             let number = format!("{tag}/{i}");
-            let xml = invoice::sample_fa3(NIP, &number, today);
-            std::fs::write(dir.join(format!("invoice-{i:03}.xml")), xml).unwrap();
+            let xml = invoice::sample_fa3(nip, &number, today);
+            std::fs::write(dir.join(format!("invoice-{i:05}.xml")), xml).unwrap();
             number
         })
         .collect()
 }
 
-/// A state dir for one scenario, with the test identity copied from `base`.
-pub(crate) fn state_with_identity(base: &Path, state: &Path) {
-    let from = base.join("identities").join(NIP);
-    let to = state.join("identities").join(NIP);
-    std::fs::create_dir_all(&to).unwrap();
-    for f in std::fs::read_dir(&from).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+/// One crash scenario: its own context (NIP, identity) and state dir, and its invoices.
+pub(crate) struct Scenario {
+    pub nip: String,
+    pub state: PathBuf,
+    pub invoices: PathBuf,
+    pub numbers: Vec<String>,
+}
+
+impl Scenario {
+    /// Scenario `k` under `root/tag` with `n` invoices: a test identity for a fresh NIP.
+    pub(crate) fn new(root: &Path, url: &str, k: u64, tag: &str, n: usize) -> Self {
+        let nip = nip(k);
+        let state = root.join(tag).join("state");
+        let invoices = root.join(tag).join("invoices");
+        ksef(&state).args(["--env", url, "identity", "new", "--nip", &nip, "--seal", "--ec"]).assert().success();
+        let numbers = write_invoices(&invoices, &nip, tag, n);
+        Self { nip, state, invoices, numbers }
     }
-}
 
-/// Makes the test identity once (in `base`), for `state_with_identity`.
-pub(crate) fn base_identity(base: &Path, url: &str) {
-    ksef(base).args(["--env", url, "identity", "new", "--nip", NIP, "--seal", "--ec"]).assert().success();
-}
+    /// The `send` arguments of a run in `mode` (`online` or `batch`).
+    pub(crate) fn send_args(&self, url: &str, mode: &str) -> Vec<String> {
+        let mut a: Vec<String> = ["--env", url, "send", "--nip", &self.nip, "--mode", mode].map(String::from).to_vec();
+        a.push(self.invoices.display().to_string());
+        a
+    }
 
-/// The `send` arguments of a run in `mode` (`online` or `batch`).
-pub(crate) fn send_args(url: &str, mode: &str, invoices: &Path) -> Vec<String> {
-    let mut a: Vec<String> = ["--env", url, "send", "--nip", NIP, "--mode", mode].map(String::from).to_vec();
-    a.push(invoices.display().to_string());
-    a
+    /// The arguments of `ksef send --resume`.
+    pub(crate) fn resume_args(&self, url: &str) -> Vec<String> {
+        ["--env", url, "send", "--resume", "--nip", &self.nip].map(String::from).to_vec()
+    }
 }
 
 /// `ksef` for a scenario's state dir, with small batch parts.
@@ -199,33 +222,30 @@ fn send_killed_at_every_journal_step_then_rerun_leaves_one_ksef_number_per_invoi
     let dir = tempfile::tempdir().unwrap();
     let emu = EmulatorProcess::start(dir.path());
     let url = emu.url.clone();
-    let base = dir.path().join("base");
-    base_identity(&base, &url);
     let mut scenarios = Vec::new();
     for (i, (mode, point)) in POINTS.iter().enumerate() {
+        let t = std::time::Instant::now();
         let tag = format!("CR{i}");
-        let invoices = dir.path().join(&tag).join("invoices");
-        let numbers = write_invoices(&invoices, &tag, if *mode == "batch" { 4 } else { 5 });
-        let state = dir.path().join(&tag).join("state");
-        state_with_identity(&base, &state);
-        let args = send_args(&url, mode, &invoices);
-        let killed = ksef_send(&state).env("KSEF_CLI_TEST_ABORT_AFTER", point).args(&args).assert().failure();
+        let sc = Scenario::new(dir.path(), &url, i as u64, &tag, if *mode == "batch" { 4 } else { 5 });
+        let args = sc.send_args(&url, mode);
+        let killed = ksef_send(&sc.state).env("KSEF_CLI_TEST_ABORT_AFTER", point).args(&args).assert().failure();
         let stderr = String::from_utf8_lossy(&killed.get_output().stderr).to_string();
         assert!(stderr.contains("test abort"), "{mode} {point}: the abort point was not reached: {stderr}");
         // Half the reruns repeat the command, half use --resume (after `finished` there is
         // nothing left to resume: the same command again must send nothing new).
         if i % 2 == 0 || point.starts_with("finished") {
-            ksef_send(&state).args(&args).assert().success();
+            ksef_send(&sc.state).args(&args).assert().success();
         } else {
-            ksef_send(&state).args(["--env", &url, "send", "--resume", "--nip", NIP]).assert().success();
+            ksef_send(&sc.state).args(sc.resume_args(&url)).assert().success();
         }
-        scenarios.push((format!("{mode} {point}"), state, numbers));
+        eprintln!("{mode} {point}: killed and finished in {:?}", t.elapsed());
+        scenarios.push((format!("{mode} {point}"), sc));
     }
     let store = ksef_numbers_in_store(&emu.stop());
-    for (what, state, numbers) in &scenarios {
-        check_scenario(what, state, numbers, &store).unwrap();
+    for (what, sc) in &scenarios {
+        check_scenario(what, &sc.state, &sc.numbers, &store).unwrap();
     }
-    let all: usize = scenarios.iter().map(|s| s.2.len()).sum();
+    let all: usize = scenarios.iter().map(|s| s.1.numbers.len()).sum();
     assert_eq!(store.values().map(Vec::len).sum::<usize>(), all, "no invoice KSeF did not get from these runs");
     eprintln!("{} kill points, {all} invoices, {:?}", POINTS.len(), started.elapsed());
 }

@@ -6,6 +6,7 @@ mod send_batch;
 
 mod crash_harness;
 mod crash_process;
+mod send_soak;
 
 fn ksef(state: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("ksef").expect("binary");
