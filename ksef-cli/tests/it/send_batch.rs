@@ -47,7 +47,7 @@ fn base64_sha256(b: &[u8]) -> String {
 }
 
 #[test]
-fn batch_targz_in_parts_with_upos_and_status_runs() {
+fn batch_targz_offline_in_parts_with_upos_and_status_runs() {
     let dir = tempfile::tempdir().unwrap();
     let files = fresh_invoices(dir.path(), 6);
     let emu = ksef_emulator::Emulator::builder().start().unwrap();
@@ -58,12 +58,15 @@ fn batch_targz_in_parts_with_upos_and_status_runs() {
     ksef(&state)
         .env("KSEF_CLI_TEST_PART_SIZE", "400")
         .args(["--env", &env, "send", "--mode", "batch", "--archive", "targz", "--form", "FA3", "--nip", NIP])
+        .arg("--offline")
         .arg("--upo-dir")
         .arg(&upo)
         .args(&files)
         .assert()
         .success();
     assert_once_each(&emu, &state, &files);
+    let stored = emu.store().invoices_with_party(NIP).unwrap();
+    assert!(stored.iter().all(|r| r.offline_mode), "--offline declared in the batch open request");
     assert_eq!(std::fs::read_dir(&upo).unwrap().count(), 6, "one UPO per invoice");
     let runs = runs_json(&state);
     assert_eq!(runs.len(), 1);
