@@ -8,8 +8,9 @@
 //!   a session opened by a lost answer never gets parts or a close, so KSeF processes nothing
 //!   in it.
 //! - `opened`: parts not yet `uploaded` are uploaded from their files (the very bytes declared
-//!   in the open request, checked against the journaled hash); a part caught mid-upload that
-//!   KSeF refuses as already uploaded (400) counts as uploaded. A dead upload window (403) or a
+//!   in the open request, checked against the journaled hash); a part the storage refuses as
+//!   already uploaded (400: an interrupted upload, or a retry after a lost answer) counts as
+//!   uploaded, and the close verifies it. A dead upload window (403) or a
 //!   session KSeF cancelled: the session status says what KSeF has; a session that was never
 //!   closed holds nothing, so the batch is `abandoned` and its files go into a new package.
 //! - `closing`: the session status tells whether the close arrived (status no longer 100). A
@@ -237,13 +238,14 @@ fn upload(conn: &Connection, journal: &mut Journal, b: &BatchRow, output: Output
             tracing::warn!(part = part.path, "stored part missing or changed: the batch is packed again");
             return session_dead(conn, journal, b);
         }
-        let retried = part.state == "uploading";
         journal.set_part_state(b.id, part.ordinal, "uploading").map_err(jerr)?;
         checkpoint("part-uploading");
         match conn.client.upload_batch_part_blocking(Path::new(&part.path), up, UPLOAD_ATTEMPTS) {
             Ok(()) => {}
-            Err(e) if retried && e.status().map(|s| s.as_u16()) == Some(400) => {
-                tracing::info!(part = part.ordinal, "part of an interrupted upload already stored: {e}");
+            // The storage refuses a second upload of a part (an interrupted run's, or a retry
+            // after a lost answer): counted as stored; the close verifies it (21205 otherwise).
+            Err(e) if e.status().map(|s| s.as_u16()) == Some(400) => {
+                tracing::info!(part = part.ordinal, "part refused as already stored: {e}");
             }
             Err(e) if e.status().map(|s| s.as_u16()) == Some(403) => {
                 tracing::warn!(session, "upload refused (upload window over?): {e}");
@@ -251,6 +253,7 @@ fn upload(conn: &Connection, journal: &mut Journal, b: &BatchRow, output: Output
             }
             Err(e) => return Err(e.into()),
         }
+        checkpoint("part-upload-sent");
         journal.set_part_state(b.id, part.ordinal, "uploaded").map_err(jerr)?;
         checkpoint("part-uploaded");
         bar.inc(1);

@@ -150,6 +150,36 @@ fn dead_upload_window_is_repacked_into_a_new_session() {
     assert_eq!(emu.store().invoices_with_party(NIP).unwrap().len(), before);
 }
 
+/// The CLI dies after the storage took part 2 but before the journal says so: the rerun uploads
+/// it again, the storage refuses the second copy (400), which counts as stored; the close
+/// confirms it, so the same session finishes (no second package).
+#[test]
+fn part_stored_but_not_journaled_is_not_repacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = fresh_invoices(dir.path(), 4);
+    let emu = ksef_emulator::Emulator::builder().start().unwrap();
+    let env = emu.base_url();
+    let state = dir.path().join("state");
+    ksef(&state).args(["--env", &env, "identity", "new", "--nip", NIP, "--seal", "--ec"]).assert().success();
+    let send = || {
+        let mut c = ksef(&state);
+        c.env("KSEF_CLI_TEST_PART_SIZE", "2000").args(["--env", &env, "send", "--mode", "batch", "--nip", NIP]);
+        c.args(&files);
+        c
+    };
+    send().env("KSEF_CLI_TEST_ABORT_AFTER", "part-upload-sent:2").assert().failure();
+    let runs = runs_json(&state);
+    let parts = runs[0]["batches"][0]["parts"].as_array().unwrap().clone();
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert_eq!(parts[1]["state"], "uploading", "stored in KSeF, not yet journaled");
+    send().assert().success();
+    let runs = runs_json(&state);
+    let batches = runs[0]["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert_eq!(batches[0]["state"], "done");
+    assert_once_each(&emu, &state, &files);
+}
+
 /// A journal that lost track (a fresh state dir) sends the same invoices again in a batch: KSeF
 /// answers each with a duplicate (440), resolved to the original KSeF number.
 #[test]
