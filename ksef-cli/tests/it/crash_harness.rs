@@ -6,6 +6,7 @@
 //!
 //! `crash_harness_3_kills` runs in the normal suite; `crash_harness_20_kills` with `--ignored`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +31,34 @@ fn ksef_process(state: &Path, args: &[String]) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     c
+}
+
+/// Where a killed run stood, from the journal it left (`ksef status`, `ksef status --runs`):
+/// the files by state, and each batch's state with its uploaded parts.
+fn journal_label(state: &Path) -> String {
+    if !state.join("journal.sqlite").exists() {
+        return "nothing journaled".into();
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = super::ksef(state).args(["--output", "json", "status"]).args(args).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let mut files: BTreeMap<String, usize> = BTreeMap::new();
+    for r in json(&[]).as_array().into_iter().flatten() {
+        *files.entry(r["state"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+    }
+    let mut label: Vec<String> = files.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    for run in json(&["--runs"]).as_array().into_iter().flatten() {
+        if run["finished"] == true {
+            label.push("run finished".into());
+        }
+        for b in run["batches"].as_array().into_iter().flatten() {
+            let parts = b["parts"].as_array().map_or(&[][..], Vec::as_slice);
+            let up = parts.iter().filter(|p| p["state"] == "uploaded").count();
+            label.push(format!("batch {} ({up}/{} parts uploaded)", b["state"].as_str().unwrap_or("?"), parts.len()));
+        }
+    }
+    if label.is_empty() { "empty journal".into() } else { label.join(", ") }
 }
 
 fn seed() -> u64 {
@@ -67,14 +96,16 @@ fn harness(kills: usize) {
     eprintln!("uninterrupted runs: online {:?}, batch {:?}", full[0], full[1]);
     let mut killed = 0;
     let mut attempt = 0;
+    let mut kill_points: BTreeMap<String, usize> = BTreeMap::new();
     while killed < kills {
         attempt += 1;
         assert!(attempt <= kills * 3, "seed {seed}: too many runs finished before their kill");
         let m = rng.random_range(0..2usize);
         let mode = ["online", "batch"][m];
         let n = rng.random_range(2..=5usize);
-        // Up to 20 % past the calibrated duration, so that some kills land late.
-        let delay = full[m].mul_f64(rng.random_range(0.0..1.2));
+        // From 30 % of the calibrated duration (start-up and login come first) to 15 % past it,
+        // so that some kills land after the end.
+        let delay = full[m].mul_f64(rng.random_range(0.3..1.15));
         let sc = Scenario::new(dir.path(), &url, 1 + attempt as u64, &format!("H{seed}-{attempt}"), n);
         let args = sc.send_args(&url, mode);
         let mut child = ksef_process(&sc.state, &args).spawn().unwrap();
@@ -86,8 +117,10 @@ fn harness(kills: usize) {
             use std::os::unix::process::ExitStatusExt;
             was_running && status.signal() == Some(9)
         };
+        let at = journal_label(&sc.state);
         if sigkilled {
             killed += 1;
+            *kill_points.entry(at.clone()).or_insert(0usize) += 1;
         }
         // Resume to completion: every second time with --resume, which has nothing to resume
         // (exit 2) when the kill came before the run was journaled or after it finished; then,
@@ -104,7 +137,7 @@ fn harness(kills: usize) {
         if !resumed {
             ksef_send(&sc.state).args(&args).assert().success();
         }
-        let what = format!("run {attempt}: {mode}, {n} invoices, SIGKILL after {delay:?} (killed: {sigkilled})");
+        let what = format!("run {attempt}: {mode}, {n} invoices, SIGKILL after {delay:?} (killed: {sigkilled}; {at})");
         eprintln!("{what}");
         runs.push(Run { what, scenario: sc, killed: sigkilled });
     }
@@ -126,6 +159,10 @@ fn harness(kills: usize) {
         failures.len(),
         started.elapsed()
     );
+    eprintln!("journal state at the kills:");
+    for (at, n) in &kill_points {
+        eprintln!("  {n:>3} × {at}");
+    }
     assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
     assert_eq!(in_store, invoices, "seed {seed}: KSeF holds invoices no run sent");
 }
