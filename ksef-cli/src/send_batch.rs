@@ -102,7 +102,7 @@ pub(crate) fn drive(
     Err(Failure::new(exit::ERROR, "batch send did not finish after 10 packages; see `ksef status --runs`"))
 }
 
-/// Packs up to [`MAX_INVOICES`] pending files into a new package (parts in the state dir) and
+/// Packs up to [`MAX_INVOICES`] (KSeF's per-session limit) pending files into a new package (parts in the state dir) and
 /// journals it with its open request, in one transaction.
 fn build(
     conn: &Connection,
@@ -124,9 +124,13 @@ fn build(
     if let Some(n) = std::env::var("KSEF_CLI_TEST_PART_SIZE").ok().and_then(|v| v.parse::<u64>().ok()) {
         limits.max_part_size = n.max(16);
     }
+    // Test hook: fewer invoices per package, to exercise runs of several packages.
+    if let Some(n) = std::env::var("KSEF_CLI_TEST_MAX_INVOICES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        limits.max_invoices = n.clamp(1, MAX_INVOICES);
+    }
     let sink = DirSink::new(&dir, format!("b{batch}"));
     let mut builder = BatchBuilder::with_limits(&key, compression(&opts.archive), sink, limits);
-    let chunk = &pending[..pending.len().min(MAX_INVOICES)];
+    let chunk = &pending[..pending.len().min(limits.max_invoices)];
     let bar = progress(output, chunk.len(), "packaging");
     let mut entries = Vec::with_capacity(chunk.len());
     for (i, row) in chunk.iter().enumerate() {

@@ -180,6 +180,33 @@ fn part_stored_but_not_journaled_is_not_repacked() {
     assert_once_each(&emu, &state, &files);
 }
 
+/// More files than one package may hold: several packages, one after the other, in one run;
+/// killed while the second package is being opened, then resumed.
+#[test]
+fn several_packages_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = fresh_invoices(dir.path(), 5);
+    let emu = ksef_emulator::Emulator::builder().start().unwrap();
+    let env = emu.base_url();
+    let state = dir.path().join("state");
+    ksef(&state).args(["--env", &env, "identity", "new", "--nip", NIP, "--seal", "--ec"]).assert().success();
+    let send = || {
+        let mut c = ksef(&state);
+        c.env("KSEF_CLI_TEST_MAX_INVOICES", "2").args(["--env", &env, "send", "--mode", "batch", "--nip", NIP]);
+        c.args(&files);
+        c
+    };
+    send().env("KSEF_CLI_TEST_ABORT_AFTER", "batch-opening:2").assert().failure();
+    send().assert().success();
+    let runs = runs_json(&state);
+    let batches = runs[0]["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 3, "2 + 2 + 1 invoices: {batches:?}");
+    assert!(batches.iter().all(|b| b["state"] == "done"));
+    let sessions: std::collections::BTreeSet<_> = batches.iter().map(|b| b["session_ref"].to_string()).collect();
+    assert_eq!(sessions.len(), 3);
+    assert_once_each(&emu, &state, &files);
+}
+
 /// A journal that lost track (a fresh state dir) sends the same invoices again in a batch: KSeF
 /// answers each with a duplicate (440), resolved to the original KSeF number.
 #[test]
