@@ -112,9 +112,12 @@ impl Scenario {
         Self { nip, state, invoices, numbers }
     }
 
-    /// The `send` arguments of a run in `mode` (`online` or `batch`).
+    /// The `send` arguments of a run in `mode` (`online`, `batch`, or `batch-targz`: a batch
+    /// with a tar.gz package).
     pub(crate) fn send_args(&self, url: &str, mode: &str) -> Vec<String> {
-        let mut a: Vec<String> = ["--env", url, "send", "--nip", &self.nip, "--mode", mode].map(String::from).to_vec();
+        let (mode, archive) = mode.split_once('-').unwrap_or((mode, "zip"));
+        let mut a: Vec<String> =
+            ["--env", url, "send", "--nip", &self.nip, "--mode", mode, "--archive", archive].map(String::from).to_vec();
         a.push(self.invoices.display().to_string());
         a
     }
@@ -207,6 +210,9 @@ const POINTS: &[(&str, &str)] = &[
     ("batch", "part-uploading:2"),
     ("batch", "part-uploaded:1"),
     ("batch", "part-uploaded:2"),
+    ("batch", "part-upload-sent:2"),
+    ("batch-targz", "part-upload-sent:1"),
+    ("batch-targz", "batch-close-sent:1"),
     ("batch", "batch-closing:1"),
     ("batch", "batch-close-sent:1"),
     ("batch", "batch-closed:1"),
@@ -226,7 +232,7 @@ fn send_killed_at_every_journal_step_then_rerun_leaves_one_ksef_number_per_invoi
     for (i, (mode, point)) in POINTS.iter().enumerate() {
         let t = std::time::Instant::now();
         let tag = format!("CR{i}");
-        let sc = Scenario::new(dir.path(), &url, i as u64, &tag, if *mode == "batch" { 4 } else { 5 });
+        let sc = Scenario::new(dir.path(), &url, i as u64, &tag, if *mode == "online" { 5 } else { 4 });
         let args = sc.send_args(&url, mode);
         let killed = ksef_send(&sc.state).env("KSEF_CLI_TEST_ABORT_AFTER", point).args(&args).assert().failure();
         let stderr = String::from_utf8_lossy(&killed.get_output().stderr).to_string();
