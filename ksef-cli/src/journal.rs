@@ -44,6 +44,8 @@ pub(crate) struct RunOptions {
     pub archive: String,
     /// Offline-mode declaration.
     pub offline: bool,
+    /// Technical correction: the hash of the corrected invoice (online, one file).
+    pub corrects: Option<String>,
 }
 
 /// One batch package of a run.
@@ -162,6 +164,7 @@ impl Journal {
         add_column(&db, "runs", "form", "TEXT NOT NULL DEFAULT 'FA3'")?;
         add_column(&db, "runs", "archive", "TEXT NOT NULL DEFAULT 'zip'")?;
         add_column(&db, "runs", "offline", "INTEGER NOT NULL DEFAULT 0")?;
+        add_column(&db, "runs", "corrects", "TEXT")?;
         add_column(&db, "files", "batch_id", "INTEGER")?;
         add_column(&db, "files", "entry", "TEXT")?;
         restrict(path);
@@ -170,8 +173,14 @@ impl Journal {
 
     /// The options `run` was started with.
     pub(crate) fn run_options(&self, run: i64) -> rusqlite::Result<RunOptions> {
-        self.db.query_row("SELECT mode, form, archive, offline FROM runs WHERE id = ?1", [run], |r| {
-            Ok(RunOptions { mode: r.get(0)?, form: r.get(1)?, archive: r.get(2)?, offline: r.get(3)? })
+        self.db.query_row("SELECT mode, form, archive, offline, corrects FROM runs WHERE id = ?1", [run], |r| {
+            Ok(RunOptions {
+                mode: r.get(0)?,
+                form: r.get(1)?,
+                archive: r.get(2)?,
+                offline: r.get(3)?,
+                corrects: r.get(4)?,
+            })
         })
     }
 
@@ -184,8 +193,8 @@ impl Journal {
     ) -> rusqlite::Result<i64> {
         let id = self.new_run(env, files)?;
         self.db.execute(
-            "UPDATE runs SET mode = ?2, form = ?3, archive = ?4, offline = ?5 WHERE id = ?1",
-            params![id, opts.mode, opts.form, opts.archive, opts.offline],
+            "UPDATE runs SET mode = ?2, form = ?3, archive = ?4, offline = ?5, corrects = ?6 WHERE id = ?1",
+            params![id, opts.mode, opts.form, opts.archive, opts.offline, opts.corrects],
         )?;
         Ok(id)
     }
@@ -548,6 +557,7 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         let o = j.run_options(1).unwrap();
         assert_eq!((o.mode.as_str(), o.form.as_str(), o.archive.as_str(), o.offline), ("online", "FA3", "zip", false));
+        assert_eq!(o.corrects, None);
         assert_eq!(j.files(Some(1)).unwrap()[0].batch_id, None);
         assert!(j.batches(1).unwrap().is_empty());
         drop(j);
@@ -560,13 +570,38 @@ mod tests {
         }
     }
 
+    /// A run's options come back as given (what `--resume` sends with).
+    #[test]
+    fn run_options_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let opts = RunOptions {
+            mode: "online".into(),
+            form: "PEF_KOR".into(),
+            archive: "targz".into(),
+            offline: true,
+            corrects: Some("h".repeat(44)),
+        };
+        let run = j.new_run_with("test", &[("/a.xml".into(), "ha".into(), 1)], &opts).unwrap();
+        assert_eq!(j.run_options(run).unwrap(), opts);
+        assert_eq!(j.unfinished_run("test").unwrap(), Some(run));
+        j.finish_run(run).unwrap();
+        assert_eq!(j.unfinished_run("test").unwrap(), None);
+    }
+
     /// A batch's life in the journal: built (files batched), opened, a part uploaded, abandoned
     /// (unfinished files back to pending, an accepted one kept).
     #[test]
     fn batch_states_and_abandon() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
-        let opts = RunOptions { mode: "batch".into(), form: "FA3".into(), archive: "zip".into(), offline: false };
+        let opts = RunOptions {
+            mode: "batch".into(),
+            form: "FA3".into(),
+            archive: "zip".into(),
+            offline: false,
+            corrects: None,
+        };
         let files = [("/a.xml".to_string(), "ha".to_string(), 1), ("/b.xml".to_string(), "hb".to_string(), 1)];
         let run = j.new_run_with("local", &files, &opts).unwrap();
         let b = j.new_batch(run, "/dir").unwrap();

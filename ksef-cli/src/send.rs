@@ -120,6 +120,7 @@ pub(crate) fn send_run(
         form: job.form.into(),
         archive: job.archive.into(),
         offline: opts.offline_mode,
+        corrects: opts.hash_of_corrected_invoice.clone(),
     };
     let mut listed = Vec::new();
     for f in files {
@@ -147,7 +148,7 @@ pub(crate) fn send_run(
     // A resumed run continues the way it started.
     let run_opts = journal.run_options(run).map_err(jerr)?;
     let form = crate::send_batch::form_code(&run_opts.form)?;
-    let opts = &SendOptions { offline_mode: run_opts.offline, ..opts.clone() };
+    let opts = &SendOptions { offline_mode: run_opts.offline, hash_of_corrected_invoice: run_opts.corrects.clone() };
 
     // 1. Files caught between "sending" and "sent": look them up in their session by hash.
     for row in journal.files(Some(run)).map_err(jerr)? {
