@@ -74,3 +74,79 @@ impl<T: SyncTransport> KsefClient<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use ksef_transport::{HttpRequest, HttpResponse};
+
+    use super::*;
+    use crate::env::Environment;
+
+    fn up(url: &str) -> PartUploadRequest {
+        serde_json::from_value(serde_json::json!({
+            "ordinalNumber": 2, "method": "PUT", "url": url, "headers": {"x-ms-blob-type": "BlockBlob"}
+        }))
+        .unwrap()
+    }
+
+    /// A client whose transport answers `statuses` in turn and records every request.
+    fn client(statuses: Vec<u16>) -> (KsefClient<impl SyncTransport>, Arc<Mutex<Vec<HttpRequest>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (log, answers) = (seen.clone(), Mutex::new(statuses.into_iter()));
+        let transport = move |req: HttpRequest| -> Result<HttpResponse, std::io::Error> {
+            log.lock().unwrap().push(req);
+            let status = answers.lock().unwrap().next().unwrap_or(500);
+            Ok(http::Response::builder().status(status).body(Vec::new()).unwrap())
+        };
+        let c = KsefClient::builder(Environment::Test).blocking_sleep(|_| {}).build(transport).unwrap();
+        (c, seen)
+    }
+
+    fn part_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    const URL: &str = "https://upload.ksef.mf.gov.pl/batch/part-2?sig=abc";
+
+    #[test]
+    fn uploads_the_file_bytes_with_the_listed_method_and_headers_and_no_token() {
+        let (c, seen) = client(vec![201]);
+        let f = part_file(b"encrypted part");
+        c.upload_batch_part_blocking(f.path(), &up(URL), 3).unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let r = &seen[0];
+        assert_eq!(r.method(), http::Method::PUT);
+        assert_eq!(r.uri().to_string(), URL);
+        assert_eq!(r.headers()["x-ms-blob-type"], "BlockBlob");
+        assert!(r.headers().get(http::header::AUTHORIZATION).is_none());
+        assert_eq!(r.body(), b"encrypted part");
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_a_refused_upload_is_not() {
+        let (c, seen) = client(vec![503, 503, 201]);
+        let f = part_file(b"x");
+        c.upload_batch_part_blocking(f.path(), &up(URL), 5).unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 3);
+
+        let (c, seen) = client(vec![403, 201]);
+        let e = c.upload_batch_part_blocking(f.path(), &up(URL), 5).unwrap_err();
+        assert_eq!(e.status(), Some(http::StatusCode::FORBIDDEN), "{e}");
+        assert_eq!(seen.lock().unwrap().len(), 1, "an expired window is final");
+    }
+
+    #[test]
+    fn a_missing_part_file_or_a_refused_url_sends_nothing() {
+        let (c, seen) = client(vec![201]);
+        let e = c.upload_batch_part_blocking(Path::new("/nonexistent/part-001.aes"), &up(URL), 3).unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e}");
+        let f = part_file(b"x");
+        assert!(c.upload_batch_part_blocking(f.path(), &up("http://169.254.169.254/latest"), 3).is_err());
+        assert!(seen.lock().unwrap().is_empty());
+    }
+}
