@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 use ksef_client::SendOptions;
-use ksef_model::operations::{ListSessionInvoices, ListSessionInvoicesParams};
+use ksef_model::operations::{
+    CloseOnlineSession, CloseOnlineSessionParams, ListSessionInvoices, ListSessionInvoicesParams,
+};
 
 use crate::journal::{FileRow, Journal, RunOptions};
 use crate::{Connection, Failure, Output, exit};
@@ -223,12 +225,24 @@ pub(crate) fn send_run(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if let Some(s) = &session
-        && let Err(e) = client.close_online_session_blocking(s)
-    {
-        tracing::warn!("closing session {}: {e}", s.reference_number);
-    }
     let rows = journal.files(Some(run)).map_err(jerr)?;
+    // 5. Close the run's online sessions still open (this one, and those of interrupted
+    // invocations), so that KSeF issues their session UPOs; closed ones are left alone.
+    let mut online: std::collections::BTreeSet<String> =
+        rows.iter().filter(|r| r.batch_id.is_none()).filter_map(|r| r.session_ref.clone()).collect();
+    online.extend(session.map(|s| s.reference_number));
+    for s in &online {
+        match client.session_status_blocking(s) {
+            Ok(st) if st.status.code == 100 => {
+                let params = CloseOnlineSessionParams { reference_number: s.clone() };
+                if let Err(e) = client.call_blocking::<CloseOnlineSession>(&params, ()) {
+                    tracing::warn!("closing session {s}: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("status of session {s}: {e}"),
+        }
+    }
     if let Some(dir) = upo_dir {
         for row in &rows {
             if let (Some(k), Some(s)) = (&row.ksef_number, &row.session_ref) {

@@ -2,10 +2,10 @@
 
 use assert_cmd::Command;
 
-mod send_batch;
-
 mod crash_harness;
 mod crash_process;
+mod send_batch;
+mod send_online;
 mod send_soak;
 
 fn ksef(state: &std::path::Path) -> Command {
