@@ -111,6 +111,8 @@ fn soak(n: usize) {
         loop {
             attempt += 1;
             let out = ksef(&state)
+                // Batch packages of several parts (the emulator injects faults on /v2 only, not uploads).
+                .env("KSEF_CLI_TEST_PART_SIZE", "16000")
                 .args(["--env", &url, "send", "--nip", NIP, "--mode", mode])
                 .arg(&chunk_dir)
                 .output()
