@@ -1,6 +1,7 @@
 //! Seeded crash-resume harness (issue #8 point 2): `ksef send` runs (online and batch, a few
-//! invoices each) against an emulator in its own process are killed with a real SIGKILL after a
-//! seeded random delay, resumed to completion, and then every invoice must have exactly one KSeF
+//! invoices each) against an emulator in its own process are killed with a real SIGKILL a seeded
+//! random delay after their run is journaled (0 to 115 % of the rest of a calibrated run),
+//! resumed to completion, and then every invoice must have exactly one KSeF
 //! number in the emulator's store. The seed is printed; `KSEF_CRASH_SEED=<seed>` replays the
 //! same choices (the kill lands at the same delay; where that is in the run depends on timing).
 //!
@@ -61,6 +62,27 @@ fn journal_label(state: &Path) -> String {
     if label.is_empty() { "empty journal".into() } else { label.join(", ") }
 }
 
+/// Waits until the `ksef send` process has journaled its run (a row in `runs`), returning how
+/// long that took, or `None` if the process ended first.
+fn wait_for_run(state: &Path, child: &mut std::process::Child) -> Option<Duration> {
+    let t = Instant::now();
+    let db = state.join("journal.sqlite");
+    while t.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let journaled = db.exists()
+            && rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0)))
+                .is_ok_and(|n| n > 0);
+        if journaled {
+            return Some(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
 fn seed() -> u64 {
     match std::env::var("KSEF_CRASH_SEED") {
         Ok(s) => s.parse().expect("KSEF_CRASH_SEED is a u64"),
@@ -83,17 +105,20 @@ fn harness(kills: usize) {
     let dir = tempfile::tempdir().unwrap();
     let emu = EmulatorProcess::start(dir.path());
     let url = emu.url.clone();
-    // Calibration: one uninterrupted run per mode gives the range of kill delays.
+    // Calibration: an uninterrupted run per mode; from the moment its run is journaled to its
+    // end is the range of kill delays.
     let mut runs = Vec::new();
-    let mut full = [Duration::ZERO; 2];
+    let mut rest = [Duration::ZERO; 2];
     for (m, mode) in ["online", "batch"].iter().enumerate() {
         let sc = Scenario::new(dir.path(), &url, m as u64, &format!("H{seed}-cal-{mode}"), 4);
         let t = Instant::now();
-        ksef_send(&sc.state).args(sc.send_args(&url, mode)).assert().success();
-        full[m] = t.elapsed();
+        let mut child = ksef_process(&sc.state, &sc.send_args(&url, mode)).spawn().unwrap();
+        let journaled = wait_for_run(&sc.state, &mut child).expect("calibration run journaled");
+        assert!(child.wait().unwrap().success(), "calibration {mode}");
+        rest[m] = t.elapsed().saturating_sub(journaled).max(Duration::from_millis(20));
+        eprintln!("calibration {mode}: run journaled after {journaled:?}, finished after {:?}", t.elapsed());
         runs.push(Run { what: format!("calibration {mode}"), scenario: sc, killed: false });
     }
-    eprintln!("uninterrupted runs: online {:?}, batch {:?}", full[0], full[1]);
     let mut killed = 0;
     let mut attempt = 0;
     let mut kill_points: BTreeMap<String, usize> = BTreeMap::new();
@@ -103,13 +128,15 @@ fn harness(kills: usize) {
         let m = rng.random_range(0..2usize);
         let mode = ["online", "batch"][m];
         let n = rng.random_range(2..=5usize);
-        // From 30 % of the calibrated duration (start-up and login come first) to 15 % past it,
-        // so that some kills land after the end.
-        let delay = full[m].mul_f64(rng.random_range(0.3..1.15));
+        // After the run is journaled (start-up and login come first): up to 15 % past the
+        // calibrated rest of a run, so that some kills land after the end.
+        let delay = rest[m].mul_f64(rng.random_range(0.0..1.15));
         let sc = Scenario::new(dir.path(), &url, 1 + attempt as u64, &format!("H{seed}-{attempt}"), n);
         let args = sc.send_args(&url, mode);
         let mut child = ksef_process(&sc.state, &args).spawn().unwrap();
-        std::thread::sleep(delay);
+        if wait_for_run(&sc.state, &mut child).is_some() {
+            std::thread::sleep(delay);
+        }
         let was_running = child.try_wait().unwrap().is_none();
         child.kill().ok();
         let status = child.wait().unwrap();
@@ -137,7 +164,9 @@ fn harness(kills: usize) {
         if !resumed {
             ksef_send(&sc.state).args(&args).assert().success();
         }
-        let what = format!("run {attempt}: {mode}, {n} invoices, SIGKILL after {delay:?} (killed: {sigkilled}; {at})");
+        let what = format!(
+            "run {attempt}: {mode}, {n} invoices, SIGKILL {delay:?} after the run was journaled (killed: {sigkilled}; {at})"
+        );
         eprintln!("{what}");
         runs.push(Run { what, scenario: sc, killed: sigkilled });
     }
