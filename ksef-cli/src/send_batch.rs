@@ -38,6 +38,9 @@ use crate::{Connection, Failure, Output, exit};
 /// `--mode auto` sends online up to this many files, in a batch above.
 pub(crate) const AUTO_BATCH_ABOVE: usize = 20;
 
+/// Batch sessions one invocation may see die before processing before it gives up.
+const MAX_ABANDONED: usize = 3;
+
 /// Upload attempts per part (transient failures).
 const UPLOAD_ATTEMPTS: u32 = 5;
 
@@ -79,8 +82,13 @@ pub(crate) fn drive(
     output: Output,
 ) -> Result<(), Failure> {
     // Each round: finish what is open, then pack what is pending. A package abandoned because
-    // its session died sends its files back to pending; the cap stops a loop that cannot end.
-    for _round in 0..10 {
+    // its session died sends its files back to pending; a KSeF that keeps killing sessions
+    // stops the run after a few (a rerun continues).
+    let abandoned = |j: &Journal| -> Result<usize, Failure> {
+        Ok(j.batches(run).map_err(jerr)?.iter().filter(|b| b.state == "abandoned").count())
+    };
+    let abandoned_at_start = abandoned(journal)?;
+    loop {
         for b in journal.batches(run).map_err(jerr)? {
             if b.state == "building" {
                 tracing::info!(batch = b.id, "incomplete package from an interrupted run: rebuilding");
@@ -97,13 +105,18 @@ pub(crate) fn drive(
         if pending.is_empty() {
             return Ok(());
         }
+        if abandoned(journal)? >= abandoned_at_start + MAX_ABANDONED {
+            return Err(Failure::new(
+                exit::ERROR,
+                format!("{MAX_ABANDONED} batch sessions died before processing; see `ksef status --runs`, then rerun"),
+            ));
+        }
         build(conn, journal, run, state_dir, &pending, output)?;
     }
-    Err(Failure::new(exit::ERROR, "batch send did not finish after 10 packages; see `ksef status --runs`"))
 }
 
-/// Packs up to [`MAX_INVOICES`] (KSeF's per-session limit) pending files into a new package (parts in the state dir) and
-/// journals it with its open request, in one transaction.
+/// Packs up to [`MAX_INVOICES`] (KSeF's per-session limit) pending files into a new package
+/// (parts in the state dir) and journals it with its open request, in one transaction.
 fn build(
     conn: &Connection,
     journal: &mut Journal,
