@@ -1,8 +1,9 @@
 //! CLI fault soak (issue #8 point 1): `ksef send` processes (online and batch runs mixed) send N
 //! invoices to an emulator that injects 5xx answers, dropped connections, responses lost after
 //! the state change (invoice send, session close), 429s with `Retry-After` and latency, and whose
-//! access tokens live 10 s. The emulator runs in the test process, every `ksef` in its own. The
-//! recovery is the CLI user's: rerun the same command until it succeeds (the journal resumes).
+//! access tokens live 10 s (half the runs use the stored tokens of an earlier run, refreshed
+//! across processes; the others log in with `--nip`). The emulator runs in the test process,
+//! every `ksef` in its own. The recovery is the CLI user's: rerun the same command until it succeeds (the journal resumes).
 //! At the end every invoice must have exactly one KSeF number in the emulator's SQLite store,
 //! equal to the journal's, and nothing may be missing.
 //!
@@ -107,16 +108,27 @@ fn soak(n: usize) {
             numbers.insert(number, std::fs::canonicalize(&path).unwrap().display().to_string());
         }
         let mode = if batch { "batch" } else { "online" };
+        // Every other pair of runs uses the tokens stored by an earlier run (refreshed across
+        // processes: they expire after 10 s) instead of logging in with --nip; `ksef auth login`
+        // when there are none (after an exit 4).
+        let stored = chunk % 4 >= 2;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let out = ksef(&state)
-                // Batch packages of several parts (the emulator injects faults on /v2 only, not uploads).
-                .env("KSEF_CLI_TEST_PART_SIZE", "16000")
-                .args(["--env", &url, "send", "--nip", NIP, "--mode", mode])
-                .arg(&chunk_dir)
-                .output()
-                .unwrap();
+            if stored && !state.join("tokens").read_dir().is_ok_and(|mut d| d.next().is_some()) {
+                let out = ksef(&state).args(["--env", &url, "auth", "login", "--nip", NIP]).output().unwrap();
+                *reruns
+                    .entry(if out.status.success() { "auth login".into() } else { "auth login failed".into() })
+                    .or_insert(0) += 1;
+                continue;
+            }
+            let mut cmd = ksef(&state);
+            // Batch packages of several parts (the emulator injects faults on /v2 only, not uploads).
+            cmd.env("KSEF_CLI_TEST_PART_SIZE", "16000").args(["--env", &url, "send", "--mode", mode]);
+            if !stored {
+                cmd.args(["--nip", NIP]);
+            }
+            let out = cmd.arg(&chunk_dir).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
             // The client's own retries (the pipeline logs each one as a warning).
             for line in stderr.lines().filter(|l| l.contains("retrying")) {
@@ -131,6 +143,10 @@ fn soak(n: usize) {
                 eprintln!("chunk {chunk} attempt {attempt}: {stderr}");
             }
             *reruns.entry(kind(&stderr, out.status.code())).or_insert(0) += 1;
+            if stored && out.status.code() == Some(4) {
+                // The stored tokens were refused (e.g. a refresh whose answer was lost): log in again.
+                let _ = std::fs::remove_dir_all(state.join("tokens"));
+            }
         }
         runs[usize::from(batch)] += 1;
         sent += size;
