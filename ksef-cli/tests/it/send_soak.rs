@@ -3,9 +3,9 @@
 //! the state change (invoice send, session close), 429s with `Retry-After` and latency, and whose
 //! access tokens live 10 s (half the runs use the stored tokens of an earlier run, refreshed
 //! across processes; the others log in with `--nip`). The emulator runs in the test process,
-//! every `ksef` in its own. The recovery is the CLI user's: rerun the same command until it succeeds (the journal resumes).
-//! At the end every invoice must have exactly one KSeF number in the emulator's SQLite store,
-//! equal to the journal's, and nothing may be missing.
+//! every `ksef` in its own. The recovery is the CLI user's: rerun the same command until it
+//! succeeds (the journal resumes). At the end every invoice must have exactly one KSeF number in
+//! the emulator's SQLite store, equal to the journal's, and nothing may be missing.
 //!
 //! `send_soak_500` runs in the normal suite (about 35 s); the full figure:
 //! `KSEF_CLI_SOAK_INVOICES=10000 cargo test -p ksef-cli --test it send_soak_full -- --ignored --nocapture`.
