@@ -5,7 +5,8 @@
 //! number in the emulator's store. The seed is printed; `KSEF_CRASH_SEED=<seed>` replays the
 //! same choices (the kill lands at the same delay; where that is in the run depends on timing).
 //!
-//! `crash_harness_3_kills` runs in the normal suite; `crash_harness_20_kills` with `--ignored`.
+//! `crash_harness_3_kills` runs in the normal suite; `crash_harness_20_kills` with `--ignored`
+//! (`KSEF_CRASH_KILLS=<n>` for another count).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -202,7 +203,7 @@ fn crash_harness_3_kills() {
 }
 
 #[test]
-#[ignore = "20 SIGKILLed runs; run with --ignored"]
+#[ignore = "20 SIGKILLed runs (KSEF_CRASH_KILLS); run with --ignored"]
 fn crash_harness_20_kills() {
-    harness(20);
+    harness(std::env::var("KSEF_CRASH_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(20));
 }
