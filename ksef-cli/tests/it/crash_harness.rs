@@ -125,7 +125,9 @@ fn harness(kills: usize) {
     let mut kill_points: BTreeMap<String, usize> = BTreeMap::new();
     while killed < kills {
         attempt += 1;
-        assert!(attempt <= kills * 3, "seed {seed}: too many runs finished before their kill");
+        // About a quarter of the runs end before their kill (delays reach past the end); a
+        // generous bound keeps a slow machine from failing the harness for that alone.
+        assert!(attempt <= kills * 10 + 10, "seed {seed}: too many runs finished before their kill");
         let m = rng.random_range(0..2usize);
         let mode = ["online", "batch"][m];
         let n = rng.random_range(2..=5usize);
