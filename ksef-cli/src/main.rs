@@ -6,6 +6,7 @@ mod emulator_cmd;
 mod invoice;
 mod journal;
 mod send;
+mod send_batch;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -105,14 +106,24 @@ enum Command {
     /// Test identities (self-signed certificates; TE and local only).
     #[command(subcommand)]
     Identity(IdentityCmd),
-    /// Sends invoice files online; every step is journaled, a rerun (or --resume) finishes an
-    /// interrupted run without sending anything twice.
+    /// Sends invoice files online or in a batch; every step is journaled, a rerun (or --resume)
+    /// finishes an interrupted run without sending anything twice.
     Send {
         /// Invoice XML files or directories (their *.xml).
         files: Vec<PathBuf>,
         /// Resume the newest unfinished run of this environment.
         #[arg(long)]
         resume: bool,
+        /// online: one invoice at a time in an online session; batch: an encrypted package;
+        /// auto: online for up to 20 files, batch above.
+        #[arg(long, value_enum, default_value_t = SendMode::Auto)]
+        mode: SendMode,
+        /// Batch package archive format.
+        #[arg(long, value_enum, default_value_t = Archive::Zip)]
+        archive: Archive,
+        /// The invoices' form code (schema).
+        #[arg(long, value_enum, default_value_t = Form::Fa3)]
+        form: Form,
         /// Save each accepted invoice's UPO here as <KSeF number>.xml.
         #[arg(long)]
         upo_dir: Option<PathBuf>,
@@ -185,11 +196,15 @@ enum Command {
     /// KSeF tokens.
     #[command(subcommand)]
     Tokens(TokensCmd),
-    /// Shows the send journal.
+    /// Shows the send journal: one row per file, or with --runs the runs with their batch
+    /// packages (session, state, parts uploaded, final status).
     Status {
         /// Only this run.
         #[arg(long)]
         run: Option<i64>,
+        /// Runs and their batch packages instead of files.
+        #[arg(long)]
+        runs: bool,
     },
     /// End to end against the embedded emulator: test subject, identity, XAdES login,
     /// five FA(3) invoices online (UPOs, KOD I QR codes), a batch of 200, sync back.
@@ -201,6 +216,58 @@ enum Command {
         #[arg(long, default_value = "5265877635")]
         nip: String,
     },
+}
+
+/// How `ksef send` sends.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SendMode {
+    /// Online session, one invoice at a time.
+    Online,
+    /// Batch session: one encrypted package (ZIP or tar.gz) in parts.
+    Batch,
+    /// Online for up to 20 files, batch above.
+    Auto,
+}
+
+/// Batch archive format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Archive {
+    /// ZIP (deflate).
+    Zip,
+    /// tar + gzip.
+    Targz,
+}
+
+/// Invoice form codes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Form {
+    /// FA (2) (KSeF TE only).
+    #[value(name = "FA2")]
+    Fa2,
+    /// FA (3).
+    #[value(name = "FA3")]
+    Fa3,
+    /// PEF (3).
+    #[value(name = "PEF")]
+    Pef,
+    /// PEF_KOR (3).
+    #[value(name = "PEF_KOR")]
+    PefKor,
+    /// FA_RR (1).
+    #[value(name = "FA_RR")]
+    FaRr,
+}
+
+impl Form {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Fa2 => "FA2",
+            Self::Fa3 => "FA3",
+            Self::Pef => "PEF",
+            Self::PefKor => "PEF_KOR",
+            Self::FaRr => "FA_RR",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -566,7 +633,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Send { files, resume, upo_dir, offline, corrects, login: l } => {
+        Command::Send { files, resume, mode, archive, form, upo_dir, offline, corrects, login: l } => {
             let target = Target::parse(&g.env)?;
             target.banner();
             let files = if files.is_empty() && resume { Vec::new() } else { send::collect_files(&files)? };
@@ -583,7 +650,24 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 &conn,
                 &target.key(),
                 &mut journal,
-                &send::SendJob { files: &files, resume, opts: &opts, upo_dir: upo_dir.as_deref(), output: g.output },
+                &send::SendJob {
+                    files: &files,
+                    resume,
+                    opts: &opts,
+                    upo_dir: upo_dir.as_deref(),
+                    output: g.output,
+                    mode: match mode {
+                        SendMode::Online => "online",
+                        SendMode::Batch => "batch",
+                        SendMode::Auto => "auto",
+                    },
+                    form: form.name(),
+                    archive: match archive {
+                        Archive::Zip => "zip",
+                        Archive::Targz => "targz",
+                    },
+                    state_dir: &state,
+                },
             );
             keep_tokens(&state, &target.key(), &conn);
             result
@@ -807,15 +891,23 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Status { run } => {
+        Command::Status { run, runs } => {
             let path = state.join("journal.sqlite");
             if !path.exists() {
+                if runs {
+                    return send::print_runs(&[], g.output).map(|()| exit::OK);
+                }
                 return send::print_rows(&[], g.output).map(|()| exit::OK);
             }
             let journal =
                 journal::Journal::open(&path).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
-            let rows = journal.files(run).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
-            send::print_rows(&rows, g.output)?;
+            if runs {
+                let list = journal.runs(run).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+                send::print_runs(&list, g.output)?;
+            } else {
+                let rows = journal.files(run).map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+                send::print_rows(&rows, g.output)?;
+            }
             Ok(exit::OK)
         }
         Command::Quickstart { out_dir, nip } => {
@@ -1096,17 +1188,43 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
             }
         }
     }
-    // A batch of a few hundred invoices.
+    // A batch of a few hundred invoices, through the journaled `ksef send --mode batch` path.
     let batch_count = 200;
-    let batch: Vec<ksef_client::flows::BatchInvoice> = (1..=batch_count)
-        .map(|i| {
-            let xml = invoice::sample_fa3(nip, &format!("QS/{stamp}/B{i}"), today);
-            ksef_client::flows::BatchInvoice::bytes(format!("batch-{i:04}.xml"), xml.into_bytes())
-        })
-        .collect();
-    let report = client.send_batch_blocking(FormCode::Fa3, batch, &ksef_client::flows::BatchOptions::default())?;
-    let batch_accepted = report.accepted().count();
-    let batch_rejected = report.invoices.len() - batch_accepted;
+    let batch_dir = out.join("batch").join(&stamp);
+    let mut batch_files = Vec::with_capacity(batch_count);
+    for i in 1..=batch_count {
+        let xml = invoice::sample_fa3(nip, &format!("QS/{stamp}/B{i}"), today);
+        let path = batch_dir.join(format!("batch-{i:04}.xml"));
+        write_file(&path, xml.as_bytes(), false)?;
+        batch_files.push(path);
+    }
+    let mut journal = journal::Journal::open(&state.join("journal.sqlite"))
+        .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?;
+    let sent = send::send_run(
+        &conn,
+        &target.key(),
+        &mut journal,
+        &send::SendJob {
+            files: &batch_files,
+            resume: false,
+            opts: &ksef_client::SendOptions::default(),
+            upo_dir: None,
+            output,
+            mode: "batch",
+            form: "FA3",
+            archive: "zip",
+            state_dir: state,
+        },
+    )?;
+    let batch_session = journal
+        .batches(sent.run)
+        .map_err(|e| Failure::new(exit::ERROR, format!("journal: {e}")))?
+        .into_iter()
+        .rev()
+        .find_map(|b| (b.state == "done").then_some(b.session_ref).flatten())
+        .unwrap_or_default();
+    let batch_accepted = sent.rows.iter().filter(|r| r.state == "accepted").count();
+    let batch_rejected = sent.rows.len() - batch_accepted;
     rejected += batch_rejected;
     // Sync everything issued by the seller back (incremental export by permanent-storage date).
     let from = chrono::Utc::now() - chrono::Duration::days(1);
@@ -1126,7 +1244,13 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
     }
     if output == Output::Json {
         let v = serde_json::json!({
-            "batch": { "session": report.reference_number, "accepted": batch_accepted, "rejected": batch_rejected },
+            "batch": {
+                "session": batch_session,
+                "run": sent.run,
+                "dir": batch_dir,
+                "accepted": batch_accepted,
+                "rejected": batch_rejected,
+            },
             "sync": { "dir": sync_dir, "invoices": synced },
             "session": session.reference_number,
             "identity": id_dir,
@@ -1144,7 +1268,7 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
                 None => println!("  invoice {}: REJECTED {}", r["invoice"], r["rejected"]),
             }
         }
-        println!("  batch:      {} ({batch_accepted} accepted, {batch_rejected} rejected)", report.reference_number);
+        println!("  batch:      {batch_session} ({batch_accepted} accepted, {batch_rejected} rejected)");
         println!("  synced:     {synced} invoices into {}", sync_dir.display());
         println!("  invoices:   {}", out.join("invoices").display());
         println!("  UPOs:       {}", out.join("upo").display());

@@ -1,23 +1,25 @@
-//! `ksef send` (online, journaled, resumable) and `ksef status`.
+//! `ksef send` (online or batch, journaled, resumable) and `ksef status`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use ksef_client::{FormCode, SendOptions};
-use ksef_model::operations::{ListSessionInvoices, ListSessionInvoicesParams};
+use ksef_client::SendOptions;
+use ksef_model::operations::{
+    CloseOnlineSession, CloseOnlineSessionParams, ListSessionInvoices, ListSessionInvoicesParams,
+};
 
-use crate::journal::{FileRow, Journal};
+use crate::journal::{FileRow, Journal, RunOptions};
 use crate::{Connection, Failure, Output, exit};
 
-fn jerr(e: rusqlite::Error) -> Failure {
+pub(crate) fn jerr(e: rusqlite::Error) -> Failure {
     Failure::new(exit::ERROR, format!("journal: {e}"))
 }
 
 /// `KSEF_CLI_TEST_ABORT_AFTER=<step>:<n>`: abort the process (no cleanup) at the n-th time the
 /// named journal step is reached. For crash-resume tests only.
-fn checkpoint(step: &str) {
+pub(crate) fn checkpoint(step: &str) {
     static COUNTS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
     let Ok(spec) = std::env::var("KSEF_CLI_TEST_ABORT_AFTER") else { return };
     let Some((name, n)) = spec.split_once(':') else { return };
@@ -55,7 +57,7 @@ pub(crate) fn collect_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Failure>
     Ok(out)
 }
 
-fn sha256_b64(bytes: &[u8]) -> String {
+pub(crate) fn sha256_b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(ksef_crypto::sha256(bytes))
 }
 
@@ -67,12 +69,61 @@ pub(crate) struct SendJob<'a> {
     pub opts: &'a SendOptions,
     pub upo_dir: Option<&'a Path>,
     pub output: Output,
+    /// `online`, `batch` or `auto` (batch above [`crate::send_batch::AUTO_BATCH_ABOVE`] files).
+    pub mode: &'a str,
+    /// Form code name (`FA3`, ...).
+    pub form: &'a str,
+    /// Batch archive: `zip` or `targz`.
+    pub archive: &'a str,
+    /// Where batch parts are kept (`<state dir>`).
+    pub state_dir: &'a Path,
 }
 
-/// Sends `files` online; every step journaled; resumes an unfinished run of the same files.
+/// The outcome of a finished run.
+#[derive(Debug)]
+pub(crate) struct SendOutcome {
+    /// The journal rows of the run.
+    pub rows: Vec<FileRow>,
+    /// The run's id.
+    pub run: i64,
+}
+
+/// Sends `files`; every step journaled; resumes an unfinished run of the same files.
 pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job: &SendJob<'_>) -> Result<u8, Failure> {
-    let SendJob { files, resume, opts, upo_dir, output } = *job;
+    let out = send_run(conn, env_key, journal, job)?;
+    print_rows(&out.rows, job.output)?;
+    Ok(if out.rows.iter().any(|r| r.state == "rejected") { exit::PARTIAL } else { exit::OK })
+}
+
+/// [`send`] without printing: the run's rows once every file has its outcome.
+pub(crate) fn send_run(
+    conn: &Connection,
+    env_key: &str,
+    journal: &mut Journal,
+    job: &SendJob<'_>,
+) -> Result<SendOutcome, Failure> {
+    let SendJob { files, resume, opts, upo_dir, output, .. } = *job;
     let client = &conn.client;
+    let mode = match job.mode {
+        "auto" if opts.hash_of_corrected_invoice.is_some() => "online",
+        "auto" if files.len() > crate::send_batch::AUTO_BATCH_ABOVE => "batch",
+        "auto" => "online",
+        m => m,
+    };
+    if mode == "batch" && opts.hash_of_corrected_invoice.is_some() {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--corrects needs --mode online (batch sessions have no per-invoice options)",
+        ));
+    }
+    crate::send_batch::form_code(job.form)?;
+    let run_opts = RunOptions {
+        mode: mode.into(),
+        form: job.form.into(),
+        archive: job.archive.into(),
+        offline: opts.offline_mode,
+        corrects: opts.hash_of_corrected_invoice.clone(),
+    };
     let mut listed = Vec::new();
     for f in files {
         let abs = std::fs::canonicalize(f).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", f.display())))?;
@@ -90,12 +141,16 @@ pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job:
                 eprintln!("resuming run {id}");
                 id
             } else {
-                journal.new_run(env_key, &listed).map_err(jerr)?
+                journal.new_run_with(env_key, &listed, &run_opts).map_err(jerr)?
             }
         }
         None if resume && files.is_empty() => return Err(Failure::new(exit::USAGE, "nothing to resume")),
-        None => journal.new_run(env_key, &listed).map_err(jerr)?,
+        None => journal.new_run_with(env_key, &listed, &run_opts).map_err(jerr)?,
     };
+    // A resumed run continues the way it started.
+    let run_opts = journal.run_options(run).map_err(jerr)?;
+    let form = crate::send_batch::form_code(&run_opts.form)?;
+    let opts = &SendOptions { offline_mode: run_opts.offline, hash_of_corrected_invoice: run_opts.corrects.clone() };
 
     // 1. Files caught between "sending" and "sent": look them up in their session by hash.
     for row in journal.files(Some(run)).map_err(jerr)? {
@@ -122,12 +177,15 @@ pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job:
             journal.mark_accepted(run, &row.path, &k).map_err(jerr)?;
         }
     }
-    // 3. Send what is pending.
+    // 3. Send what is pending (batch: also finish the run's unfinished packages).
+    if run_opts.mode == "batch" {
+        crate::send_batch::drive(conn, journal, run, job.state_dir, output)?;
+    }
     let pending: Vec<FileRow> =
         journal.files(Some(run)).map_err(jerr)?.into_iter().filter(|r| r.state == "pending").collect();
     let mut session = None;
     if !pending.is_empty() {
-        let s = client.open_online_session_blocking(FormCode::Fa3)?;
+        let s = client.open_online_session_blocking(form)?;
         journal.set_session(run, &s.reference_number).map_err(jerr)?;
         checkpoint("session-opened");
         let bar = progress(output, pending.len(), "sending");
@@ -159,17 +217,7 @@ pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job:
         match client.wait_for_invoice_blocking(s, r) {
             Ok(acc) => journal.mark_accepted(run, &row.path, acc.ksef_number.as_str()).map_err(jerr)?,
             Err(ksef_client::Error::InvoiceRejected(rej)) => {
-                if let (true, Some(orig)) = (rej.is_duplicate(), rej.extension("originalKsefNumber")) {
-                    if let Some(orig_session) = rej.extension("originalSessionReferenceNumber") {
-                        journal.mark_sent(run, &row.path, orig_session, r).map_err(jerr)?;
-                    }
-                    journal.mark_accepted(run, &row.path, orig).map_err(jerr)?;
-                } else {
-                    let details = rej.details.join("; ");
-                    journal
-                        .mark_rejected(run, &row.path, i64::from(rej.code), &rej.description, &details)
-                        .map_err(jerr)?;
-                }
+                crate::send_batch::rejected(journal, run, &row, s, &rej)?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -177,12 +225,24 @@ pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job:
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if let Some(s) = &session
-        && let Err(e) = client.close_online_session_blocking(s)
-    {
-        tracing::warn!("closing session {}: {e}", s.reference_number);
-    }
     let rows = journal.files(Some(run)).map_err(jerr)?;
+    // 5. Close the run's online sessions still open (this one, and those of interrupted
+    // invocations), so that KSeF issues their session UPOs; closed ones are left alone.
+    let mut online: std::collections::BTreeSet<String> =
+        rows.iter().filter(|r| r.batch_id.is_none()).filter_map(|r| r.session_ref.clone()).collect();
+    online.extend(session.map(|s| s.reference_number));
+    for s in &online {
+        match client.session_status_blocking(s) {
+            Ok(st) if st.status.code == 100 => {
+                let params = CloseOnlineSessionParams { reference_number: s.clone() };
+                if let Err(e) = client.call_blocking::<CloseOnlineSession>(&params, ()) {
+                    tracing::warn!("closing session {s}: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("status of session {s}: {e}"),
+        }
+    }
     if let Some(dir) = upo_dir {
         for row in &rows {
             if let (Some(k), Some(s)) = (&row.ksef_number, &row.session_ref) {
@@ -194,14 +254,27 @@ pub(crate) fn send(conn: &Connection, env_key: &str, journal: &mut Journal, job:
             }
         }
     }
+    if let Some(r) = rows.iter().find(|r| r.state != "accepted" && r.state != "rejected") {
+        return Err(Failure::new(
+            exit::ERROR,
+            format!("{} has no outcome yet (state {}); rerun to finish the run", r.path, r.state),
+        ));
+    }
     journal.finish_run(run).map_err(jerr)?;
-    print_rows(&rows, output)?;
-    Ok(if rows.iter().any(|r| r.state == "rejected") { exit::PARTIAL } else { exit::OK })
+    checkpoint("finished");
+    // The run is over: its batch parts are no longer needed.
+    let parts = job.state_dir.join("batches").join(format!("run-{run}"));
+    if parts.exists()
+        && let Err(e) = std::fs::remove_dir_all(&parts)
+    {
+        tracing::warn!("removing {}: {e}", parts.display());
+    }
+    Ok(SendOutcome { rows, run })
 }
 
 /// A progress bar on stderr (hidden in JSON mode and when stderr is not a terminal).
-fn progress(output: Output, len: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = if output == Output::Json {
+pub(crate) fn progress(output: Output, len: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = if output == Output::Json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr())
@@ -232,6 +305,37 @@ fn find_in_session(conn: &Connection, session: &str, sha: &str) -> Result<Option
             _ => return Ok(None),
         }
     }
+}
+
+/// Prints runs with their batch packages (a table, or JSON).
+pub(crate) fn print_runs(runs: &[crate::journal::RunRow], output: Output) -> Result<(), Failure> {
+    if output == Output::Json {
+        let s = serde_json::to_string_pretty(runs).map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
+        println!("{s}");
+        return Ok(());
+    }
+    for r in runs {
+        let state = if r.finished { "finished" } else { "unfinished" };
+        println!("run {:>4}  {}  {}  {} {} {}  {state}", r.id, r.started, r.env, r.mode, r.form, r.archive);
+        if let Some(s) = &r.session_ref {
+            println!("          online session {s}");
+        }
+        for b in &r.batches {
+            let uploaded = b.parts.iter().filter(|p| p.state == "uploaded").count();
+            let status = match (b.status_code, &b.status_description) {
+                (Some(c), Some(d)) => format!("  status {c} {d}"),
+                _ => String::new(),
+            };
+            println!(
+                "          batch {:>4}  {:<9} session {}  parts {uploaded}/{}{status}",
+                b.id,
+                b.state,
+                b.session_ref.as_deref().unwrap_or("-"),
+                b.parts.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Prints journal rows (a table, or JSON).

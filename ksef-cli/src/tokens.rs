@@ -36,7 +36,7 @@ pub(crate) fn save(state: &Path, env_key: &str, client: &crate::Client) -> Resul
     let now = Utc::now();
     let t = client.tokens();
     let (Some(access), Some(refresh), Some(av), Some(rv)) =
-        (t.fresh_access(now), t.usable_refresh(now), t.access_valid_until(), t.refresh_valid_until())
+        (t.unexpired_access(now), t.usable_refresh(now), t.access_valid_until(), t.refresh_valid_until())
     else {
         return Err(Failure::new(exit::AUTH, "no tokens to store"));
     };

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod batch_steps;
 pub mod client;
 pub mod env;
 pub mod error;

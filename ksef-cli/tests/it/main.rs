@@ -2,6 +2,12 @@
 
 use assert_cmd::Command;
 
+mod crash_harness;
+mod crash_process;
+mod send_batch;
+mod send_online;
+mod send_soak;
+
 fn ksef(state: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("ksef").expect("binary");
     c.env_remove("KSEF_ENV")
