@@ -5,6 +5,7 @@ mod config;
 mod emulator_cmd;
 mod invoice;
 mod journal;
+mod manage;
 mod send;
 mod send_batch;
 mod tokens;
@@ -196,6 +197,15 @@ enum Command {
     /// KSeF tokens.
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Permissions: grant, revoke, list.
+    #[command(subcommand)]
+    Permissions(manage::permissions::Cmd),
+    /// KSeF certificates: limits, enroll, list, get, revoke.
+    #[command(subcommand)]
+    Certs(manage::certs::Cmd),
+    /// The /testdata API (KSeF TE and local only): subjects, persons, permissions, limits.
+    #[command(subcommand)]
+    Testdata(manage::testdata::Cmd),
     /// Shows the send journal: one row per file, or with --runs the runs with their batch
     /// packages (session, state, parts uploaded, final status).
     Status {
@@ -290,11 +300,16 @@ enum InvoicesCmd {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// Queries invoice metadata with filters (paged).
+    Query(manage::invoices::QueryArgs),
+    /// Exports invoices matching filters into a directory (XML files and _metadata.json).
+    Export(manage::invoices::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum TokensCmd {
     /// Generates a KSeF token (printed once; store it yourself, e.g. in KSEF_TOKEN).
+    #[command(name = "generate", visible_alias = "new")]
     New {
         /// Description (5-256 characters).
         #[arg(long)]
@@ -305,6 +320,12 @@ enum TokensCmd {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// Lists the context's tokens (never their secrets).
+    List(manage::tokens::ListArgs),
+    /// Shows one token's status.
+    Get(manage::tokens::RefArgs),
+    /// Revokes a token.
+    Revoke(manage::tokens::RefArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -842,22 +863,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Limits { login: l } => {
-            use ksef_model::operations::{GetContextLimits, GetRateLimits, GetSubjectLimits};
-            let target = Target::parse(&g.env)?;
-            target.banner();
-            let conn = connect(&target, &state)?;
-            ensure_auth(&conn, &state, &target.key(), &l)?;
-            let v = serde_json::json!({
-                "context": conn.client.call_blocking::<GetContextLimits>(&(), ())?.value,
-                "subject": conn.client.call_blocking::<GetSubjectLimits>(&(), ())?.value,
-                "rate_limits": conn.client.call_blocking::<GetRateLimits>(&(), ())?.value,
-            });
-            keep_tokens(&state, &target.key(), &conn);
-            let text = serde_json::to_string_pretty(&v).map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
-            println!("{text}");
-            Ok(exit::OK)
-        }
+        Command::Limits { login: l } => manage::limits::run(&l, g, &state),
+        Command::Invoices(InvoicesCmd::Query(a)) => manage::invoices::query(a, g, &state),
+        Command::Invoices(InvoicesCmd::Export(a)) => manage::invoices::export(a, g, &state),
+        Command::Tokens(TokensCmd::List(a)) => manage::tokens::list(a, g, &state),
+        Command::Tokens(TokensCmd::Get(a)) => manage::tokens::get(a, g, &state),
+        Command::Tokens(TokensCmd::Revoke(a)) => manage::tokens::revoke(a, g, &state),
+        Command::Permissions(c) => manage::permissions::run(c, g, &state),
+        Command::Certs(c) => manage::certs::run(c, g, &state),
+        Command::Testdata(c) => manage::testdata::run(c, g, &state),
         Command::Tokens(TokensCmd::New { description, permissions, login: l }) => {
             use ksef_model::operations::GenerateToken;
             use ksef_model::types::{GenerateTokenRequest, TokenPermissionType};
