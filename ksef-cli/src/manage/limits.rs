@@ -40,7 +40,8 @@ fn human(v: &Value) {
     println!("rate limits (per second / minute / hour):");
     if let Some(m) = v["rate_limits"].as_object() {
         for (group, l) in m {
-            println!("  {group:<22} {:>6} {:>8} {:>9}", l["perSecond"], l["perMinute"], l["perHour"]);
+            let n = |k: &str| l[k].to_string();
+            println!("  {group:<22} {:>6} {:>8} {:>9}", n("perSecond"), n("perMinute"), n("perHour"));
         }
     }
 }
