@@ -308,6 +308,49 @@ fn permissions_grant_every_kind_list_and_revoke() {
     let auth_id = auths["permissions"][0]["id"].as_str().unwrap();
     assert_eq!(env.json(&["permissions", "revoke", "--authorization", auth_id])["status"], "revoked");
     assert_eq!(env.json(&["permissions", "list", "authorizations"])["count"], 0);
+    env.json(&[
+        "permissions",
+        "grant",
+        "indirect",
+        "--to-pesel",
+        pesel,
+        "--first-name",
+        "Anna",
+        "--last-name",
+        "Nowak",
+        "--all-clients",
+        "--permission",
+        "InvoiceRead",
+        "--description",
+        "Posrednik dla klientow",
+    ]);
+    let fp = "a".repeat(64);
+    let eu_context = format!("{SELLER}-DE123456789");
+    env.ok(&[
+        "permissions",
+        "grant",
+        "eu-admin",
+        "--fingerprint",
+        &fp,
+        "--subject-name",
+        "EU GmbH",
+        "--subject-address",
+        "Berlin 1",
+        "--eu-context",
+        &eu_context,
+        "--eu-entity-name",
+        "EU GmbH",
+        "--eu-entity-address",
+        "Berlin 1",
+        "--description",
+        "Administrator UE",
+    ]);
+    let eu = env.json(&["permissions", "list", "eu-entities", "--all"]);
+    assert!(eu["count"].as_u64().unwrap() >= 1, "{eu}");
+    assert!(
+        env.ok(&["permissions", "list", "eu-entities"]).to_uppercase().contains(&fp.to_uppercase()),
+        "the fingerprint is shown"
+    );
     // Validation by ksef-permissions, shown with the field (exit 2, nothing sent).
     let e = env.fails(
         2,
