@@ -165,8 +165,7 @@ fn pem_of_b64(b64: &str) -> Result<String, Failure> {
 
 fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
     let r = remote(g, state, &a.login)?;
-    let client = r.client();
-    let data = to_json(&client.call_blocking::<ops::GetCertificateEnrollmentData>(&(), ())?.value)?;
+    let data = to_json(&r.call::<ops::GetCertificateEnrollmentData>(&(), ())?)?;
     let (key, key_path) = match &a.use_key {
         Some(p) => (read_key(p)?, None),
         None => {
@@ -189,12 +188,12 @@ fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
         "certificateType": a.cert_type.wire(),
         "csr": base64::engine::general_purpose::STANDARD.encode(csr),
     }))?;
-    let reference = client.call_blocking::<ops::EnrollCertificate>(&(), req)?.value.reference_number.to_string();
+    let reference = r.call::<ops::EnrollCertificate>(&(), req)?.reference_number.to_string();
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     let serial = loop {
         let params = ops::GetCertificateEnrollmentStatusParams { reference_number: reference.clone() };
-        let st = to_json(&client.call_blocking::<ops::GetCertificateEnrollmentStatus>(&params, ())?.value)?;
+        let st = to_json(&r.call::<ops::GetCertificateEnrollmentStatus>(&params, ())?)?;
         let code = st["status"]["code"].as_i64().unwrap_or(0);
         if code == 200 {
             break st["certificateSerialNumber"].as_str().unwrap_or_default().to_string();
@@ -221,9 +220,7 @@ fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_secs(5));
     };
-    let got = client
-        .call_blocking::<ops::RetrieveCertificates>(&(), body(json!({ "certificateSerialNumbers": [serial] }))?)?
-        .value;
+    let got = r.call::<ops::RetrieveCertificates>(&(), body(json!({ "certificateSerialNumbers": [serial] }))?)?;
     let item = to_json(&got)?["certificates"][0].clone();
     let pem = pem_of_b64(item["certificate"].as_str().unwrap_or_default())?;
     crate::write_file(&a.out, pem.as_bytes(), false)
@@ -249,7 +246,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
     match cmd {
         Cmd::Limits { login } => {
             let r = remote(g, state, &login)?;
-            let v = to_json(&r.client().call_blocking::<ops::GetCertificateLimits>(&(), ())?.value)?;
+            let v = to_json(&r.call::<ops::GetCertificateLimits>(&(), ())?)?;
             emit(g.output, &v, || {
                 println!("can request: {}", if v["canRequest"] == true { "yes" } else { "no" });
                 for k in ["enrollment", "certificate"] {
@@ -284,7 +281,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             let mut params = ops::QueryCertificatesParams { page_size, page_offset: Some(0) };
             let mut rows = Vec::new();
             let more = loop {
-                let resp = r.client().call_blocking::<ops::QueryCertificates>(&params, req.clone())?.value;
+                let resp = r.call::<ops::QueryCertificates>(&params, req.clone())?;
                 for c in &resp.certificates {
                     rows.push(to_json(c)?);
                 }
@@ -317,7 +314,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
         Cmd::Get { serials, out, login } => {
             let r = remote(g, state, &login)?;
             let req = body(json!({ "certificateSerialNumbers": serials }))?;
-            let got = to_json(&r.client().call_blocking::<ops::RetrieveCertificates>(&(), req)?.value)?;
+            let got = to_json(&r.call::<ops::RetrieveCertificates>(&(), req)?)?;
             let items = got["certificates"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 return Err(Failure::new(exit::ERROR, "KSeF returned no certificate for these serial numbers"));
@@ -370,7 +367,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             let req = body(json!({ "revocationReason": reason }))?;
             let r = remote(g, state, &login)?;
             let params = ops::RevokeCertificateParams { certificate_serial_number: serial.clone() };
-            r.client().call_blocking::<ops::RevokeCertificate>(&params, req)?;
+            r.call::<ops::RevokeCertificate>(&params, req)?;
             let v = json!({ "serial_number": serial, "revoked": true, "reason": reason });
             emit(g.output, &v, || println!("certificate {serial} revoked ({reason})"))?;
             Ok(exit::OK)

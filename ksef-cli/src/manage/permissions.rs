@@ -303,13 +303,13 @@ where
     O: Operation<Response = PermissionsOperationResponse>,
     O::Request: RequestBody + Clone,
 {
-    let accepted = r.client().call_blocking::<O>(&call.params, call.body)?.value;
+    let accepted = r.call::<O>(&call.params, call.body)?;
     let reference: ksef_model::ReferenceNumber = parse("operation reference", accepted.reference_number.as_str())?;
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
         let st = query::operation_status(&reference);
-        let status = r.client().call_blocking::<ops::GetPermissionOperationStatus>(&st.params, st.body)?.value;
+        let status = r.call::<ops::GetPermissionOperationStatus>(&st.params, st.body)?;
         match classify(&status) {
             OperationState::Succeeded => return Ok(reference.to_string()),
             OperationState::Failed(mut f) => {

@@ -351,6 +351,26 @@ fn permissions_grant_every_kind_list_and_revoke() {
         env.ok(&["permissions", "list", "eu-entities"]).to_uppercase().contains(&fp.to_uppercase()),
         "the fingerprint is shown"
     );
+    // A 403 names the permission the operation needs.
+    let e = env.fails(
+        1,
+        &[
+            "permissions",
+            "grant",
+            "eu-representative",
+            "--fingerprint",
+            &fp,
+            "--subject-name",
+            "EU Rep",
+            "--subject-address",
+            "Paris 2",
+            "--permission",
+            "InvoiceRead",
+            "--description",
+            "Przedstawiciel UE",
+        ],
+    );
+    assert!(e.contains("403") && e.contains("needs one of these permissions") && e.contains("VatUeManage"), "{e}");
     // Validation by ksef-permissions, shown with the field (exit 2, nothing sent).
     let e = env.fails(
         2,
