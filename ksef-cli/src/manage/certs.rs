@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
+use ksef_crypto::Certificate;
 use ksef_crypto::x509::{KeyAlgorithm, SubjectFields, create_csr};
-use ksef_crypto::{Certificate, PrivateKey};
 use ksef_model::operations as ops;
 use serde_json::{Value, json};
 
@@ -81,7 +81,8 @@ pub(crate) struct EnrollArgs {
     /// Certificate type.
     #[arg(long = "type", value_enum, default_value_t = CertType::Authentication)]
     cert_type: CertType,
-    /// Use this private key (PEM, unencrypted PKCS#8/PKCS#1/SEC1) instead of generating one.
+    /// Use this private key instead of generating one: PEM (also `ENCRYPTED PRIVATE KEY`, its
+    /// password from --key-password-file or KSEF_KEY_PASSWORD) or PKCS#8/PKCS#1/SEC1 DER.
     #[arg(long, conflicts_with = "ec")]
     use_key: Option<PathBuf>,
     /// Generate an ECDSA P-256 key (default RSA-2048).
@@ -148,14 +149,6 @@ fn subject_fields(d: &Value) -> SubjectFields {
     }
 }
 
-fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?,
-    );
-    PrivateKey::from_pem(&text)
-        .map_err(|e| Failure::new(exit::USAGE, format!("{}: {}", path.display(), crate::error_chain(&e))))
-}
-
 fn pem_of_b64(b64: &str) -> Result<String, Failure> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -167,7 +160,7 @@ fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
     let r = remote(g, state, &a.login)?;
     let data = to_json(&r.call::<ops::GetCertificateEnrollmentData>(&(), ())?)?;
     let (key, key_path) = match &a.use_key {
-        Some(p) => (read_key(p)?, None),
+        Some(p) => (crate::read_key(p, &a.login)?, None),
         None => {
             let alg = if a.ec { KeyAlgorithm::P256 } else { KeyAlgorithm::Rsa2048 };
             let key = alg.generate(&mut rand::rng()).map_err(crypto("key generation"))?;

@@ -600,12 +600,19 @@ fn rejected_invoice_shows_code_description_and_details() {
     // Issued tomorrow: KSeF rejects with 450 and names P_1 in the details.
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
     std::fs::write(dir.join("future.xml"), invoice::sample_fa3(SELLER, "FV/FUTURE", tomorrow)).unwrap();
+    // Malformed XML: 430, and the detail names the line and column.
+    let today = chrono::Utc::now().date_naive();
+    let broken = invoice::sample_fa3(SELLER, "FV/BROKEN", today).replace("<P_2>", "<Oops><P_2>");
+    std::fs::write(dir.join("malformed.xml"), broken).unwrap();
     let out = env.cmd(&["send", s(&dir)]).assert().code(3).get_output().stdout.clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("450") && out.contains("P_1"), "{out}");
+    let position = regex_lite_position(&out);
+    assert!(out.contains("430") && position, "line:column of the XML error: {out}");
     let rows = env.json(&["status"]);
-    assert_eq!(rows[0]["error_code"], 450, "{rows}");
-    assert!(rows[0]["error_details"].as_str().unwrap().contains("P_1"), "{rows}");
+    let future = rows.as_array().unwrap().iter().find(|r| r["path"].as_str().unwrap().ends_with("future.xml")).unwrap();
+    assert_eq!(future["error_code"], 450, "{rows}");
+    assert!(future["error_details"].as_str().unwrap().contains("P_1"), "{rows}");
 }
 
 #[test]
@@ -669,4 +676,12 @@ fn local_env_keeps_state_between_commands() {
     let v: Value = serde_json::from_str(&k(&["--output", "json", "tokens", "list"])).unwrap();
     assert_eq!(v["count"], 1, "the second embedded emulator sees the first one's token");
     assert!(k(&["permissions", "list", "personal"]).contains("ownerPermissions"));
+}
+
+/// Whether `text` has an XML error position `at LINE:COLUMN`.
+fn regex_lite_position(text: &str) -> bool {
+    text.split(" at ").skip(1).any(|rest| {
+        let pos: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == ':').collect();
+        pos.split(':').filter(|p| !p.is_empty()).count() == 2
+    })
 }
