@@ -19,12 +19,14 @@ const FILTERS: &[(&str, &str)] = &[
     (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[ID]"),
     (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", "[TIME]"),
     (r"\d{4}-\d{2}-\d{2}", "[DATE]"),
+    (r"\b\d{2}-\d{2}-\d{4}\b", "[DATE]"),
+    (r"/[A-Za-z0-9_-]{43}\b", "/[HASH]"),
     (r"QS/\d{14}/", "QS/[STAMP]/"),
     (r"\b\d{11}\b", "[PESEL]"),
     (r"\b\d{10}\b", "[NIP]"),
     (r"\b[0-9A-F]{16}\b", "[SERIAL]"),
     (r#""invoiceHash": "[^"]+""#, r#""invoiceHash": "[HASH]""#),
-    (r"http://127\.0\.0\.1:\d+", "[URL]"),
+    (r"https?://127\.0\.0\.1:\d+", "[URL]"),
     (r"/tmp/[^\s\x22]+", "[PATH]"),
 ];
 
@@ -49,6 +51,11 @@ impl Env {
         env.ok(&["identity", "new", "--nip", SELLER, "--seal", "--ec"]);
         env.ok(&["auth", "login", "--nip", SELLER]);
         env
+    }
+
+    /// A snapshot with this environment's temporary directory shown as `[DIR]`.
+    fn snap(&self, name: &str, text: &str) {
+        snap(name, &text.replace(s(self.dir.path()), "[DIR]"));
     }
 
     fn state(&self) -> PathBuf {
@@ -622,8 +629,12 @@ fn other_families_in_both_modes() {
     // identity
     let id = env.json(&["identity", "new", "--nip", "1111111111", "--name", "buyer", "--ec"]);
     assert_eq!(id["name"], "buyer");
+    env.snap("identity_new_json", &serde_json::to_string_pretty(&id).unwrap());
+    env.snap("identity_new_human", &env.ok(&["identity", "new", "--nip", "1111111111", "--name", "buyer2"]));
     // auth
-    assert!(env.ok(&["auth", "sessions"]).contains("(current)"));
+    let sessions_h = env.ok(&["auth", "sessions"]);
+    assert!(sessions_h.contains("(current)"));
+    env.snap("auth_sessions_human", &sessions_h);
     let sessions = env.json(&["auth", "sessions"]);
     assert!(sessions.as_array().unwrap().iter().any(|s| s["current"] == true));
     // status
@@ -634,6 +645,7 @@ fn other_families_in_both_modes() {
     let sync_dir = env.dir.path().join("sync");
     let v = env.json(&["sync", "--subject", "seller", "--dir", s(&sync_dir)]);
     assert_eq!(v["new_invoices"], 2);
+    env.snap("sync_json", &serde_json::to_string_pretty(&v).unwrap());
     assert!(env.ok(&["sync", "--subject", "seller", "--dir", s(&sync_dir)]).starts_with("0 new invoices"));
     // upo
     let k = st[0]["ksef_number"].as_str().unwrap();
@@ -650,6 +662,7 @@ fn other_families_in_both_modes() {
     assert!(link.starts_with(&env.url) || link.starts_with("http"), "{link}");
     let q = env.json(&["qr", s(&file), "--nip", SELLER, "--date", &date]);
     assert_eq!(q["link"].as_str().unwrap(), link.trim());
+    env.snap("qr_json", &serde_json::to_string_pretty(&q).unwrap());
     // completions and man mention the new commands
     let bash = env.ok(&["completions", "bash"]);
     for c in ["permissions", "certs", "testdata", "export"] {
