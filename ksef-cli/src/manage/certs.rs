@@ -116,7 +116,7 @@ pub(crate) struct ListArgs {
     /// Only this status: Active, Blocked, Revoked, Expired.
     #[arg(long)]
     status: Option<String>,
-    /// Invoices per page (10..=50).
+    /// Certificates per page (10..=50).
     #[arg(long)]
     page_size: Option<u32>,
     /// Fetch every page.
