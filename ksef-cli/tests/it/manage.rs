@@ -213,6 +213,11 @@ fn tokens_generate_list_get_revoke_show_the_secret_only_once() {
     snap("tokens_list_human", &list_h);
     snap("tokens_get_json", &serde_json::to_string_pretty(&get_j).unwrap());
     assert_eq!(env.json(&["tokens", "list", "--status", "Active"])["count"], 2);
+    let mine = env.json(&["tokens", "list", "--author", SELLER, "--author-type", "Nip"]);
+    assert_eq!(mine["count"], 2, "{mine}");
+    let others = env.json(&["tokens", "list", "--author", "1111111111", "--author-type", "Nip"]);
+    assert_eq!(others["count"], 0, "{others}");
+    assert_eq!(env.json(&["tokens", "list", "--description", "Second"])["count"], 1);
     assert!(env.ok(&["tokens", "revoke", &reference]).contains("revoked"));
     let revoked = env.json(&["tokens", "list", "--status", "Revoked", "--status", "Revoking"]);
     assert_eq!(revoked["count"], 1, "{revoked}");
