@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
+use ksef_crypto::Certificate;
 use ksef_crypto::x509::{KeyAlgorithm, SubjectFields, create_csr};
-use ksef_crypto::{Certificate, PrivateKey};
 use ksef_model::operations as ops;
 use serde_json::{Value, json};
 
@@ -81,7 +81,8 @@ pub(crate) struct EnrollArgs {
     /// Certificate type.
     #[arg(long = "type", value_enum, default_value_t = CertType::Authentication)]
     cert_type: CertType,
-    /// Use this private key (PEM, unencrypted PKCS#8/PKCS#1/SEC1) instead of generating one.
+    /// Use this private key instead of generating one: PEM (also `ENCRYPTED PRIVATE KEY`, its
+    /// password from --key-password-file or KSEF_KEY_PASSWORD) or PKCS#8/PKCS#1/SEC1 DER.
     #[arg(long, conflicts_with = "ec")]
     use_key: Option<PathBuf>,
     /// Generate an ECDSA P-256 key (default RSA-2048).
@@ -115,7 +116,7 @@ pub(crate) struct ListArgs {
     /// Only this status: Active, Blocked, Revoked, Expired.
     #[arg(long)]
     status: Option<String>,
-    /// Invoices per page (10..=50).
+    /// Certificates per page (10..=50).
     #[arg(long)]
     page_size: Option<u32>,
     /// Fetch every page.
@@ -148,14 +149,6 @@ fn subject_fields(d: &Value) -> SubjectFields {
     }
 }
 
-fn read_key(path: &Path) -> Result<PrivateKey, Failure> {
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?,
-    );
-    PrivateKey::from_pem(&text)
-        .map_err(|e| Failure::new(exit::USAGE, format!("{}: {}", path.display(), crate::error_chain(&e))))
-}
-
 fn pem_of_b64(b64: &str) -> Result<String, Failure> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -165,10 +158,9 @@ fn pem_of_b64(b64: &str) -> Result<String, Failure> {
 
 fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
     let r = remote(g, state, &a.login)?;
-    let client = r.client();
-    let data = to_json(&client.call_blocking::<ops::GetCertificateEnrollmentData>(&(), ())?.value)?;
+    let data = to_json(&r.call::<ops::GetCertificateEnrollmentData>(&(), ())?)?;
     let (key, key_path) = match &a.use_key {
-        Some(p) => (read_key(p)?, None),
+        Some(p) => (crate::read_key(p, &a.login)?, None),
         None => {
             let alg = if a.ec { KeyAlgorithm::P256 } else { KeyAlgorithm::Rsa2048 };
             let key = alg.generate(&mut rand::rng()).map_err(crypto("key generation"))?;
@@ -189,12 +181,12 @@ fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
         "certificateType": a.cert_type.wire(),
         "csr": base64::engine::general_purpose::STANDARD.encode(csr),
     }))?;
-    let reference = client.call_blocking::<ops::EnrollCertificate>(&(), req)?.value.reference_number.to_string();
+    let reference = r.call::<ops::EnrollCertificate>(&(), req)?.reference_number.to_string();
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     let serial = loop {
         let params = ops::GetCertificateEnrollmentStatusParams { reference_number: reference.clone() };
-        let st = to_json(&client.call_blocking::<ops::GetCertificateEnrollmentStatus>(&params, ())?.value)?;
+        let st = to_json(&r.call::<ops::GetCertificateEnrollmentStatus>(&params, ())?)?;
         let code = st["status"]["code"].as_i64().unwrap_or(0);
         if code == 200 {
             break st["certificateSerialNumber"].as_str().unwrap_or_default().to_string();
@@ -221,9 +213,7 @@ fn enroll(a: EnrollArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_secs(5));
     };
-    let got = client
-        .call_blocking::<ops::RetrieveCertificates>(&(), body(json!({ "certificateSerialNumbers": [serial] }))?)?
-        .value;
+    let got = r.call::<ops::RetrieveCertificates>(&(), body(json!({ "certificateSerialNumbers": [serial] }))?)?;
     let item = to_json(&got)?["certificates"][0].clone();
     let pem = pem_of_b64(item["certificate"].as_str().unwrap_or_default())?;
     crate::write_file(&a.out, pem.as_bytes(), false)
@@ -249,7 +239,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
     match cmd {
         Cmd::Limits { login } => {
             let r = remote(g, state, &login)?;
-            let v = to_json(&r.client().call_blocking::<ops::GetCertificateLimits>(&(), ())?.value)?;
+            let v = to_json(&r.call::<ops::GetCertificateLimits>(&(), ())?)?;
             emit(g.output, &v, || {
                 println!("can request: {}", if v["canRequest"] == true { "yes" } else { "no" });
                 for k in ["enrollment", "certificate"] {
@@ -284,7 +274,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             let mut params = ops::QueryCertificatesParams { page_size, page_offset: Some(0) };
             let mut rows = Vec::new();
             let more = loop {
-                let resp = r.client().call_blocking::<ops::QueryCertificates>(&params, req.clone())?.value;
+                let resp = r.call::<ops::QueryCertificates>(&params, req.clone())?;
                 for c in &resp.certificates {
                     rows.push(to_json(c)?);
                 }
@@ -317,7 +307,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
         Cmd::Get { serials, out, login } => {
             let r = remote(g, state, &login)?;
             let req = body(json!({ "certificateSerialNumbers": serials }))?;
-            let got = to_json(&r.client().call_blocking::<ops::RetrieveCertificates>(&(), req)?.value)?;
+            let got = to_json(&r.call::<ops::RetrieveCertificates>(&(), req)?)?;
             let items = got["certificates"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 return Err(Failure::new(exit::ERROR, "KSeF returned no certificate for these serial numbers"));
@@ -370,7 +360,7 @@ pub(crate) fn run(cmd: Cmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             let req = body(json!({ "revocationReason": reason }))?;
             let r = remote(g, state, &login)?;
             let params = ops::RevokeCertificateParams { certificate_serial_number: serial.clone() };
-            r.client().call_blocking::<ops::RevokeCertificate>(&params, req)?;
+            r.call::<ops::RevokeCertificate>(&params, req)?;
             let v = json!({ "serial_number": serial, "revoked": true, "reason": reason });
             emit(g.output, &v, || println!("certificate {serial} revoked ({reason})"))?;
             Ok(exit::OK)

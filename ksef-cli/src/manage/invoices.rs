@@ -247,7 +247,7 @@ pub(crate) fn query(a: QueryArgs, g: &Settings, state: &Path) -> Result<u8, Fail
     let mut invoices = Vec::new();
     let (mut has_more, mut truncated, mut hwm);
     loop {
-        let resp = r.client().call_blocking::<QueryInvoiceMetadata>(&params, filters.clone())?.value;
+        let resp = r.call::<QueryInvoiceMetadata>(&params, filters.clone())?;
         has_more = resp.has_more;
         truncated = resp.is_truncated;
         hwm = resp.permanent_storage_hwm_date;
@@ -375,4 +375,96 @@ pub(crate) fn export(a: ExportArgs, g: &Settings, state: &Path) -> Result<u8, Fa
         }
     })?;
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        f: Filters,
+    }
+
+    fn filters(args: &[&str]) -> Result<Value, Failure> {
+        let t = T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).expect("flags parse");
+        t.f.build().map(|f| serde_json::to_value(f).expect("serializes"))
+    }
+
+    #[test]
+    fn a_day_means_its_start_or_its_end() {
+        let v = filters(&["--from", "2026-02-01", "--to", "2026-02-03", "--date-type", "issue"]).unwrap();
+        assert_eq!(v["dateRange"]["from"], "2026-02-01T00:00:00Z");
+        assert_eq!(v["dateRange"]["to"], "2026-02-03T23:59:59Z");
+        assert_eq!(v["dateRange"]["dateType"], "Issue");
+        assert_eq!(v["subjectType"], "Subject2");
+        let v = filters(&["--from", "2026-02-01T10:00:00+01:00"]).unwrap();
+        assert_eq!(v["dateRange"]["from"], "2026-02-01T09:00:00Z");
+    }
+
+    #[test]
+    fn every_filter_reaches_the_request() {
+        let v = filters(&[
+            "--subject",
+            "seller",
+            "--amount-type",
+            "vat",
+            "--amount-from",
+            "1",
+            "--amount-to",
+            "2.5",
+            "--buyer-vat-ue",
+            "DE123",
+            "--invoice-number",
+            "FV/1",
+            "--form-type",
+            "FA_RR",
+            "--currency",
+            "EUR",
+            "--invoice-type",
+            "Kor",
+            "--mode",
+            "offline",
+            "--has-attachment",
+            "true",
+            "--self-invoicing",
+            "false",
+        ])
+        .unwrap();
+        assert_eq!(v["subjectType"], "Subject1");
+        assert_eq!(v["amount"], json!({ "type": "Vat", "from": 1.0, "to": 2.5 }));
+        assert_eq!(v["buyerIdentifier"], json!({ "type": "VatUe", "value": "DE123" }));
+        assert_eq!(v["invoiceNumber"], "FV/1");
+        assert_eq!(v["formType"], "FA_RR");
+        assert_eq!(v["currencyCodes"], json!(["EUR"]));
+        assert_eq!(v["invoiceTypes"], json!(["Kor"]));
+        assert_eq!(v["invoicingMode"], "Offline");
+        assert_eq!(v["hasAttachment"], true);
+        assert_eq!(v["isSelfInvoicing"], false);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_the_flag() {
+        for (args, flag) in [
+            (&["--ksef-number", "123"][..], "--ksef-number"),
+            (&["--buyer-nip", "5265877636"][..], "--buyer-nip"),
+            (&["--form-type", "XYZ"][..], "--form-type"),
+            (&["--invoice-type", "Nope"][..], "--invoice-type"),
+            (&["--to", "2026-13-01"][..], "--to"),
+        ] {
+            let e = filters(args).unwrap_err();
+            assert_eq!(e.code, exit::USAGE);
+            assert!(e.message.contains(flag), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn export_file_names_cannot_escape_the_directory() {
+        assert!(safe_name("5265877635-20260201-0123456789AB-01"));
+        for bad in ["../x", "a/b", ".hidden", "", "a\\b", "x y"] {
+            assert!(!safe_name(bad), "{bad}");
+        }
+    }
 }

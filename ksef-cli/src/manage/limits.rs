@@ -13,11 +13,10 @@ use crate::{Failure, LoginArgs, exit};
 /// Runs `ksef limits`.
 pub(crate) fn run(login: &LoginArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
     let r = remote(g, state, login)?;
-    let c = r.client();
     let v = json!({
-        "context": to_json(&c.call_blocking::<GetContextLimits>(&(), ())?.value)?,
-        "subject": to_json(&c.call_blocking::<GetSubjectLimits>(&(), ())?.value)?,
-        "rate_limits": to_json(&c.call_blocking::<GetRateLimits>(&(), ())?.value)?,
+        "context": to_json(&r.call::<GetContextLimits>(&(), ())?)?,
+        "subject": to_json(&r.call::<GetSubjectLimits>(&(), ())?)?,
+        "rate_limits": to_json(&r.call::<GetRateLimits>(&(), ())?)?,
     });
     emit(g.output, &v, || human(&v))?;
     Ok(exit::OK)
@@ -40,7 +39,8 @@ fn human(v: &Value) {
     println!("rate limits (per second / minute / hour):");
     if let Some(m) = v["rate_limits"].as_object() {
         for (group, l) in m {
-            println!("  {group:<22} {:>6} {:>8} {:>9}", l["perSecond"], l["perMinute"], l["perHour"]);
+            let n = |k: &str| l[k].to_string();
+            println!("  {group:<22} {:>6} {:>8} {:>9}", n("perSecond"), n("perMinute"), n("perHour"));
         }
     }
 }

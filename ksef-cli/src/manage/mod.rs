@@ -27,6 +27,35 @@ impl Remote<'_> {
     pub(crate) fn client(&self) -> &crate::Client {
         &self.conn.client
     }
+
+    /// Calls `O`; a 403 names the permissions the operation needs (`x-required-permissions`).
+    pub(crate) fn call<O>(&self, params: &O::Params, body: O::Request) -> Result<O::Response, Failure>
+    where
+        O: ksef_model::Operation,
+        O::Request: ksef_transport::RequestBody + Clone,
+        O::Response: ksef_transport::ResponseBody,
+    {
+        self.client().call_blocking::<O>(params, body).map(|r| r.value).map_err(forbidden::<O>)
+    }
+}
+
+/// A client error; for HTTP 403 with a hint naming the permissions `O` requires.
+pub(crate) fn forbidden<O: ksef_model::Operation>(e: ksef_client::Error) -> Failure {
+    let is_403 = e.status().is_some_and(|s| s.as_u16() == 403);
+    let mut f = Failure::from(e);
+    if is_403 {
+        let needed = ksef_client::permissions::required::required_for::<O>();
+        if !needed.is_empty() {
+            let names: Vec<String> = needed.iter().map(ToString::to_string).collect();
+            f.message.push_str(&format!(
+                "; `{}` needs one of these permissions in the logged-in context: {} (log in as a subject \
+                 holding one, or have it granted with `ksef permissions grant`)",
+                O::SPEC.name,
+                names.join(", ")
+            ));
+        }
+    }
+    f
 }
 
 impl Drop for Remote<'_> {

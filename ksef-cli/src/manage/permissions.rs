@@ -303,13 +303,13 @@ where
     O: Operation<Response = PermissionsOperationResponse>,
     O::Request: RequestBody + Clone,
 {
-    let accepted = r.client().call_blocking::<O>(&call.params, call.body)?.value;
+    let accepted = r.call::<O>(&call.params, call.body)?;
     let reference: ksef_model::ReferenceNumber = parse("operation reference", accepted.reference_number.as_str())?;
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
         let st = query::operation_status(&reference);
-        let status = r.client().call_blocking::<ops::GetPermissionOperationStatus>(&st.params, st.body)?.value;
+        let status = r.call::<ops::GetPermissionOperationStatus>(&st.params, st.body)?;
         match classify(&status) {
             OperationState::Succeeded => return Ok(reference.to_string()),
             OperationState::Failed(mut f) => {
@@ -586,6 +586,9 @@ fn list(a: ListArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
 /// One line per permission: id, scope or role, who, in which context, description.
 fn human_row(p: &Value) -> String {
     let id_of = |v: &Value| -> Option<String> {
+        if let Some(plain) = v.as_str() {
+            return Some(plain.to_owned());
+        }
         let t = v["type"].as_str()?;
         Some(match v["value"].as_str() {
             Some(val) => format!("{t}:{val}"),
@@ -596,14 +599,26 @@ fn human_row(p: &Value) -> String {
         .iter()
         .find_map(|k| p[*k].as_str())
         .unwrap_or("-");
-    let who = ["authorizedIdentifier", "authorizedEntityIdentifier", "authorIdentifier", "subjectIdentifier"]
-        .iter()
-        .find_map(|k| id_of(&p[*k]))
-        .unwrap_or_else(|| "-".into());
-    let ctx = ["contextIdentifier", "authorizingEntityIdentifier", "parentEntityIdentifier", "subunitIdentifier"]
-        .iter()
-        .find_map(|k| id_of(&p[*k]))
-        .unwrap_or_else(|| "-".into());
+    let who = [
+        "authorizedIdentifier",
+        "authorizedEntityIdentifier",
+        "authorizedFingerprintIdentifier",
+        "authorIdentifier",
+        "subjectIdentifier",
+    ]
+    .iter()
+    .find_map(|k| id_of(&p[*k]))
+    .unwrap_or_else(|| "-".into());
+    let ctx = [
+        "contextIdentifier",
+        "authorizingEntityIdentifier",
+        "parentEntityIdentifier",
+        "subunitIdentifier",
+        "vatUeIdentifier",
+    ]
+    .iter()
+    .find_map(|k| id_of(&p[*k]))
+    .unwrap_or_else(|| "-".into());
     format!(
         "{}  {:<26}  to {}  in {}  {}",
         p["id"].as_str().unwrap_or("-"),

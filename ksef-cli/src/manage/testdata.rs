@@ -476,7 +476,7 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             login,
         }) => {
             let r = connect(&login)?;
-            let current = r.client().call_blocking::<ops::GetContextLimits>(&(), ())?.value;
+            let current = r.call::<ops::GetContextLimits>(&(), ())?;
             let mut v = super::to_json(&current)?;
             set(&mut v, "onlineSession", "maxInvoices", online_max_invoices);
             set(&mut v, "onlineSession", "maxInvoiceSizeInMB", online_max_size_mb);
@@ -485,11 +485,11 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             set(&mut v, "batchSession", "maxInvoiceSizeInMB", batch_max_size_mb);
             set(&mut v, "batchSession", "maxInvoiceWithAttachmentSizeInMB", batch_max_size_with_attachment_mb);
             set(&mut v, "collectiveIdentifier", "maxInvoices", collective_max_invoices);
-            r.client().call_blocking::<ops::TestdataSetSessionLimits>(&(), body(v.clone())?)?;
+            r.call::<ops::TestdataSetSessionLimits>(&(), body(v.clone())?)?;
             done(g, "session limits set", json!({ "limits": v }))
         }
         LimitsCmd::Session(SessionLimitsCmd::Reset { login }) => {
-            connect(&login)?.client().call_blocking::<ops::TestdataResetSessionLimits>(&(), ())?;
+            connect(&login)?.call::<ops::TestdataResetSessionLimits>(&(), ())?;
             done(g, "session limits reset to the defaults", json!({}))
         }
         LimitsCmd::Certificates(CertLimitsCmd::Set { subject_type, max_enrollments, max_certificates, login }) => {
@@ -506,11 +506,11 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
                 v["certificate"] = json!({ "maxCertificates": n });
             }
             let req = body(v.clone())?;
-            connect(&login)?.client().call_blocking::<ops::TestdataSetCertificateLimits>(&(), req)?;
+            connect(&login)?.call::<ops::TestdataSetCertificateLimits>(&(), req)?;
             done(g, "certificate limits set", json!({ "limits": v }))
         }
         LimitsCmd::Certificates(CertLimitsCmd::Reset { login }) => {
-            connect(&login)?.client().call_blocking::<ops::TestdataResetCertificateLimits>(&(), ())?;
+            connect(&login)?.call::<ops::TestdataResetCertificateLimits>(&(), ())?;
             done(g, "certificate limits reset to the defaults", json!({}))
         }
         LimitsCmd::RateLimits(RateLimitsCmd::Set { group, per_second, per_minute, per_hour, login }) => {
@@ -521,7 +521,7 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
                 ));
             }
             let r = connect(&login)?;
-            let current = super::to_json(&r.client().call_blocking::<ops::GetRateLimits>(&(), ())?.value)?;
+            let current = super::to_json(&r.call::<ops::GetRateLimits>(&(), ())?)?;
             let mut limits = serde_json::Map::new();
             for k in RATE_GROUPS {
                 limits.insert(k.to_string(), current[k].clone());
@@ -531,16 +531,16 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
                 json!({ "perSecond": per_second, "perMinute": per_minute, "perHour": per_hour }),
             );
             let v = json!({ "rateLimits": limits });
-            r.client().call_blocking::<ops::TestdataSetRateLimits>(&(), body(v.clone())?)?;
+            r.call::<ops::TestdataSetRateLimits>(&(), body(v.clone())?)?;
             let msg = format!("rate limits of {group} set to {per_second}/s, {per_minute}/min, {per_hour}/h");
             done(g, &msg, v)
         }
         LimitsCmd::RateLimits(RateLimitsCmd::Reset { login }) => {
-            connect(&login)?.client().call_blocking::<ops::TestdataResetRateLimits>(&(), ())?;
+            connect(&login)?.call::<ops::TestdataResetRateLimits>(&(), ())?;
             done(g, "rate limits reset to the defaults", json!({}))
         }
         LimitsCmd::RateLimits(RateLimitsCmd::Production { login }) => {
-            connect(&login)?.client().call_blocking::<ops::TestdataSetProductionRateLimits>(&(), ())?;
+            connect(&login)?.call::<ops::TestdataSetProductionRateLimits>(&(), ())?;
             done(g, "production rate limits applied", json!({}))
         }
     }

@@ -89,7 +89,7 @@ pub(crate) fn list(a: ListArgs, g: &Settings, state: &Path) -> Result<u8, Failur
     };
     let mut rows = Vec::new();
     let more = loop {
-        let resp = r.client().call_blocking::<ListTokens>(&params, ())?.value;
+        let resp = r.call::<ListTokens>(&params, ())?;
         for t in &resp.tokens {
             rows.push(to_json(t)?);
         }
@@ -116,7 +116,7 @@ pub(crate) fn list(a: ListArgs, g: &Settings, state: &Path) -> Result<u8, Failur
 pub(crate) fn get(a: RefArgs, g: &Settings, state: &Path) -> Result<u8, Failure> {
     check_reference(&a.reference)?;
     let r = remote(g, state, &a.login)?;
-    let t = r.client().call_blocking::<GetToken>(&GetTokenParams { reference_number: a.reference }, ())?.value;
+    let t = r.call::<GetToken>(&GetTokenParams { reference_number: a.reference }, ())?;
     let v = to_json(&t)?;
     emit(g.output, &v, || {
         human(&v);
@@ -134,7 +134,7 @@ pub(crate) fn revoke(a: RefArgs, g: &Settings, state: &Path) -> Result<u8, Failu
     check_reference(&a.reference)?;
     let r = remote(g, state, &a.login)?;
     let params = RevokeTokenParams { reference_number: a.reference.clone() };
-    r.client().call_blocking::<RevokeToken>(&params, ())?;
+    r.call::<RevokeToken>(&params, ())?;
     let v = json!({ "reference_number": a.reference, "revoked": true });
     emit(g.output, &v, || println!("token {} revoked (KSeF finishes revoking asynchronously)", a.reference))?;
     Ok(exit::OK)

@@ -4,6 +4,7 @@ use assert_cmd::Command;
 
 mod crash_harness;
 mod crash_process;
+mod manage;
 mod send_batch;
 mod send_online;
 mod send_soak;
@@ -353,7 +354,7 @@ fn ksef_token_generated_then_used_to_log_in_and_limits() {
     let token = v["token"].as_str().unwrap().to_string();
     ksef(state).args(["auth", "logout"]).assert().success();
     ksef(state).env("KSEF_TOKEN", &token).args(["auth", "login", "--nip", "5265877635"]).assert().success();
-    let out = ksef(state).arg("limits").assert().success().get_output().stdout.clone();
+    let out = ksef(state).args(["--output", "json", "limits"]).assert().success().get_output().stdout.clone();
     let limits: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert!(limits["context"]["onlineSession"].is_object(), "{limits}");
     ksef(state).args(["tokens", "new", "--description", "bad perms", "--permission", "Everything"]).assert().code(2);
