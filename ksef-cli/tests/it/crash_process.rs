@@ -255,3 +255,23 @@ fn send_killed_at_every_journal_step_then_rerun_leaves_one_ksef_number_per_invoi
     assert_eq!(store.values().map(Vec::len).sum::<usize>(), all, "no invoice KSeF did not get from these runs");
     eprintln!("{} kill points, {all} invoices, {:?}", POINTS.len(), started.elapsed());
 }
+
+/// Every abort step the CLI has (`checkpoint("...")` in its send code) is a kill point above, so
+/// a new journal step cannot go untested.
+#[test]
+fn every_abort_step_is_a_kill_point() {
+    let sources = [include_str!("../../src/send.rs"), include_str!("../../src/send_batch.rs")];
+    let mut steps = std::collections::BTreeSet::new();
+    for src in sources {
+        for piece in src.split("checkpoint(\"").skip(1) {
+            if let Some((name, _)) = piece.split_once("\")") {
+                steps.insert(name.to_string());
+            }
+        }
+    }
+    assert!(steps.len() >= 19, "found only {steps:?}");
+    let covered: std::collections::BTreeSet<&str> =
+        POINTS.iter().map(|(_, p)| p.split_once(':').map_or(*p, |(s, _)| s)).collect();
+    let missing: Vec<&String> = steps.iter().filter(|s| !covered.contains(s.as_str())).collect();
+    assert!(missing.is_empty(), "abort steps without a kill point: {missing:?}");
+}
