@@ -374,7 +374,31 @@ struct LoginArgs {
     key_password_file: Option<PathBuf>,
     /// A KSeF token instead of a certificate.
     #[arg(long, env = "KSEF_TOKEN", hide_env_values = true, conflicts_with_all = ["cert", "identity", "p12"])]
-    ksef_token: Option<String>,
+    ksef_token: Option<SecretArg>,
+}
+
+/// A secret given on the command line or in the environment (a KSeF token): zeroized on drop,
+/// redacted in `Debug`, so the parsed arguments can be logged at trace level without leaking it.
+#[derive(Clone)]
+struct SecretArg(zeroize::Zeroizing<String>);
+
+impl SecretArg {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(zeroize::Zeroizing::new(s.to_owned())))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArg(<redacted>)")
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -1289,4 +1313,26 @@ fn quickstart(target: &Target, state: &Path, out: &Path, nip: &str, output: Outp
         println!("  QR codes:   {}", out.join("qr").display());
     }
     Ok(if rejected > 0 { exit::PARTIAL } else { exit::OK })
+}
+
+#[cfg(test)]
+mod secret_arg_tests {
+    use clap::Parser as _;
+
+    #[test]
+    fn a_ksef_token_argument_never_shows_in_debug() {
+        let cli = super::Cli::try_parse_from([
+            "ksef",
+            "auth",
+            "login",
+            "--nip",
+            "5265877635",
+            "--ksef-token",
+            "SECRET-TOKEN-123",
+        ])
+        .expect("parses");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("SECRET-TOKEN-123"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }
