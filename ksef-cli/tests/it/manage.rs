@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-#[path = "../../src/invoice.rs"]
-mod invoice;
+use crate::crash_process::invoice;
 
 const SELLER: &str = "5265877635";
 
