@@ -348,10 +348,10 @@ pub(crate) fn print_rows(rows: &[FileRow], output: Output) -> Result<(), Failure
     for r in rows {
         let outcome = match (&r.ksef_number, r.error_code) {
             (Some(k), _) => k.clone(),
-            (None, Some(c)) => format!(
-                "{c} {} {}",
+            (None, Some(c)) => crate::manage::rejection::format_rejection(
+                c,
                 r.error_description.as_deref().unwrap_or(""),
-                r.error_details.as_deref().unwrap_or("")
+                crate::manage::rejection::journal_details(r.error_details.as_deref()),
             ),
             _ => String::new(),
         };

@@ -21,18 +21,8 @@ where
 }
 
 /// The details of a journal row, stored joined by `"; "` (see `send.rs`), split back into lines.
-#[allow(dead_code)] // For `send::print_rows` once its owner wires it in.
 pub(crate) fn journal_details(joined: Option<&str>) -> Vec<&str> {
     joined.map(|s| s.split("; ").filter(|l| !l.trim().is_empty()).collect()).unwrap_or_default()
-}
-
-/// The rejection of a client error, if it is one.
-#[allow(dead_code)] // Called from `send` once its owner wires it in.
-pub(crate) fn format_client_rejection(e: &ksef_client::Error) -> Option<String> {
-    match e {
-        ksef_client::Error::InvoiceRejected(r) => Some(format_rejection(i64::from(r.code), &r.description, &r.details)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

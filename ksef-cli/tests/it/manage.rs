@@ -620,6 +620,9 @@ fn rejected_invoice_shows_code_description_and_details() {
     assert!(out.contains("450") && out.contains("P_1"), "{out}");
     let position = regex_lite_position(&out);
     assert!(out.contains("430") && position, "line:column of the XML error: {out}");
+    // Code and description on the file's line, then each detail KSeF gave on its own line.
+    assert!(out.contains("rejected: 430 ") && out.contains("rejected: 450 "), "{out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("- ") && l.contains("P_1")), "{out}");
     let rows = env.json(&["status"]);
     let future = rows.as_array().unwrap().iter().find(|r| r["path"].as_str().unwrap().ends_with("future.xml")).unwrap();
     assert_eq!(future["error_code"], 450, "{rows}");
