@@ -15,6 +15,7 @@ mod negative;
 mod permissions;
 mod persistence;
 mod processing;
+mod schema;
 mod security;
 mod sessions;
 mod testdata;
