@@ -141,6 +141,10 @@ pub(crate) fn load_session(app: &AppState, caller: &Caller, reference: &str) -> 
         }
         return app.store.session(reference)?.ok_or_else(|| no_session(reference));
     }
+    // A batch session never closed within its lifetime is cancelled (440, nothing to process).
+    if s.kind == SessionKind::Batch && s.status.code == 100 && app.now() > s.valid_until {
+        return finish(app, reference)?.ok_or_else(|| no_session(reference));
+    }
     Ok(s)
 }
 

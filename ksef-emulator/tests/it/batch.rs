@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::*;
 use crate::sessions::{Crypto, fa3, invoice_xml, owner_login, session_crypto};
+use ksef_emulator::domain::Identifier;
 
 fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -174,6 +175,11 @@ fn batch_upload_window_expires() {
     clock.advance(chrono::Duration::minutes(41));
     assert_eq!(put(&urls[1], &parts[1]), 403);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).exception_codes(), [21208]);
+    // Never closed: after its 12 h lifetime the session is cancelled (440).
+    clock.advance(chrono::Duration::hours(12));
+    let (token, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 440, "{st}");
 }
 
 /// More invoices in the archive than the context's batch limit → the session fails with 420.
