@@ -207,3 +207,17 @@ fn batch_over_the_invoice_limit_fails_with_420() {
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
     assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
 }
+
+/// `storage_host_on_listening_port` (the CLI's `--storage-host HOST`): pre-signed links name the
+/// host with the port the emulator was bound to.
+#[test]
+fn storage_host_gets_the_listening_port() {
+    let emu = ksef_emulator::Emulator::builder().storage_host_on_listening_port("ksef-storage.test").start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 145);
+    let c = session_crypto(&http);
+    let archive = zip_of(&[("a.xml", invoice_xml(&nip, "H/1"))]);
+    let (_, _, urls) = open_batch(&http, &token, &c, &archive, 1, "Zip");
+    let want = format!("http://ksef-storage.test:{}/storage/batch/", emu.addr().port());
+    assert!(urls[0].starts_with(&want), "{} does not start with {want}", urls[0]);
+}
