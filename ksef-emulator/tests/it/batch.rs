@@ -221,3 +221,44 @@ fn storage_host_gets_the_listening_port() {
     let want = format!("http://ksef-storage.test:{}/storage/batch/", emu.addr().port());
     assert!(urls[0].starts_with(&want), "{} does not start with {want}", urls[0]);
 }
+
+/// A batch closed just before a stop (its processing still queued) is processed once after a
+/// restart on the same data directory.
+#[test]
+fn queued_batch_completes_once_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("ksef-emulator-batch-{}-{}", std::process::id(), fresh_nip(146)));
+    let (token, s) = {
+        let emu = ksef_emulator::Emulator::builder()
+            .data_dir(&dir)
+            .processing_delay(std::time::Duration::from_secs(3600))
+            .start()
+            .unwrap();
+        let http = Http::new(&emu);
+        let (nip, token) = owner_login(&emu, &http, 147);
+        let c = session_crypto(&http);
+        let files = [
+            ("a.xml", invoice_xml(&nip, "Q/1")),
+            ("b.xml", invoice_xml(&nip, "Q/2")),
+            ("c.xml", invoice_xml(&nip, "Q/1")),
+        ];
+        let archive = zip_of(&files);
+        let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 2, "Zip");
+        for (u, p) in urls.iter().zip(&parts) {
+            assert_eq!(put(u, p), 201);
+        }
+        assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+        assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 150);
+        (token, s)
+    };
+    let emu = ksef_emulator::Emulator::builder().data_dir(&dir).start().unwrap();
+    let http = Http::new(&emu);
+    let st = wait_session(&http, &token, &s);
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!((st["successfulInvoiceCount"].as_u64(), st["failedInvoiceCount"].as_u64()), (Some(2), Some(1)));
+    assert!(emu.store().docs(ksef_emulator::worker::JOB_KIND).unwrap().is_empty());
+    drop(emu);
+    let emu = ksef_emulator::Emulator::builder().data_dir(&dir).start().unwrap();
+    assert_eq!(emu.store().session_invoices(&s).unwrap().len(), 3);
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
