@@ -134,7 +134,7 @@ fn a_leftover_job_of_a_finished_invoice_is_not_run_twice() {
         let inv = submit(&http, &token, &s, &c, &invoice_xml(&nip, "L/1"));
         let st = wait_invoice(&http, &token, &s, &inv);
         assert_eq!(st["status"]["code"], 200, "{st}");
-        (s, inv, emu.store().invoice(&st["referenceNumber"].as_str().unwrap().to_owned()).unwrap().unwrap())
+        (s, inv, emu.store().invoice(st["referenceNumber"].as_str().unwrap()).unwrap().unwrap())
     };
     let job = serde_json::json!({"key": "00000000000000000099",
         "job": {"kind": "invoice", "session": s, "invoice": inv, "ciphertext": ""}});
