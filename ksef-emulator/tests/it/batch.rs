@@ -262,3 +262,45 @@ fn queued_batch_completes_once_after_a_restart() {
     drop(emu);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A batch job that runs again after its invoices were stored (a stop before its final status)
+/// continues after them: no invoice is stored twice.
+#[test]
+fn a_rerun_batch_job_continues_after_the_stored_invoices() {
+    use std::sync::Arc;
+
+    use ksef_emulator::store::{MemoryStore, Store};
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let s = {
+        let emu = ksef_emulator::Emulator::builder().store(store.clone()).start().unwrap();
+        let http = Http::new(&emu);
+        let (nip, token) = owner_login(&emu, &http, 148);
+        let c = session_crypto(&http);
+        let archive = zip_of(&[("a.xml", invoice_xml(&nip, "V/1")), ("b.xml", invoice_xml(&nip, "V/2"))]);
+        let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 1, "Zip");
+        assert_eq!(put(&urls[0], &parts[0]), 201);
+        assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+        assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
+        s
+    };
+    let before: Vec<(String, Option<String>)> =
+        store.session_invoices(&s).unwrap().into_iter().map(|i| (i.reference, i.ksef_number)).collect();
+    assert_eq!(before.len(), 2);
+    // As if the stop came after the invoices but before the final status and the job's removal.
+    store
+        .update_session(&s, &mut |r| r.status = ksef_emulator::domain::StatusInfo::new(150, "Trwa przetwarzanie"))
+        .unwrap();
+    let job = json!({"key": "00000000000000000077", "job": {"kind": "closeBatch", "session": s}});
+    store.put_doc(ksef_emulator::worker::JOB_KIND, "00000000000000000077", "", &job.to_string()).unwrap();
+    let _emu = ksef_emulator::Emulator::builder().store(store.clone()).start().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.session(&s).unwrap().unwrap().status.code == 150 {
+        assert!(std::time::Instant::now() < deadline, "the job was not rerun");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let session = store.session(&s).unwrap().unwrap();
+    assert_eq!((session.status.code, session.successful_count, session.invoice_count), (200, 2, 2));
+    let after: Vec<(String, Option<String>)> =
+        store.session_invoices(&s).unwrap().into_iter().map(|i| (i.reference, i.ksef_number)).collect();
+    assert_eq!(after, before);
+}
