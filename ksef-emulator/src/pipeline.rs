@@ -1,7 +1,7 @@
-//! Per-invoice processing of an online session: decrypt, verify, read, check, number.
+//! Per-invoice processing (online and batch): decrypt, verify, read, check, number.
 //!
-//! Runs inline when the invoice is accepted (the HTTP answer is still `202`, and the status
-//! endpoints report the outcome with KSeF's invoice status codes, §4.6 of the protocol digest).
+//! Runs on the background worker ([`crate::worker`]) after the `202`; the status endpoints report
+//! the outcome with KSeF's invoice status codes (§4.6 of the protocol digest).
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockModeDecrypt, KeyIvInit};
