@@ -1,6 +1,7 @@
 //! Serves the emulator on a fixed or ephemeral port until killed, for clients in other languages.
 //!
-//! `cargo run -p ksef-emulator --example serve -- [--port N] [--bind ADDR] [--storage-host HOST] [--seed N] [--no-rate-limits]`
+//! `cargo run -p ksef-emulator --example serve -- [--port N] [--bind ADDR] [--storage-host HOST] [--seed N]
+//! [--no-rate-limits] [--data-dir DIR] [--faults FILE] [--processing-delay MS]`
 //!
 //! Prints `KSEF_EMULATOR_BASE_URL=http://<addr>/v2` on stdout once it accepts connections.
 //! `--storage-host` without a port gets the listening port appended (pre-signed URLs then point at
@@ -12,7 +13,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use ksef_emulator::Emulator;
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: serve [--port N] [--bind ADDR] [--storage-host HOST] [--seed N] [--no-rate-limits]");
+    eprintln!(
+        "{msg}\nusage: serve [--port N] [--bind ADDR] [--storage-host HOST] [--seed N] [--no-rate-limits] \
+         [--data-dir DIR] [--faults FILE] [--processing-delay MS]"
+    );
     std::process::exit(2)
 }
 
@@ -22,6 +26,9 @@ fn main() {
     let mut storage_host: Option<String> = None;
     let mut seed: Option<u64> = None;
     let mut rate_limits = true;
+    let mut data_dir: Option<String> = None;
+    let mut faults: Option<String> = None;
+    let mut delay_ms: u64 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
@@ -31,6 +38,11 @@ fn main() {
             "--storage-host" => storage_host = Some(value("--storage-host")),
             "--seed" => seed = Some(value("--seed").parse().unwrap_or_else(|_| usage("bad --seed"))),
             "--no-rate-limits" => rate_limits = false,
+            "--data-dir" => data_dir = Some(value("--data-dir")),
+            "--faults" => faults = Some(value("--faults")),
+            "--processing-delay" => {
+                delay_ms = value("--processing-delay").parse().unwrap_or_else(|_| usage("bad --processing-delay"));
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -44,7 +56,14 @@ fn main() {
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, port)).await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let mut builder = Emulator::builder().rate_limits(rate_limits);
+        let mut builder =
+            Emulator::builder().rate_limits(rate_limits).processing_delay(std::time::Duration::from_millis(delay_ms));
+        if let Some(d) = data_dir {
+            builder = builder.data_dir(d);
+        }
+        if let Some(f) = faults {
+            builder = builder.http_faults_file(f);
+        }
         if let Some(s) = seed {
             builder = builder.seed(s);
         }

@@ -185,6 +185,7 @@ impl EmulatorBuilder {
             };
             let legacy_secret = sqlite.setting("token-secret")?;
             let secret = token_secret(sqlite.as_ref(), legacy_secret, &mut rng)?;
+            let rng = restart_stream(sqlite.as_ref(), self.config.seed, rng)?;
             let state = AppState::with_secret(self.config, sqlite, keys, rng, Some(secret));
             state.persist_keys()?;
             state
@@ -195,6 +196,7 @@ impl EmulatorBuilder {
                 None => KeyRing::shared(self.config.seed, now)?,
             };
             let secret = token_secret(store.as_ref(), None, &mut rng)?;
+            let rng = restart_stream(store.as_ref(), self.config.seed, rng)?;
             AppState::with_secret(self.config, store, keys, rng, Some(secret))
         };
         state.load_settings()?;
@@ -233,6 +235,18 @@ impl EmulatorBuilder {
         });
         Ok(Emulator { state, addr, shutdown: Some(tx), runtime: Some(runtime) })
     }
+}
+
+/// Counts starts on a store; a seeded emulator restarted on the same store continues on a stream
+/// derived from the seed and the start number, so it does not draw the reference and KSeF numbers
+/// of its previous run again (which would collide with stored ones).
+fn restart_stream(store: &dyn Store, seed: Option<u64>, rng: StdRng) -> Result<StdRng, StartError> {
+    let starts: u64 = store.doc(api::SETTINGS, "starts")?.and_then(|d| d.trim().parse().ok()).unwrap_or(0);
+    store.put_doc(api::SETTINGS, "starts", "", &(starts + 1).to_string())?;
+    Ok(match seed {
+        Some(seed) if starts > 0 => StdRng::seed_from_u64(seed ^ starts.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        _ => rng,
+    })
 }
 
 /// The JWT/link-signing secret: from the store, else from a legacy data directory, else new; kept

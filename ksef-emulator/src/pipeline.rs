@@ -1,7 +1,7 @@
-//! Per-invoice processing of an online session: decrypt, verify, read, check, number.
+//! Per-invoice processing (online and batch): decrypt, verify, read, check, number.
 //!
-//! Runs inline when the invoice is accepted (the HTTP answer is still `202`, and the status
-//! endpoints report the outcome with KSeF's invoice status codes, §4.6 of the protocol digest).
+//! Runs on the background worker ([`crate::worker`]) after the `202`; the status endpoints report
+//! the outcome with KSeF's invoice status codes (§4.6 of the protocol digest).
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockModeDecrypt, KeyIvInit};
@@ -193,6 +193,11 @@ pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, Sta
             form.system_code, form.root, form.namespace
         )));
     }
+    if form.system_code == "FA (3)"
+        && let Err(detail) = fa3_structure(root)
+    {
+        return Err(verification(format!("Dokument nie jest zgodny ze schemą (xsd) FA (3): {detail}")));
+    }
     let mut facts = InvoiceFacts::default();
     if form.value == "PEF" {
         facts.invoice_number = text_of(child(root, "ID"));
@@ -223,6 +228,123 @@ pub fn read_document(bytes: &[u8], form: &KnownForm) -> Result<InvoiceFacts, Sta
         )));
     };
     Ok(facts)
+}
+
+/// A scoped check of the FA(3) schema (`schemat_FA(3)_v1-0E.xsd`): the required elements of the
+/// header, both parties and the `Fa` body in their schema order, and the formats the schema gives
+/// them (`TNrNIP`, `TDataT`, `TKwotowy`, `TWybor1_2`, `TRodzajFaktury`, lengths of `TZnakowy*`).
+/// Optional elements, line items and the rest of the schema are not checked.
+pub fn fa3_structure(root: roxmltree::Node<'_, '_>) -> Result<(), String> {
+    let order = ["Naglowek", "Podmiot1", "Podmiot2", "Fa"];
+    let names: Vec<&str> = root.children().filter(|c| c.is_element()).map(|c| c.tag_name().name()).collect();
+    let mut last = 0;
+    for want in order {
+        let Some(pos) = names.iter().position(|n| *n == want) else { return Err(format!("brak elementu {want}")) };
+        if pos < last {
+            return Err(format!("element {want} w złym miejscu"));
+        }
+        last = pos;
+    }
+    fn node<'a, 'i>(parent: roxmltree::Node<'a, 'i>, name: &str) -> Result<roxmltree::Node<'a, 'i>, String> {
+        child(parent, name).ok_or_else(|| format!("brak elementu {}/{name}", parent.tag_name().name()))
+    }
+    fn need(parent: roxmltree::Node<'_, '_>, name: &str) -> Result<String, String> {
+        node(parent, name).map(|n| n.text().unwrap_or("").trim().to_owned())
+    }
+    fn text_len(field: &str, v: &str, max: usize) -> Result<(), String> {
+        let n = v.chars().count();
+        if n == 0 || n > max { Err(format!("{field}: wymagane 1..{max} znaków")) } else { Ok(()) }
+    }
+    let naglowek = node(root, "Naglowek")?;
+    let kod = node(naglowek, "KodFormularza")?;
+    if kod.attribute("kodSystemowy") != Some("FA (3)")
+        || kod.attribute("wersjaSchemy") != Some("1-0E")
+        || kod.text().map(str::trim) != Some("FA")
+    {
+        return Err("KodFormularza: wymagane FA z kodSystemowy=\"FA (3)\" i wersjaSchemy=\"1-0E\"".into());
+    }
+    if need(naglowek, "WariantFormularza")? != "3" {
+        return Err("WariantFormularza: wymagana wartość 3".into());
+    }
+    let created = need(naglowek, "DataWytworzeniaFa")?;
+    if chrono::DateTime::parse_from_rfc3339(&created).is_err()
+        && chrono::NaiveDateTime::parse_from_str(&created, "%Y-%m-%dT%H:%M:%S%.f").is_err()
+    {
+        return Err(format!("DataWytworzeniaFa: niepoprawna data i czas {created}"));
+    }
+    let p1 = node(root, "Podmiot1")?;
+    let id1 = node(p1, "DaneIdentyfikacyjne")?;
+    let nip = need(id1, "NIP")?;
+    if !nip_format(&nip) {
+        return Err(format!("Podmiot1 NIP: niezgodny ze wzorcem TNrNIP ({nip})"));
+    }
+    text_len("Podmiot1 Nazwa", &need(id1, "Nazwa")?, 512)?;
+    let adres = node(p1, "Adres")?;
+    let kraj = need(adres, "KodKraju")?;
+    if kraj.len() != 2 || !kraj.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("Podmiot1 KodKraju: niepoprawny kod kraju {kraj}"));
+    }
+    text_len("Podmiot1 AdresL1", &need(adres, "AdresL1")?, 512)?;
+    let id2 = node(node(root, "Podmiot2")?, "DaneIdentyfikacyjne")?;
+    match child(id2, "NIP") {
+        Some(n) if !nip_format(n.text().unwrap_or("").trim()) => {
+            return Err("Podmiot2 NIP: niezgodny ze wzorcem TNrNIP".into());
+        }
+        Some(_) => {}
+        None if ["NrVatUE", "NrID", "BrakID"].iter().any(|n| child(id2, n).is_some()) => {}
+        None => return Err("Podmiot2: wymagany NIP, NrVatUE, NrID lub BrakID".into()),
+    }
+    let fa = node(root, "Fa")?;
+    let waluta = need(fa, "KodWaluty")?;
+    if waluta.len() != 3 || !waluta.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("KodWaluty: niepoprawny kod waluty {waluta}"));
+    }
+    let p_1 = need(fa, "P_1")?;
+    let in_range = chrono::NaiveDate::parse_from_str(&p_1, "%Y-%m-%d").ok().filter(|d| {
+        (chrono::NaiveDate::from_ymd_opt(2006, 1, 1)..=chrono::NaiveDate::from_ymd_opt(2050, 1, 1)).contains(&Some(*d))
+    });
+    if p_1.len() != 10 || in_range.is_none() {
+        return Err(format!("P_1: wymagana data z zakresu 2006-01-01..2050-01-01 ({p_1})"));
+    }
+    text_len("P_2", &need(fa, "P_2")?, 256)?;
+    let p_15 = need(fa, "P_15")?;
+    if !amount_format(&p_15) {
+        return Err(format!("P_15: niezgodna ze wzorcem TKwotowy ({p_15})"));
+    }
+    let adnotacje = node(fa, "Adnotacje")?;
+    for f in ["P_16", "P_17", "P_18", "P_18A", "P_23"] {
+        let v = need(adnotacje, f)?;
+        if v != "1" && v != "2" {
+            return Err(format!("Adnotacje/{f}: dozwolone 1 lub 2"));
+        }
+    }
+    for f in ["Zwolnienie", "NoweSrodkiTransportu", "PMarzy"] {
+        node(adnotacje, f)?;
+    }
+    let rodzaj = need(fa, "RodzajFaktury")?;
+    if !["VAT", "KOR", "ZAL", "ROZ", "UPR", "KOR_ZAL", "KOR_ROZ"].contains(&rodzaj.as_str()) {
+        return Err(format!("RodzajFaktury: niedozwolona wartość {rodzaj}"));
+    }
+    Ok(())
+}
+
+/// `etd:TNrNIP`: `[1-9]((\d[1-9])|([1-9]\d))\d{7}` (format only; no checksum, as on TE).
+fn nip_format(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10 && b.iter().all(u8::is_ascii_digit) && b[0] != b'0' && (b[1] != b'0' || b[2] != b'0')
+}
+
+/// `TKwotowy`: `-?([1-9]\d{0,15}|0)(\.\d{1,2})?`.
+fn amount_format(v: &str) -> bool {
+    let v = v.strip_prefix('-').unwrap_or(v);
+    let (int, frac) = match v.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (v, None),
+    };
+    let int_ok = int == "0"
+        || (!int.is_empty() && int.len() <= 16 && !int.starts_with('0') && int.bytes().all(|b| b.is_ascii_digit()));
+    let frac_ok = frac.is_none_or(|f| (1..=2).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()));
+    int_ok && frac_ok
 }
 
 /// Amounts, currency and parties of an FA-family document.
@@ -493,7 +615,19 @@ fn check(
         invoice_number: facts.invoice_number.clone().unwrap_or_default(),
     };
     let owner = InvoiceKeyOwner { ksef_number: ksef_number.to_string(), session: session.reference.clone() };
-    if let Some(orig) = app.store.reserve_invoice_key(&key, &owner)? {
+    let mut ksef_number = ksef_number;
+    let mut taken = app.store.reserve_invoice_key(&key, &owner)?;
+    // A reservation of this session whose KSeF number no invoice carries was made by a run of
+    // this very job that stopped before storing its result (a restart): it is ours.
+    if let Some(orig) = &taken
+        && orig.session == session.reference
+        && app.store.invoice_by_ksef_number(&orig.ksef_number)?.is_none()
+        && let Ok(n) = orig.ksef_number.parse::<KsefNumber>()
+    {
+        ksef_number = n;
+        taken = None;
+    }
+    if let Some(orig) = taken {
         let mut s = StatusInfo::with_detail(
             440,
             "Duplikat faktury",

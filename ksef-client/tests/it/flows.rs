@@ -265,9 +265,10 @@ fn a_corrupted_part_fails_the_session_with_typed_405() {
         }
         inner.send(req)
     };
+    // Status polls keep a pace within the rate limits (the batch is processed asynchronously).
     let client = ksef_client::KsefClient::builder(emu.base_url().parse().unwrap())
         .allow_loopback_urls(true)
-        .blocking_sleep(|_| ())
+        .blocking_sleep(|d| std::thread::sleep(d.min(std::time::Duration::from_millis(250))))
         .build(transport)
         .unwrap();
     let nip = fresh_nip();

@@ -141,6 +141,10 @@ pub(crate) fn load_session(app: &AppState, caller: &Caller, reference: &str) -> 
         }
         return app.store.session(reference)?.ok_or_else(|| no_session(reference));
     }
+    // A batch session never closed within its lifetime is cancelled (440, nothing to process).
+    if s.kind == SessionKind::Batch && s.status.code == 100 && app.now() > s.valid_until {
+        return finish(app, reference)?.ok_or_else(|| no_session(reference));
+    }
     Ok(s)
 }
 
@@ -325,6 +329,15 @@ fn pending_invoice(
 pub(crate) fn process_invoice(app: &AppState, session: &str, invoice: &str, ciphertext: &str) -> Result<(), ApiError> {
     let Some(pending) = app.store.invoice(invoice)? else { return Ok(()) };
     if !matches!(pending.status.code, 100 | 150) {
+        // Already final: an earlier run stopped before its job was removed, maybe before the
+        // session's counters were updated; recount them from the stored invoices.
+        let invoices = app.store.session_invoices(session)?;
+        let ok = invoices.iter().filter(|i| i.status.code == 200).count() as u64;
+        let failed = invoices.iter().filter(|i| i.status.code >= 300).count() as u64;
+        app.store.update_session(session, &mut |s| {
+            s.successful_count = ok;
+            s.failed_count = failed;
+        })?;
         return Ok(());
     }
     let session = app.store.session(session)?.ok_or_else(|| no_session(session))?;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::*;
 use crate::sessions::{Crypto, fa3, invoice_xml, owner_login, session_crypto};
+use ksef_emulator::domain::Identifier;
 
 fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -174,6 +175,11 @@ fn batch_upload_window_expires() {
     clock.advance(chrono::Duration::minutes(41));
     assert_eq!(put(&urls[1], &parts[1]), 403);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).exception_codes(), [21208]);
+    // Never closed: after its 12 h lifetime the session is cancelled (440).
+    clock.advance(chrono::Duration::hours(12));
+    let (token, _, _) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+    let st = http.get(&format!("/sessions/{s}"), Some(&token)).json();
+    assert_eq!(st["status"]["code"], 440, "{st}");
 }
 
 /// More invoices in the archive than the context's batch limit → the session fails with 420.
@@ -200,4 +206,101 @@ fn batch_over_the_invoice_limit_fails_with_420() {
     assert_eq!(put(&urls[0], &parts[0]), 201);
     assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
     assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
+}
+
+/// `storage_host_on_listening_port` (the CLI's `--storage-host HOST`): pre-signed links name the
+/// host with the port the emulator was bound to.
+#[test]
+fn storage_host_gets_the_listening_port() {
+    let emu = ksef_emulator::Emulator::builder().storage_host_on_listening_port("ksef-storage.test").start().unwrap();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 145);
+    let c = session_crypto(&http);
+    let archive = zip_of(&[("a.xml", invoice_xml(&nip, "H/1"))]);
+    let (_, _, urls) = open_batch(&http, &token, &c, &archive, 1, "Zip");
+    let want = format!("http://ksef-storage.test:{}/storage/batch/", emu.addr().port());
+    assert!(urls[0].starts_with(&want), "{} does not start with {want}", urls[0]);
+}
+
+/// A batch closed just before a stop (its processing still queued) is processed once after a
+/// restart on the same data directory.
+#[test]
+fn queued_batch_completes_once_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("ksef-emulator-batch-{}-{}", std::process::id(), fresh_nip(146)));
+    let (token, s) = {
+        let emu = ksef_emulator::Emulator::builder()
+            .data_dir(&dir)
+            .processing_delay(std::time::Duration::from_secs(3600))
+            .start()
+            .unwrap();
+        let http = Http::new(&emu);
+        let (nip, token) = owner_login(&emu, &http, 147);
+        let c = session_crypto(&http);
+        let files = [
+            ("a.xml", invoice_xml(&nip, "Q/1")),
+            ("b.xml", invoice_xml(&nip, "Q/2")),
+            ("c.xml", invoice_xml(&nip, "Q/1")),
+        ];
+        let archive = zip_of(&files);
+        let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 2, "Zip");
+        for (u, p) in urls.iter().zip(&parts) {
+            assert_eq!(put(u, p), 201);
+        }
+        assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+        assert_eq!(http.get(&format!("/sessions/{s}"), Some(&token)).json()["status"]["code"], 150);
+        (token, s)
+    };
+    let emu = ksef_emulator::Emulator::builder().data_dir(&dir).start().unwrap();
+    let http = Http::new(&emu);
+    let st = wait_session(&http, &token, &s);
+    assert_eq!(st["status"]["code"], 200, "{st}");
+    assert_eq!((st["successfulInvoiceCount"].as_u64(), st["failedInvoiceCount"].as_u64()), (Some(2), Some(1)));
+    assert!(emu.store().docs(ksef_emulator::worker::JOB_KIND).unwrap().is_empty());
+    drop(emu);
+    let emu = ksef_emulator::Emulator::builder().data_dir(&dir).start().unwrap();
+    assert_eq!(emu.store().session_invoices(&s).unwrap().len(), 3);
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A batch job that runs again after its invoices were stored (a stop before its final status)
+/// continues after them: no invoice is stored twice.
+#[test]
+fn a_rerun_batch_job_continues_after_the_stored_invoices() {
+    use std::sync::Arc;
+
+    use ksef_emulator::store::{MemoryStore, Store};
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let s = {
+        let emu = ksef_emulator::Emulator::builder().store(store.clone()).start().unwrap();
+        let http = Http::new(&emu);
+        let (nip, token) = owner_login(&emu, &http, 148);
+        let c = session_crypto(&http);
+        let archive = zip_of(&[("a.xml", invoice_xml(&nip, "V/1")), ("b.xml", invoice_xml(&nip, "V/2"))]);
+        let (s, parts, urls) = open_batch(&http, &token, &c, &archive, 1, "Zip");
+        assert_eq!(put(&urls[0], &parts[0]), 201);
+        assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+        assert_eq!(wait_session(&http, &token, &s)["status"]["code"], 200);
+        s
+    };
+    let before: Vec<(String, Option<String>)> =
+        store.session_invoices(&s).unwrap().into_iter().map(|i| (i.reference, i.ksef_number)).collect();
+    assert_eq!(before.len(), 2);
+    // As if the stop came after the invoices but before the final status and the job's removal.
+    store
+        .update_session(&s, &mut |r| r.status = ksef_emulator::domain::StatusInfo::new(150, "Trwa przetwarzanie"))
+        .unwrap();
+    let job = json!({"key": "00000000000000000077", "job": {"kind": "closeBatch", "session": s}});
+    store.put_doc(ksef_emulator::worker::JOB_KIND, "00000000000000000077", "", &job.to_string()).unwrap();
+    let _emu = ksef_emulator::Emulator::builder().store(store.clone()).start().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.session(&s).unwrap().unwrap().status.code == 150 {
+        assert!(std::time::Instant::now() < deadline, "the job was not rerun");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let session = store.session(&s).unwrap().unwrap();
+    assert_eq!((session.status.code, session.successful_count, session.invoice_count), (200, 2, 2));
+    let after: Vec<(String, Option<String>)> =
+        store.session_invoices(&s).unwrap().into_iter().map(|i| (i.reference, i.ksef_number)).collect();
+    assert_eq!(after, before);
 }

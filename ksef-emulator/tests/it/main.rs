@@ -16,6 +16,7 @@ mod negative;
 mod permissions;
 mod persistence;
 mod processing;
+mod schema;
 mod security;
 mod sessions;
 mod testdata;

@@ -189,6 +189,26 @@ fn settings_and_keys_live_in_the_store_interface() {
     assert_eq!(Http::new(&emu).get("/limits/context", Some(&access)).status, 200);
 }
 
+/// A seeded emulator restarted on its data directory does not repeat the previous run's
+/// reference numbers (they would collide with the stored sessions).
+#[test]
+fn seeded_restart_draws_fresh_reference_numbers() {
+    let dir = temp_dir("seeded");
+    let nip = fresh_nip(540);
+    let mut refs = Vec::new();
+    for _ in 0..3 {
+        // The same calls in every run (the first one also makes the keys and the secret): without a
+        // fresh stream the second and third runs would draw the same numbers.
+        let emu = Emulator::builder().data_dir(&dir).seed(7).start().unwrap();
+        let http = Http::new(&emu);
+        let (access, _, auth) = login(&emu, &http, Identifier::nip(&nip), Identifier::nip(&nip));
+        let c = session_crypto(&http);
+        refs.push((auth, open(&http, &access, &c, fa3())));
+    }
+    assert!(refs[0] != refs[1] && refs[1] != refs[2] && refs[0] != refs[2], "{refs:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Both stores keep the same contract.
 fn contract(store: &dyn Store) {
     let now = chrono::Utc::now();
