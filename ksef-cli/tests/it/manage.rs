@@ -516,6 +516,11 @@ fn limits_and_testdata_limits_in_both_modes() {
     assert_eq!(certs["certificate"]["limit"], 2, "{certs}");
     env.ok(&["testdata", "limits", "certificates", "reset"]);
     env.ok(&["testdata", "limits", "rate-limits", "production"]);
+    let set = ["testdata", "limits", "rate-limits", "set", "--group", "other", "--per-second", "50"];
+    env.ok(&[&set[..], &["--per-minute", "500", "--per-hour", "5000"]].concat());
+    let rl = env.json(&["limits"]);
+    assert_eq!(rl["rate_limits"]["other"]["perSecond"], 50, "{rl}");
+    assert_eq!(rl["rate_limits"]["other"]["perHour"], 5000, "{rl}");
     env.json(&["testdata", "limits", "rate-limits", "reset"]);
     assert!(
         env.fails(

@@ -175,12 +175,32 @@ async fn set_rate_limits(
     Extension(caller): Extension<Caller>,
     JsonBody(req): JsonBody<SetRateLimits>,
 ) -> Result<StatusCode, ApiError> {
+    // The groups `ApiRateLimitsOverride` requires; the emulator's extra groups (the close
+    // operations, anonymous and global) keep their defaults unless the request names them.
+    const REQUIRED: [&str; 13] = [
+        "onlineSession",
+        "batchSession",
+        "invoiceSend",
+        "invoiceStatus",
+        "sessionList",
+        "sessionInvoiceList",
+        "sessionMisc",
+        "invoiceMetadata",
+        "invoiceExport",
+        "invoiceExportStatus",
+        "invoiceDownload",
+        "collectiveIdentifier",
+        "other",
+    ];
     let mut profile = BTreeMap::new();
-    for (group, _) in DEFAULT_GROUPS {
-        let l = req
-            .rate_limits
-            .get(*group)
-            .ok_or_else(|| ApiError::validation(format!("rateLimits.{group} jest wymagany.")))?;
+    for (group, default) in DEFAULT_GROUPS {
+        let l = match req.rate_limits.get(*group) {
+            Some(l) => l,
+            None if REQUIRED.contains(group) => {
+                return Err(ApiError::validation(format!("rateLimits.{group} jest wymagany.")));
+            }
+            None => default,
+        };
         for v in [l.per_second, l.per_minute, l.per_hour] {
             if v < -1 {
                 return Err(ApiError::validation(format!("rateLimits.{group}: wartości muszą być ≥ -1.")));

@@ -59,13 +59,27 @@ fn rate_limit_profiles_and_context_limits() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(http.get("/limits/subject", Some(&token)).status, 200);
     assert_eq!(http.get("/limits/subject", Some(&token)).status, 429);
-    let mut incomplete = custom.clone();
-    incomplete.as_object_mut().unwrap().remove("global");
     let r = http.post("/testdata/rate-limits/production", Some(&token), None);
     assert_eq!(r.status, 200);
     assert_eq!(http.get("/rate-limits", Some(&token)).json(), profile);
+    // A group `ApiRateLimitsOverride` requires is missing: 21405.
+    let mut incomplete = custom.clone();
+    incomplete.as_object_mut().unwrap().remove("invoiceSend");
     let r = http.post("/testdata/rate-limits", Some(&token), Some(&json!({"rateLimits": incomplete})));
     assert_eq!(r.exception_codes(), [21405]);
+    // Exactly the spec's 13 groups (no close, anonymous or global): accepted, the others keep
+    // their defaults.
+    let mut spec_only = custom.clone();
+    for extra in ["onlineSessionClose", "batchSessionClose", "anonymous", "global"] {
+        spec_only.as_object_mut().unwrap().remove(extra);
+    }
+    assert_eq!(spec_only.as_object().unwrap().len(), 13);
+    spec_only["other"] = json!({"perSecond": 100, "perMinute": 101, "perHour": 1000});
+    let r = http.post("/testdata/rate-limits", Some(&token), Some(&json!({"rateLimits": spec_only})));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let now = http.get("/rate-limits", Some(&token)).json();
+    assert_eq!(now["global"], profile["global"]);
+    assert_eq!(now["other"]["perMinute"], 101);
     assert_eq!(http.call("DELETE", "/testdata/rate-limits", Some(&token), None, &[]).status, 200);
 
     let limits = http.get("/limits/context", Some(&token)).json();
