@@ -877,6 +877,41 @@ impl KsefClient<ksef_transport::UreqTransport> {
         })
     }
 
+    /// Blocking [`KsefClient::upload_package_streaming`]: every part file of `pkg` streamed to
+    /// the URLs of an opened batch session by up to `parallelism` scoped threads.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the session lists no URL for a part; the first failed upload.
+    pub fn upload_package_streaming_blocking<P: PartFile + Sync>(
+        &self,
+        pkg: &BatchPackage<P>,
+        session: &OpenBatchSessionResponse,
+        parallelism: usize,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        let plan = plan(pkg, session)?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = parallelism.clamp(1, plan.len().max(1));
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((part, up)) = plan.get(i) else { return Ok(()) };
+                            self.upload_part_file_blocking(part.part_path(), up, attempts)?;
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<()>, Error>>()
+                .map(drop)
+        })
+    }
+
     /// Streams one part file to its pre-signed URL (no bearer token, URL policy checked),
     /// retried `attempts` times (at least 1) on retryable failures with backoff; the file is
     /// reopened for every attempt.
