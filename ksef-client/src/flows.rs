@@ -78,8 +78,10 @@ pub struct BatchOptions {
     pub limits: BatchLimits,
     /// Declare offline invoicing (`offlineMode`).
     pub offline_mode: bool,
-    /// Parts uploaded at once (at least 1). Each upload holds its part in memory (the transport
-    /// traits take the body as bytes), so peak memory is about `parallelism × max_part_size`.
+    /// Parts uploaded at once (at least 1). In `send_batch[_blocking]` each upload holds its
+    /// part in memory (the transport traits take the body as bytes), so peak memory is about
+    /// `parallelism × max_part_size`; the `send_batch_streaming[_blocking]` variants stream the
+    /// parts from their files instead.
     pub parallelism: usize,
     /// Attempts per part upload (at least 1); failed attempts back off exponentially.
     pub upload_attempts: u32,
