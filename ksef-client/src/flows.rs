@@ -78,8 +78,10 @@ pub struct BatchOptions {
     pub limits: BatchLimits,
     /// Declare offline invoicing (`offlineMode`).
     pub offline_mode: bool,
-    /// Parts uploaded at once (at least 1). Each upload holds its part in memory (the transport
-    /// traits take the body as bytes), so peak memory is about `parallelism × max_part_size`.
+    /// Parts uploaded at once (at least 1). In `send_batch[_blocking]` each upload holds its
+    /// part in memory (the transport traits take the body as bytes), so peak memory is about
+    /// `parallelism × max_part_size`; the `send_batch_streaming[_blocking]` variants stream the
+    /// parts from their files instead.
     pub parallelism: usize,
     /// Attempts per part upload (at least 1); failed attempts back off exponentially.
     pub upload_attempts: u32,
@@ -874,6 +876,41 @@ impl KsefClient<ksef_transport::UreqTransport> {
     ) -> Result<BatchReport, Error> {
         self.send_batch_with_blocking(form_code, invoices, opts, |part, up| {
             self.upload_part_file_blocking(part.path(), up, opts.upload_attempts)
+        })
+    }
+
+    /// Blocking [`KsefClient::upload_package_streaming`]: every part file of `pkg` streamed to
+    /// the URLs of an opened batch session by up to `parallelism` scoped threads.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the session lists no URL for a part; the first failed upload.
+    pub fn upload_package_streaming_blocking<P: PartFile + Sync>(
+        &self,
+        pkg: &BatchPackage<P>,
+        session: &OpenBatchSessionResponse,
+        parallelism: usize,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        let plan = plan(pkg, session)?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = parallelism.clamp(1, plan.len().max(1));
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((part, up)) = plan.get(i) else { return Ok(()) };
+                            self.upload_part_file_blocking(part.part_path(), up, attempts)?;
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<()>, Error>>()
+                .map(drop)
         })
     }
 

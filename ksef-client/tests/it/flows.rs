@@ -410,3 +410,74 @@ fn async_streamed_part_upload_is_retried_and_sends_the_file() {
     });
     assert_eq!(stub.requests.lock().unwrap().len(), 1);
 }
+
+/// A package built by hand into a `DirSink` (named files) is uploaded by
+/// `upload_package_streaming` (async) and `upload_package_streaming_blocking` to a session
+/// opened with the plain typed call, and every invoice gets a number.
+#[test]
+fn dir_sink_packages_upload_streaming_blocking_and_async() {
+    use ksef_client::batch::{BatchBuilder, DirSink};
+    use ksef_crypto::{KeyUsage, SessionKey};
+    use ksef_model::operations::{CloseBatchSession, CloseBatchSessionParams, OpenBatchSession};
+
+    fn open_body(
+        key: &SessionKey,
+        public: &ksef_crypto::KsefPublicKey,
+        pkg: &ksef_client::batch::BatchPackage<std::path::PathBuf>,
+    ) -> ksef_model::types::OpenBatchSessionRequest {
+        use ksef_crypto::encoding::b64_encode;
+        let wrapped = public.wrap_session_key(key, &mut rand::rng()).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
+            "batchFile": pkg.batch_file_info(),
+            "encryption": {"encryptedSymmetricKey": b64_encode(wrapped), "initializationVector": b64_encode(key.iv())},
+        }))
+        .unwrap()
+    }
+    fn build(
+        key: &SessionKey,
+        dir: &std::path::Path,
+        nip: &str,
+        tag: &str,
+    ) -> ksef_client::batch::BatchPackage<std::path::PathBuf> {
+        let limits = BatchLimits { max_part_size: 16 * 1024, ..BatchLimits::default() };
+        let mut b = BatchBuilder::with_limits(key, Compression::Zip, DirSink::new(dir, tag), limits);
+        for i in 0..60 {
+            b.add_invoice(&format!("{tag}-{i}.xml"), &invoice(nip, &unique_number(tag))).unwrap();
+        }
+        b.finish().unwrap()
+    }
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let (client, nip) = logged_in_blocking(&emu);
+    let key = SessionKey::generate(&mut rand::rng()).unwrap();
+    let pkg = build(&key, dir.path(), &nip, "blk");
+    assert!(pkg.parts.len() > 1 && pkg.parts.iter().all(|p| p.location.exists()));
+    let public = client.public_key_blocking(KeyUsage::SymmetricKeyEncryption).unwrap();
+    let session = client.call_blocking::<OpenBatchSession>(&(), open_body(&key, &public, &pkg)).unwrap().value;
+    client.upload_package_streaming_blocking(&pkg, &session, 3, 2).unwrap();
+    let reference = session.reference_number.to_string();
+    client
+        .call_blocking::<CloseBatchSession>(&CloseBatchSessionParams { reference_number: reference.clone() }, ())
+        .unwrap();
+    assert_eq!(client.wait_for_batch_blocking(&reference).unwrap().status.code, 200);
+    let listed = client.session_invoice_statuses_blocking(&reference).unwrap();
+    assert_eq!(listed.iter().filter(|s| s.ksef_number.is_some()).count(), 60);
+
+    run(async {
+        let (client, nip) = logged_in_async(&emu).await;
+        let key = SessionKey::generate(&mut rand::rng()).unwrap();
+        let pkg = build(&key, dir.path(), &nip, "asy");
+        let public = client.public_key(KeyUsage::SymmetricKeyEncryption).await.unwrap();
+        let session = client.call::<OpenBatchSession>(&(), open_body(&key, &public, &pkg)).await.unwrap().value;
+        client.upload_package_streaming(&pkg, &session, 3, 2).await.unwrap();
+        let reference = session.reference_number.to_string();
+        client
+            .call::<CloseBatchSession>(&CloseBatchSessionParams { reference_number: reference.clone() }, ())
+            .await
+            .unwrap();
+        assert_eq!(client.wait_for_batch(&reference).await.unwrap().status.code, 200);
+        let listed = client.session_invoice_statuses(&reference).await.unwrap();
+        assert_eq!(listed.iter().filter(|s| s.ksef_number.is_some()).count(), 60);
+    });
+}
