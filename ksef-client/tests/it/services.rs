@@ -80,13 +80,11 @@ fn blocking_tokens_limits_and_every_testdata_endpoint() {
 
     let rates = client.rate_limits_blocking().unwrap();
     let mut v = serde_json::to_value(&rates).unwrap();
-    v["other"]["perSecond"] = json!(1);
-    // The spec's (2.9.0) `ApiRateLimitsOverride` has no `onlineSessionClose`, but the emulator
-    // requires it: the typed override cannot carry it. Kept failing so a fix shows up here.
-    let err = client.testdata_set_rate_limits_blocking(req(json!({ "rateLimits": v }))).unwrap_err();
-    assert!(format!("{err:?}").contains("onlineSessionClose"), "{err:?}");
-    let applied = client.apply_rate_limits_blocking().unwrap();
-    assert_eq!(applied, rates);
+    v["other"]["perHour"] = json!(999);
+    // The typed override carries the spec's 13 groups; the emulator keeps its extra groups.
+    client.testdata_set_rate_limits_blocking(req(json!({ "rateLimits": v }))).unwrap();
+    let applied = serde_json::to_value(client.apply_rate_limits_blocking().unwrap()).unwrap();
+    assert_eq!(applied["other"]["perHour"], 999, "{applied}");
     client.testdata_reset_rate_limits_blocking().unwrap();
     assert_eq!(client.rate_limits_blocking().unwrap(), rates);
     client.testdata_set_production_rate_limits_blocking().unwrap();
