@@ -220,9 +220,34 @@ fn fail_session(app: &AppState, reference: &str, status: StatusInfo) -> Result<(
     Ok(())
 }
 
-/// Unpacks the archive into `(file name, bytes)` pairs (directories skipped).
-fn unpack(archive: &[u8], compression: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>, String> {
+/// Decompressed bytes one archive entry may have before the package counts as a decompression
+/// bomb: four times the largest invoice KSeF accepts, so that an oversized but plausible invoice
+/// still reaches the per-invoice size check (and its rejection) while a bomb cannot exhaust
+/// memory.
+const ENTRY_BOMB_FACTOR: u64 = 4;
+/// Decompressed bytes a whole package may have (the batch package limit is 5 GB compressed; the
+/// emulator holds the unpacked invoices in memory).
+const MAX_UNPACKED_TOTAL: u64 = 2 << 30;
+
+/// Reads one entry, refusing more than `cap` bytes.
+fn read_capped(name: &str, r: impl Read, cap: u64, total: &mut u64) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    r.take(cap + 1).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    if buf.len() as u64 > cap {
+        return Err(format!("{name}: rozpakowany plik przekracza {cap} B (bomba dekompresyjna)"));
+    }
+    *total += buf.len() as u64;
+    if *total > MAX_UNPACKED_TOTAL {
+        return Err(format!("rozpakowane archiwum przekracza {MAX_UNPACKED_TOTAL} B"));
+    }
+    Ok(buf)
+}
+
+/// Unpacks the archive into `(file name, bytes)` pairs (directories skipped); an entry larger
+/// than `entry_cap` or a total beyond [`MAX_UNPACKED_TOTAL`] is an error (a decompression bomb).
+fn unpack(archive: &[u8], compression: &str, limit: usize, entry_cap: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
+    let mut total = 0u64;
     if compression == "TarGz" {
         let gz = flate2::read::GzDecoder::new(archive);
         let mut tar = tar::Archive::new(gz);
@@ -232,8 +257,7 @@ fn unpack(archive: &[u8], compression: &str, limit: usize) -> Result<Vec<(String
                 continue;
             }
             let name = e.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
-            let mut buf = Vec::new();
-            e.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+            let buf = read_capped(&name, &mut e, entry_cap, &mut total)?;
             out.push((name, buf));
             if out.len() > limit {
                 break;
@@ -249,8 +273,7 @@ fn unpack(archive: &[u8], compression: &str, limit: usize) -> Result<Vec<(String
                 continue;
             }
             let name = f.name().map_err(|e| e.to_string())?.into_owned();
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+            let buf = read_capped(&name, &mut f, entry_cap, &mut total)?;
             out.push((name, buf));
             if out.len() > limit {
                 break;
@@ -352,8 +375,10 @@ pub(crate) fn process_batch(app: &AppState, reference: &str) -> Result<(), ApiEr
         fail_session(app, &reference, bad_parts())?;
         return Ok(());
     }
-    let limit = app.session_limits(&s.context, false).max_invoices as usize;
-    let files = match unpack(&archive, &batch.compression, limit) {
+    let session_limits = app.session_limits(&s.context, false);
+    let limit = session_limits.max_invoices as usize;
+    let entry_cap = session_limits.max_invoice_with_attachment_size_mb.max(1) * 1_000_000 * ENTRY_BOMB_FACTOR;
+    let files = match unpack(&archive, &batch.compression, limit, entry_cap) {
         Ok(f) => f,
         Err(e) => {
             fail_session(app, &reference, StatusInfo::with_detail(430, "Błąd dekompresji pierwotnego archiwum", e))?;

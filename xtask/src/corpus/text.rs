@@ -310,7 +310,7 @@ fn invoice_with(ns: &str, nip: &str, number: &str, date: &str, extra: &str) -> S
 <Naglowek><KodFormularza kodSystemowy=\"FA (3)\" wersjaSchemy=\"1-0E\">FA</KodFormularza><WariantFormularza>3</WariantFormularza><DataWytworzeniaFa>2026-01-15T10:00:00Z</DataWytworzeniaFa><SystemInfo>ksef-rs hostile corpus</SystemInfo></Naglowek>\n\
 <Podmiot1><DaneIdentyfikacyjne><NIP>{nip}</NIP><Nazwa>Korpus Testowy Sp. z o.o.</Nazwa></DaneIdentyfikacyjne><Adres><KodKraju>PL</KodKraju><AdresL1>ul. Testowa 1, 00-001 Warszawa</AdresL1></Adres></Podmiot1>\n\
 <Podmiot2><DaneIdentyfikacyjne><NIP>1111111111</NIP><Nazwa>Odbiorca Testowy</Nazwa></DaneIdentyfikacyjne><JST>2</JST><GV>2</GV></Podmiot2>\n\
-<Fa><KodWaluty>PLN</KodWaluty><P_1>{date}</P_1><P_2>{number}</P_2><P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15><Adnotacje><P_16>2</P_16><P_17>2</P_17><P_18>2</P_18><P_18A>2</P_18A></Adnotacje><RodzajFaktury>VAT</RodzajFaktury>{extra}</Fa>\n\
+<Fa><KodWaluty>PLN</KodWaluty><P_1>{date}</P_1><P_2>{number}</P_2><P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15><Adnotacje><P_16>2</P_16><P_17>2</P_17><P_18>2</P_18><P_18A>2</P_18A><Zwolnienie><P_19N>1</P_19N></Zwolnienie><NoweSrodkiTransportu><P_22N>1</P_22N></NoweSrodkiTransportu><P_23>2</P_23><PMarzy><P_PMarzyN>1</P_PMarzyN></PMarzy></Adnotacje><RodzajFaktury>VAT</RodzajFaktury>{extra}</Fa>\n\
 </Faktura>\n"
     )
 }
@@ -481,8 +481,8 @@ pub fn invoices(c: &mut Corpus) {
     ));
     cases.push((
         "future-date",
-        "an issue date in 2099",
-        inv(num()).replacen("<P_1>2026-01-15", "<P_1>2099-01-01", 1).into_bytes(),
+        "an issue date in 2049 (in the future, inside the schema's range)",
+        inv(num()).replacen("<P_1>2026-01-15", "<P_1>2049-01-01", 1).into_bytes(),
         450,
     ));
     cases.push((
