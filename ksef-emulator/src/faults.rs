@@ -121,6 +121,7 @@ impl HttpFaults {
     pub fn validate(&self) -> Result<(), FaultConfigError> {
         for (name, r) in &self.rules {
             let known = name == "*"
+                || STORAGE_TARGETS.contains(&name.as_str())
                 || ksef_model::OperationSpec::by_name(name).is_some()
                 || ksef_model::OPERATIONS.iter().any(|o| o.rate_limit_group == name);
             if !known {
@@ -176,6 +177,13 @@ impl HttpFaults {
         }
     }
 
+    /// The rule applying to a pre-signed storage request (`storage_upload`: a batch part PUT;
+    /// `storage_download`: a UPO or export part GET): its own or `storage`'s. `*` does not reach the
+    /// storage host, which is not KSeF's API.
+    pub fn rule_for_storage(&self, target: &str) -> Option<&HttpFaultRule> {
+        self.rules.get(target).or_else(|| self.rules.get("storage"))
+    }
+
     /// The rule applying to an operation: its own, its rate-limit group's, or `*`.
     pub fn rule_for(&self, op: &ksef_model::OperationSpec) -> Option<&HttpFaultRule> {
         self.rules.get(op.name).or_else(|| self.rules.get(op.rate_limit_group)).or_else(|| self.rules.get("*"))
@@ -193,6 +201,9 @@ fn stream(seed: u64, operation: &str) -> StdRng {
     s.copy_from_slice(&d[..8]);
     StdRng::seed_from_u64(u64::from_le_bytes(s))
 }
+
+/// Rule targets for the pre-signed storage host (outside `/v2`): part uploads, downloads, both.
+pub const STORAGE_TARGETS: [&str; 3] = ["storage_upload", "storage_download", "storage"];
 
 /// Fault kinds as counted by `GET /_emulator/stats`.
 pub const KINDS: [&str; 8] = [
@@ -333,6 +344,9 @@ fn dropped() -> Response {
 /// The middleware (inside the error renderer, outside the API's own checks).
 pub(crate) async fn inject(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    if path.starts_with("/storage/") {
+        return inject_storage(&app, req, next).await;
+    }
     let Some(api_path) = path.strip_prefix("/v2") else { return next.run(req).await };
     let method = match *req.method() {
         axum::http::Method::GET => ksef_model::Method::Get,
@@ -390,6 +404,35 @@ pub(crate) async fn inject(State(app): State<Arc<AppState>>, req: Request, next:
         app.http_faults.lock().count(op.name, "system_warning");
     }
     resp
+}
+
+/// Faults of the pre-signed storage host: latency, dropped connections, 5xx, lost responses
+/// (the part is stored, the answer never arrives) and throttling, which blob storage answers with
+/// 503 rather than KSeF's 429.
+async fn inject_storage(app: &AppState, req: Request, next: Next) -> Response {
+    let target: &'static str =
+        if req.method() == axum::http::Method::PUT { "storage_upload" } else { "storage_download" };
+    let planned = {
+        let mut g = app.http_faults.lock();
+        g.config.rule_for_storage(target).cloned().map(|rule| g.plan(target, &rule))
+    };
+    let Some((plan, latency)) = planned else { return next.run(req).await };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    match plan {
+        Plan::Drop => dropped(),
+        Plan::Error5xx | Plan::TooMany(_) => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "Injected fault (ksef-emulator storage).").into_response();
+            r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain"));
+            r
+        }
+        Plan::Lost => {
+            let _ = next.run(req).await;
+            dropped()
+        }
+        Plan::Pass => next.run(req).await,
+    }
 }
 
 /// Rewrites an invoice (150) or session (100) status answer while the rule holds it.

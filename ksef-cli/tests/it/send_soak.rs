@@ -36,6 +36,17 @@ fn faults(seed: u64) -> HttpFaults {
     let lossy = HttpFaultRule { lost_response_rate: 0.03, ..base.clone() };
     let slow = HttpFaultRule { latency_ms: 100, ..base.clone() };
     HttpFaults { seed, ..HttpFaults::default() }
+        // The pre-signed storage host (batch part uploads, UPO downloads): 5xx, drops and
+        // uploads stored whose answer is lost.
+        .rule(
+            "storage",
+            HttpFaultRule {
+                error_5xx_rate: 0.05,
+                drop_rate: 0.02,
+                lost_response_rate: 0.02,
+                ..HttpFaultRule::default()
+            },
+        )
         .rule("*", base)
         .rule("send_invoice", lossy.clone())
         .rule("close_online_session", lossy.clone())
@@ -123,7 +134,7 @@ fn soak(n: usize) {
                 continue;
             }
             let mut cmd = ksef(&state);
-            // Batch packages of several parts (the emulator injects faults on /v2 only, not uploads).
+            // Batch packages of several parts (their uploads meet the storage host's faults).
             cmd.env("KSEF_CLI_TEST_PART_SIZE", "16000").args(["--env", &url, "send", "--mode", mode]);
             if !stored {
                 cmd.args(["--nip", NIP]);
@@ -153,6 +164,8 @@ fn soak(n: usize) {
         chunk += 1;
     }
     let injected = emu.fault_stats();
+    let on_storage: Vec<_> =
+        emu.fault_stats_by_operation().into_iter().filter(|(op, _)| op.starts_with("storage")).collect();
     drop(emu);
     let store = ksef_numbers_in_store(&data);
     // The journal: every file accepted, with the number KSeF has for it.
@@ -179,7 +192,7 @@ fn soak(n: usize) {
     eprintln!(
         "CLI soak (seed {seed}): {n} invoices in {} online and {} batch runs, {:?} wall time\n  \
          client retries: {retries:?}\n  CLI reruns by failure: {reruns:?}\n  injected faults: {injected:?}\n  \
-         duplicates {duplicates}, lost {lost}, journal mismatches {}, foreign {foreign}",
+         of which on the storage host: {on_storage:?}\n  duplicates {duplicates}, lost {lost}, journal mismatches {}, foreign {foreign}",
         runs[0],
         runs[1],
         started.elapsed(),

@@ -61,6 +61,17 @@ fn faults(seed: u64) -> HttpFaults {
     let lossy = HttpFaultRule { lost_response_rate: 0.05, ..base.clone() };
     let slow = HttpFaultRule { latency_ms: 150, ..base.clone() };
     HttpFaults { seed, ..HttpFaults::default() }
+        // The pre-signed storage host (batch part uploads, UPO downloads): 5xx, drops and
+        // uploads stored whose answer is lost.
+        .rule(
+            "storage",
+            HttpFaultRule {
+                error_5xx_rate: 0.10,
+                drop_rate: 0.02,
+                lost_response_rate: 0.02,
+                ..HttpFaultRule::default()
+            },
+        )
         .rule("*", base)
         .rule("send_invoice", lossy.clone())
         .rule("close_online_session", lossy.clone())
@@ -297,11 +308,13 @@ fn soak(total: usize) {
     }
     println!(
         "soak: {total} invoices ({online_n} online, {} batch) in {:.1} s: {} KSeF numbers, 0 duplicates, 0 lost; \
-         access-token refreshes {refreshes}; injected faults {:?}; caller-level retries {:?}",
+         access-token refreshes {refreshes}; injected faults {:?} (of which on the storage host {:?}); \
+         caller-level retries {:?}",
         total - online_n,
         started.elapsed().as_secs_f64(),
         by_number.len(),
         emu.fault_stats(),
+        emu.fault_stats_by_operation().into_iter().filter(|(op, _)| op.starts_with("storage")).collect::<Vec<_>>(),
         retries.lock().unwrap().0,
     );
 }

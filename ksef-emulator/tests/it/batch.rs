@@ -304,3 +304,49 @@ fn a_rerun_batch_job_continues_after_the_stored_invoices() {
         store.session_invoices(&s).unwrap().into_iter().map(|i| (i.reference, i.ksef_number)).collect();
     assert_eq!(after, before);
 }
+
+/// Faults on the pre-signed storage host: `*` leaves it alone; `storage_upload` answers 503 or
+/// drops the connection; a lost response stores the part (a retry is then refused as already
+/// there, 400) and the session still completes; the counts show under `storage_upload`.
+#[test]
+fn storage_host_faults_are_injected_only_when_targeted() {
+    use ksef_emulator::{HttpFaultRule, HttpFaults};
+    let try_put = |url: &str, data: &[u8]| -> Result<u16, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent
+            .put(url)
+            .header("x-ms-blob-type", "BlockBlob")
+            .send(data)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    };
+    let emu = emulator();
+    let http = Http::new(&emu);
+    let (nip, token) = owner_login(&emu, &http, 977);
+    let c = session_crypto(&http);
+    let files = [("a.xml", invoice_xml(&nip, "SF/1")), ("b.xml", invoice_xml(&nip, "SF/2"))];
+    let (s, parts, urls) = open_batch(&http, &token, &c, &zip_of(&files), 3, "Zip");
+
+    emu.set_http_faults(HttpFaults::default().rule("*", HttpFaultRule { error_5xx_rate: 1.0, ..Default::default() }))
+        .unwrap();
+    assert_eq!(try_put(&urls[0], &parts[0]), Ok(201), "`*` must not reach the storage host");
+
+    let fault = |rule: HttpFaultRule| emu.set_http_faults(HttpFaults::default().rule("storage_upload", rule)).unwrap();
+    fault(HttpFaultRule { error_5xx_rate: 1.0, ..Default::default() });
+    assert_eq!(try_put(&urls[1], &parts[1]), Ok(503));
+    fault(HttpFaultRule { drop_rate: 1.0, ..Default::default() });
+    assert!(try_put(&urls[1], &parts[1]).is_err(), "the connection is dropped");
+    fault(HttpFaultRule { lost_response_rate: 1.0, ..Default::default() });
+    assert!(try_put(&urls[1], &parts[1]).is_err(), "the answer is lost");
+    let stats = emu.fault_stats();
+    assert_eq!((stats["lost_response"], stats["error_5xx"]), (1, 0), "counters restart per configuration: {stats:?}");
+    emu.set_http_faults(HttpFaults::default()).unwrap();
+    assert_eq!(try_put(&urls[1], &parts[1]), Ok(400), "the lost upload was stored");
+    assert_eq!(try_put(&urls[2], &parts[2]), Ok(201));
+    assert_eq!(http.post(&format!("/sessions/batch/{s}/close"), Some(&token), None).status, 204);
+    let st = wait_session(&http, &token, &s);
+    assert_eq!((st["status"]["code"].as_i64(), st["successfulInvoiceCount"].as_i64()), (Some(200), Some(2)), "{st}");
+    // Unknown storage targets are still typed errors; the storage ones are accepted.
+    assert!(HttpFaults::default().rule("storage", HttpFaultRule::default()).validate().is_ok());
+    assert!(HttpFaults::default().rule("storage_uploads", HttpFaultRule::default()).validate().is_err());
+}
