@@ -119,7 +119,7 @@ fn upload(
         let client = KsefClient::builder(url.parse()?)
             .allow_loopback_urls(true)
             .build(ksef_transport::ReqwestTransport::new(&ksef_transport::TransportConfig::default())?)?;
-        let nip = "5265877635";
+        let nip = invoice_gen::SELLER_NIP;
         let subject = serde_json::from_value(serde_json::json!({
             "subjectNip": nip, "subjectType": "JST", "description": "batch_rss"
         }))?;
