@@ -30,9 +30,32 @@ const FILTERS: &[(&str, &str)] = &[
 ];
 
 fn snap(name: &str, text: &str) {
+    let text = canonical_json(text).unwrap_or_else(|| text.to_owned());
     insta::with_settings!({ filters => FILTERS.to_vec(), prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(name, text);
     });
+}
+
+/// JSON text with every object's keys sorted: serde_json keeps insertion order when another
+/// workspace member enables its `preserve_order` feature (cargo unifies features in a
+/// workspace-wide build) and sorts keys otherwise, so the snapshot must not depend on either.
+fn canonical_json(text: &str) -> Option<String> {
+    fn sorted(v: Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+            other => other,
+        }
+    }
+    if !text.trim_start().starts_with(['{', '[']) {
+        return None;
+    }
+    let v: Value = serde_json::from_str(text).ok()?;
+    serde_json::to_string_pretty(&sorted(v)).ok()
 }
 
 /// A KSeF (an in-process emulator on loopback), a state dir with a logged-in seller.
