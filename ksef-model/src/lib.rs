@@ -18,8 +18,8 @@ pub use open_enum::UnknownEnumValue;
 #[doc(hidden)]
 pub use operation::param_date_time;
 pub use operation::{
-    BodySpec, Method, Operation, OperationParams, OperationSpec, ParamLocation, ParamSpec, RateLimits, ResponseSpec,
-    SortDirection, SortSpec,
+    BodySpec, Method, Operation, OperationParams, OperationSpec, ParamLocation, ParamSpec, RATE_LIMIT_OVERRIDE_GROUPS,
+    RateLimits, ResponseSpec, SortDirection, SortSpec,
 };
 pub use xml::XmlDocument;
 

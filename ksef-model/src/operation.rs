@@ -235,3 +235,22 @@ impl OperationParams for () {
 pub fn param_date_time(v: &chrono::DateTime<chrono::Utc>) -> String {
     v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
+
+/// The rate-limit groups a rate-limit override (`ApiRateLimitsOverride`, the body of
+/// `POST /testdata/rate-limits`) must name, in the spec's order. A test checks them against the
+/// pinned spec.
+pub const RATE_LIMIT_OVERRIDE_GROUPS: [&str; 13] = [
+    "onlineSession",
+    "batchSession",
+    "invoiceSend",
+    "invoiceStatus",
+    "sessionList",
+    "sessionInvoiceList",
+    "sessionMisc",
+    "invoiceMetadata",
+    "invoiceExport",
+    "invoiceExportStatus",
+    "invoiceDownload",
+    "collectiveIdentifier",
+    "other",
+];

@@ -324,21 +324,7 @@ pub(crate) enum RateLimitsCmd {
 }
 
 /// The groups `POST /testdata/rate-limits` takes.
-const RATE_GROUPS: [&str; 13] = [
-    "onlineSession",
-    "batchSession",
-    "invoiceSend",
-    "invoiceStatus",
-    "sessionList",
-    "sessionInvoiceList",
-    "sessionMisc",
-    "invoiceMetadata",
-    "invoiceExport",
-    "invoiceExportStatus",
-    "invoiceDownload",
-    "collectiveIdentifier",
-    "other",
-];
+const RATE_GROUPS: [&str; 13] = ksef_model::RATE_LIMIT_OVERRIDE_GROUPS;
 
 fn body<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Failure> {
     serde_json::from_value(v).map_err(|e| usage("invalid request", e))

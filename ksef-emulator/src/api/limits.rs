@@ -177,21 +177,7 @@ async fn set_rate_limits(
 ) -> Result<StatusCode, ApiError> {
     // The groups `ApiRateLimitsOverride` requires; the emulator's extra groups (the close
     // operations, anonymous and global) keep their defaults unless the request names them.
-    const REQUIRED: [&str; 13] = [
-        "onlineSession",
-        "batchSession",
-        "invoiceSend",
-        "invoiceStatus",
-        "sessionList",
-        "sessionInvoiceList",
-        "sessionMisc",
-        "invoiceMetadata",
-        "invoiceExport",
-        "invoiceExportStatus",
-        "invoiceDownload",
-        "collectiveIdentifier",
-        "other",
-    ];
+    const REQUIRED: [&str; 13] = ksef_model::RATE_LIMIT_OVERRIDE_GROUPS;
     let mut profile = BTreeMap::new();
     for (group, default) in DEFAULT_GROUPS {
         let l = match req.rate_limits.get(*group) {

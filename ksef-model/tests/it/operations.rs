@@ -139,3 +139,20 @@ fn marker_types_carry_types_and_params() {
     let status = operations::GetSessionStatusParams { reference_number: "R".into() };
     assert_eq!(status.path_params(), vec![("referenceNumber", "R".to_owned())]);
 }
+
+#[test]
+fn rate_limit_override_groups_are_the_specs() {
+    let spec = crate::spec::load_spec();
+    let schema = &spec["components"]["schemas"]["ApiRateLimitsOverride"];
+    let properties: Vec<&str> =
+        schema["properties"].as_object().expect("properties").keys().map(String::as_str).collect();
+    let mut required: Vec<&str> =
+        schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
+    let mut ours = ksef_model::RATE_LIMIT_OVERRIDE_GROUPS.to_vec();
+    let mut props_sorted = properties.clone();
+    props_sorted.sort_unstable();
+    required.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(ours, props_sorted, "every property of ApiRateLimitsOverride");
+    assert_eq!(ours, required, "and all of them required");
+}
