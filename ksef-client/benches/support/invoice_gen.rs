@@ -53,10 +53,10 @@ pub fn invoice(i: u64, target: usize) -> Vec<u8> {
         r.next_u64() % 60
     ));
     s.push_str(&format!(
-        "<Podmiot1><DaneIdentyfikacyjne><NIP>{SELLER_NIP}</NIP><Nazwa>Sprzedawca {} sp. z o.o.</Nazwa></DaneIdentyfikacyjne><Adres><KodKraju>PL</KodKraju><AdresL1>ul. Przykładowa {}, 00-950 Warszawa</AdresL1></Adres></Podmiot1>\n<Podmiot2><DaneIdentyfikacyjne><NIP>{}</NIP><Nazwa>Nabywca {}</Nazwa></DaneIdentyfikacyjne><JST>2</JST><GV>2</GV></Podmiot2>\n<Fa><KodWaluty>PLN</KodWaluty><P_1>2026-02-01</P_1><P_2>FV/{}/02/2026</P_2><P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15><Adnotacje><P_16>2</P_16><P_17>2</P_17><P_18>2</P_18><P_18A>2</P_18A><Zwolnienie><P_19N>1</P_19N></Zwolnienie><NoweSrodkiTransportu><P_22N>1</P_22N></NoweSrodkiTransportu><P_23>2</P_23><PMarzy><P_PMarzyN>1</P_PMarzyN></PMarzy></Adnotacje><RodzajFaktury>VAT</RodzajFaktury>\n",
+        "<Podmiot1><DaneIdentyfikacyjne><NIP>{SELLER_NIP}</NIP><Nazwa>Sprzedawca {} sp. z o.o.</Nazwa></DaneIdentyfikacyjne><Adres><KodKraju>PL</KodKraju><AdresL1>ul. Przykładowa {}, 00-950 Warszawa</AdresL1></Adres></Podmiot1>\n<Podmiot2><DaneIdentyfikacyjne><NIP>52{:08}</NIP><Nazwa>Nabywca {}</Nazwa></DaneIdentyfikacyjne><JST>2</JST><GV>2</GV></Podmiot2>\n<Fa><KodWaluty>PLN</KodWaluty><P_1>2026-02-01</P_1><P_2>FV/{}/02/2026</P_2><P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15><Adnotacje><P_16>2</P_16><P_17>2</P_17><P_18>2</P_18><P_18A>2</P_18A><Zwolnienie><P_19N>1</P_19N></Zwolnienie><NoweSrodkiTransportu><P_22N>1</P_22N></NoweSrodkiTransportu><P_23>2</P_23><PMarzy><P_PMarzyN>1</P_PMarzyN></PMarzy></Adnotacje><RodzajFaktury>VAT</RodzajFaktury>\n",
         r.next_u64() % 1000,
         r.next_u64() % 200 + 1,
-        format!("52{:08}", r.next_u64() % 100_000_000),
+        r.next_u64() % 100_000_000,
         r.next_u64() % 1000,
         i
     ));
