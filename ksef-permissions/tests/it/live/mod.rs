@@ -188,17 +188,25 @@ pub fn send_invoice(env: &Env, ctx: &RequestContext, s: &Session, xml: &[u8]) ->
         body,
     )
     .expect("invoice accepted for processing");
-    let st = ksef_transport::send_blocking::<ops::GetSessionInvoiceStatus, _>(
-        &env.transport,
-        ctx,
-        &ops::GetSessionInvoiceStatusParams {
-            reference_number: s.reference.clone(),
-            invoice_reference_number: sent.value.reference_number.to_string(),
-        },
-        (),
-    )
-    .expect("invoice status");
-    st.value.status.code
+    // The emulator processes invoices in the background, as KSeF does: poll until the status
+    // leaves 100 (received) and 150 (processing).
+    for _ in 0..500 {
+        let st = ksef_transport::send_blocking::<ops::GetSessionInvoiceStatus, _>(
+            &env.transport,
+            ctx,
+            &ops::GetSessionInvoiceStatusParams {
+                reference_number: s.reference.clone(),
+                invoice_reference_number: sent.value.reference_number.to_string(),
+            },
+            (),
+        )
+        .expect("invoice status");
+        if !matches!(st.value.status.code, 100 | 150) {
+            return st.value.status.code;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("invoice {} still processing after 5 s", sent.value.reference_number.to_string());
 }
 
 impl Env {
