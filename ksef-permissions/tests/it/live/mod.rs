@@ -206,7 +206,7 @@ pub fn send_invoice(env: &Env, ctx: &RequestContext, s: &Session, xml: &[u8]) ->
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    panic!("invoice {} still processing after 5 s", sent.value.reference_number.to_string());
+    panic!("invoice {} still processing after 5 s", *sent.value.reference_number);
 }
 
 impl Env {
