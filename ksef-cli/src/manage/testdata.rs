@@ -323,9 +323,6 @@ pub(crate) enum RateLimitsCmd {
     },
 }
 
-/// The groups `POST /testdata/rate-limits` takes.
-const RATE_GROUPS: [&str; 13] = ksef_model::RATE_LIMIT_OVERRIDE_GROUPS;
-
 fn body<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Failure> {
     serde_json::from_value(v).map_err(|e| usage("invalid request", e))
 }
@@ -500,16 +497,19 @@ fn limits(cmd: LimitsCmd, g: &Settings, state: &Path) -> Result<u8, Failure> {
             done(g, "certificate limits reset to the defaults", json!({}))
         }
         LimitsCmd::RateLimits(RateLimitsCmd::Set { group, per_second, per_minute, per_hour, login }) => {
-            if !RATE_GROUPS.contains(&group.as_str()) {
+            if !ksef_model::RATE_LIMIT_OVERRIDE_GROUPS.contains(&group.as_str()) {
                 return Err(Failure::new(
                     exit::USAGE,
-                    format!("--group {group:?}: unknown group (accepted: {})", RATE_GROUPS.join(", ")),
+                    format!(
+                        "--group {group:?}: unknown group (accepted: {})",
+                        ksef_model::RATE_LIMIT_OVERRIDE_GROUPS.join(", ")
+                    ),
                 ));
             }
             let r = connect(&login)?;
             let current = super::to_json(&r.call::<ops::GetRateLimits>(&(), ())?)?;
             let mut limits = serde_json::Map::new();
-            for k in RATE_GROUPS {
+            for k in ksef_model::RATE_LIMIT_OVERRIDE_GROUPS {
                 limits.insert(k.to_string(), current[k].clone());
             }
             limits.insert(

@@ -175,14 +175,13 @@ async fn set_rate_limits(
     Extension(caller): Extension<Caller>,
     JsonBody(req): JsonBody<SetRateLimits>,
 ) -> Result<StatusCode, ApiError> {
-    // The groups `ApiRateLimitsOverride` requires; the emulator's extra groups (the close
+    // `ApiRateLimitsOverride` requires its 13 groups; the emulator's extra groups (the close
     // operations, anonymous and global) keep their defaults unless the request names them.
-    const REQUIRED: [&str; 13] = ksef_model::RATE_LIMIT_OVERRIDE_GROUPS;
     let mut profile = BTreeMap::new();
     for (group, default) in DEFAULT_GROUPS {
         let l = match req.rate_limits.get(*group) {
             Some(l) => l,
-            None if REQUIRED.contains(group) => {
+            None if ksef_model::RATE_LIMIT_OVERRIDE_GROUPS.contains(group) => {
                 return Err(ApiError::validation(format!("rateLimits.{group} jest wymagany.")));
             }
             None => default,
